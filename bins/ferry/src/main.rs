@@ -1,0 +1,69 @@
+//! `ferry`: the connected side (SPEC §1, §4): keys, vendor indexes, sync,
+//! sign, pack, and the demo. Thin: parses arguments, calls the libraries,
+//! maps the outcome to an exit code.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ferry_mirror_layout::cli::{Printer, report_error};
+
+mod demo;
+mod index;
+mod keygen;
+mod password;
+
+/// Carry a vendor's releases into an air-gapped network, proving at every
+/// step that nothing changed on the way (connected side).
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, propagate_version = true)]
+#[command(after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web")]
+struct Cli {
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress or informational messages.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a minisign key pair (KEY.key, KEY.pub).
+    Keygen(keygen::KeygenArgs),
+    /// Build vendor release indexes.
+    #[command(subcommand)]
+    Index(index::IndexCommand),
+    /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    let result = match cli.command {
+        Command::Keygen(args) => args.run(printer),
+        Command::Index(cmd) => cmd.run(printer),
+        Command::Demo(args) => args.run(printer),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ExitCode::from(report_error(e.as_ref(), &|_| None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

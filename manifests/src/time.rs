@@ -1,0 +1,200 @@
+//! Timestamps (RFC 3339 UTC, one fixed form) and validity periods.
+//!
+//! Only `YYYY-MM-DDTHH:MM:SSZ` is accepted (ATTACKS C8: one fixed format;
+//! no local offsets, no fractional seconds), so every consumer reads the
+//! same instant. The clock is an input: verifiers take "now" as a parameter.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+const FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// An instant, to the second, in UTC.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The current time, truncated to the second.
+    #[must_use]
+    pub fn now() -> Self {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// From seconds since the Unix epoch.
+    #[must_use]
+    pub fn from_unix(secs: i64) -> Self {
+        Timestamp(secs)
+    }
+
+    /// Seconds since the Unix epoch.
+    #[must_use]
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// This instant plus a duration (saturating).
+    #[must_use]
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)))
+    }
+
+    /// Seconds from `earlier` to `self` (negative if `earlier` is later).
+    #[must_use]
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parsed = PrimitiveDateTime::parse(s, FORMAT).map_err(|_| {
+            format!("\"{s}\" is not an RFC 3339 UTC time of the form 2026-11-20T10:00:00Z")
+        })?;
+        Ok(Timestamp(parsed.assume_utc().unix_timestamp()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(FORMAT).ok())
+        {
+            Some(s) => f.write_str(&s),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A length of time, written `45d`, `24h`, `30m` or `90s`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub u64);
+
+impl Duration {
+    /// Whole seconds.
+    #[must_use]
+    pub fn seconds(self) -> u64 {
+        self.0
+    }
+
+    /// From days.
+    #[must_use]
+    pub fn days(d: u64) -> Self {
+        Duration(d.saturating_mul(86_400))
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let err = || format!("\"{s}\" is not a duration like 45d, 24h, 30m or 90s");
+        let (num, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(err)?);
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        let n: u64 = num.parse().map_err(|_| err())?;
+        let mult = match unit {
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" => 1,
+            _ => return Err(err()),
+        };
+        n.checked_mul(mult).map(Duration).ok_or_else(err)
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s % 3_600 == 0 {
+            write!(f, "{}h", s / 3_600)
+        } else if s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let t: Timestamp = "2026-11-20T10:00:00Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2026-11-20T10:00:00Z");
+        assert_eq!(t.unix(), 1_795_168_800);
+    }
+
+    #[test]
+    fn one_fixed_form() {
+        for bad in [
+            "2026-11-20T10:00:00",
+            "2026-11-20T10:00:00+01:00",
+            "2026-11-20T10:00:00.5Z",
+            "2026-11-20 10:00:00Z",
+            "2026-13-20T10:00:00Z",
+            "yesterday",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!("45d".parse::<Duration>().unwrap().seconds(), 45 * 86_400);
+        assert_eq!("24h".parse::<Duration>().unwrap().seconds(), 86_400);
+        for bad in ["", "d", "-1d", "1.5d", "10", "10w", "99999999999999999999d"] {
+            assert!(bad.parse::<Duration>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The vendor folder convention and the index builder behind
+//! `ferry index build` (used by vendors, the demo and the tests).
+//!
+//! ```text
+//! FROM/
+//!   product.toml                 product = "novantra"
+//!   <version>/                   one folder per release, named by its SemVer version
+//!     release.toml               channels, published, supported_from, required,
+//!                                yanked, notes, [[advisories]], [[artifacts]]
+//!     NOTES.md                   the release notes (name set by `notes`)
+//!     <profile>/<file>           each artifact, in the folder of its profile
+//!     <profile>/<file>.minisig   optional: a vendor signature made elsewhere
+//!     <profile>/<file>.sigstore.json   optional: a Sigstore bundle made elsewhere
+//! ```
+//!
+//! The builder copies every file into `OUT/` in the same layout (hashing as
+//! it copies), signs each artifact that has no `.minisig` yet with the
+//! vendor key, then writes `OUT/index.json` and `OUT/index.json.minisig`.
+//! Artifact URLs in the index are relative to it.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use semver::{Version, VersionReq};
+use serde::Deserialize;
+
+use crate::digest::{BUF_SIZE, Sha256Digest, Sha256Hasher};
+use crate::error::{Error, Result};
+use crate::index::{IndexArtifact, IndexFile, IndexRelease, IndexSignature, ReleaseIndex, SCHEMA};
+use crate::minisig::{SecretKey, read_small_bytes};
+use crate::name::Name;
+use crate::release::{Advisory, SigKind, Yank};
+use crate::time::Timestamp;
+
+const MAX_TOML_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductToml {
+    product: Name,
+}
+
+/// `release.toml`: the metadata of one release folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseToml {
+    channels: Vec<Name>,
+    published: Timestamp,
+    #[serde(default)]
+    supported_from: Option<VersionReq>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    yanked: Option<String>,
+    #[serde(default = "default_notes")]
+    notes: Name,
+    #[serde(default)]
+    advisories: Vec<Advisory>,
+    artifacts: Vec<ArtifactToml>,
+}
+
+fn default_notes() -> Name {
+    Name::new("NOTES.md").expect("valid")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArtifactToml {
+    file: Name,
+    profile: Name,
+    platform: Name,
+    format: Name,
+}
+
+/// What [`build_index`] did.
+#[derive(Debug)]
+pub struct BuildReport {
+    /// The index written.
+    pub index: ReleaseIndex,
+    /// `OUT/index.json`.
+    pub index_path: PathBuf,
+    /// SHA-256 of the index bytes.
+    pub index_sha256: Sha256Digest,
+    /// Artifacts signed by this run.
+    pub signed: usize,
+}
+
+/// Builds and signs a vendor release index from `from` into `out`.
+///
+/// # Errors
+/// [`Error::Config`] for a malformed folder, [`Error::Io`] for I/O.
+pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestamp) -> Result<BuildReport> {
+    let product_path = from.join("product.toml");
+    let product: ProductToml = read_toml(&product_path)?;
+    fs::create_dir_all(out).map_err(|e| Error::io(out, "create directory", e))?;
+    let mut releases = Vec::new();
+    let mut signed = 0;
+    let mut dirs: Vec<(Version, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(from).map_err(|e| Error::io(from, "read directory", e))? {
+        let entry = entry.map_err(|e| Error::io(from, "read directory", e))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let ft = entry.file_type().map_err(|e| Error::io(entry.path(), "stat", e))?;
+        if !ft.is_dir() {
+            continue;
+        }
+        let version = Version::parse(&name).map_err(|e| {
+            Error::config(entry.path(), format!("a release folder is named by its SemVer version: {e}"))
+        })?;
+        dirs.push((version, entry.path()));
+    }
+    dirs.sort();
+    for (version, dir) in dirs {
+        let meta_path = dir.join("release.toml");
+        let meta: ReleaseToml = read_toml(&meta_path)?;
+        let vdir = version.to_string();
+        let notes_rel = format!("{vdir}/{}", meta.notes);
+        let (notes_sha, notes_size) = copy_hashed(&dir.join(meta.notes.as_str()), &out.join(&notes_rel))?;
+        let mut artifacts = Vec::new();
+        for a in &meta.artifacts {
+            let rel_dir = format!("{vdir}/{}", a.profile);
+            let rel = format!("{rel_dir}/{}", a.file);
+            let src = dir.join(a.profile.as_str()).join(a.file.as_str());
+            let dst = out.join(&rel);
+            let (sha256, size) = copy_hashed(&src, &dst)?;
+            let mut signatures = Vec::new();
+            let sig_src = PathBuf::from(format!("{}.minisig", src.display()));
+            let sig_dst = PathBuf::from(format!("{}.minisig", dst.display()));
+            if sig_src.exists() {
+                copy_hashed(&sig_src, &sig_dst)?;
+            } else {
+                let file = fs::File::open(&dst).map_err(|e| Error::io(&dst, "open", e))?;
+                let comment = format!("timestamp:{}\tfile:{}\tprehashed", generated.unix(), a.file);
+                let text = key.sign(file, &comment)?;
+                write_file(&sig_dst, text.as_bytes())?;
+                signed += 1;
+            }
+            signatures.push(IndexSignature {
+                kind: SigKind::Minisign,
+                url: format!("{rel}.minisig"),
+            });
+            let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
+            if sigstore_src.exists() {
+                copy_hashed(&sigstore_src, &PathBuf::from(format!("{}.sigstore.json", dst.display())))?;
+                signatures.push(IndexSignature {
+                    kind: SigKind::Sigstore,
+                    url: format!("{rel}.sigstore.json"),
+                });
+            }
+            artifacts.push(IndexArtifact {
+                name: a.file.clone(),
+                profile: a.profile.clone(),
+                platform: a.platform.clone(),
+                format: a.format.clone(),
+                url: rel,
+                size,
+                sha256,
+                signatures,
+            });
+        }
+        releases.push(IndexRelease {
+            version,
+            channels: meta.channels,
+            published: meta.published,
+            supported_from: meta.supported_from,
+            required: meta.required,
+            yanked: meta.yanked.map(|reason| Yank { reason }),
+            notes: IndexFile {
+                url: notes_rel,
+                size: notes_size,
+                sha256: notes_sha,
+            },
+            advisories: meta.advisories,
+            artifacts,
+        });
+    }
+    let index = ReleaseIndex {
+        schema: SCHEMA.to_string(),
+        product: product.product,
+        generated,
+        releases,
+    };
+    index.validate(&product_path.display().to_string())?;
+    let bytes = index.to_bytes();
+    let index_path = out.join("index.json");
+    write_file(&index_path, &bytes)?;
+    let comment = format!("timestamp:{}\tfile:index.json\tproduct:{}", generated.unix(), index.product);
+    let sig = key.sign(&bytes[..], &comment)?;
+    write_file(&out.join("index.json.minisig"), sig.as_bytes())?;
+    Ok(BuildReport {
+        index_sha256: Sha256Digest::of(&bytes),
+        index,
+        index_path,
+        signed,
+    })
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = read_small_bytes(path, MAX_TOML_BYTES)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| Error::config(path, "not UTF-8"))?;
+    toml::from_str(text).map_err(|e| Error::config(path, e.to_string().trim().to_string()))
+}
+
+/// Copies `src` to `dst` (unless they are the same file), hashing as it goes.
+fn copy_hashed(src: &Path, dst: &Path) -> Result<(Sha256Digest, u64)> {
+    let mut input = fs::File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    let same = match (fs::canonicalize(src), fs::canonicalize(dst)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let mut output = if same {
+        None
+    } else {
+        if let Some(parent) = dst.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
+        }
+        Some(fs::File::create(dst).map_err(|e| Error::io(dst, "create", e))?)
+    };
+    let mut hasher = Sha256Hasher::new();
+    let mut buf = vec![0u8; BUF_SIZE];
+    loop {
+        let n = input.read(&mut buf).map_err(|e| Error::io(src, "read", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if let Some(o) = &mut output {
+            o.write_all(&buf[..n]).map_err(|e| Error::io(dst, "write", e))?;
+        }
+    }
+    if let Some(o) = output {
+        o.sync_all().map_err(|e| Error::io(dst, "sync", e))?;
+    }
+    Ok(hasher.finish())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
+    }
+    fs::write(path, bytes).map_err(|e| Error::io(path, "write", e))
+}

@@ -1,0 +1,178 @@
+//! What the four binaries share about reporting: the exit codes of SPEC §4
+//! and the rendering of an error chain (`error:`, one `Caused by:` line per
+//! cause, then `hint:` lines). Binaries stay thin; this is the one place
+//! that decides how an error maps to an exit code.
+
+use std::error::Error as StdError;
+
+use ferry_manifests::ErrorClass;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a verification or policy failure.
+pub const EXIT_VERIFY: u8 = 1;
+/// Exit code: usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: environment error (missing file, network, disk full, lock).
+pub const EXIT_ENV: u8 = 3;
+
+/// Classifies an error chain: the first error in the chain that ferry knows
+/// decides. `extra` lets a binary teach it about its own error types (the
+/// network crate's, say). Unknown errors count as environment errors.
+pub fn classify(
+    err: &(dyn StdError + 'static),
+    extra: &dyn Fn(&(dyn StdError + 'static)) -> Option<ErrorClass>,
+) -> ErrorClass {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(c) = extra(e) {
+            return c;
+        }
+        if let Some(e) = e.downcast_ref::<ferry_manifests::Error>() {
+            return e.class();
+        }
+        if let Some(e) = e.downcast_ref::<crate::Error>() {
+            return e.class();
+        }
+        if let Some(e) = e.downcast_ref::<UsageError>() {
+            let _ = e;
+            return ErrorClass::Usage;
+        }
+        if let Some(e) = e.downcast_ref::<VerifyError>() {
+            let _ = e;
+            return ErrorClass::Verification;
+        }
+        cur = e.source();
+    }
+    ErrorClass::Environment
+}
+
+/// The exit code of a class.
+#[must_use]
+pub fn exit_code(class: ErrorClass) -> u8 {
+    match class {
+        ErrorClass::Verification => EXIT_VERIFY,
+        ErrorClass::Usage => EXIT_USAGE,
+        ErrorClass::Environment => EXIT_ENV,
+    }
+}
+
+/// A usage error raised by a binary (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A verification failure raised by a binary (exit 1), e.g. a summary
+/// after findings were already printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct VerifyError(pub String);
+
+/// Renders an error chain for stderr. Messages of causes that merely repeat
+/// their parent's text are skipped.
+#[must_use]
+pub fn render(err: &(dyn StdError + 'static)) -> String {
+    let mut out = format!("error: {err}");
+    let mut last = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let msg = e.to_string();
+        if !last.contains(&msg) {
+            out.push_str(&format!("\n  Caused by: {msg}"));
+        }
+        last = msg;
+        cur = e.source();
+    }
+    if let Some(h) = hint(err) {
+        out.push_str(&format!("\nhint: {h}"));
+    }
+    out
+}
+
+fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(e) = e.downcast_ref::<ferry_manifests::Error>() {
+            return match e {
+                ferry_manifests::Error::Threshold { .. } => {
+                    Some("ask more holders of trusted org keys to co-sign with `ferry sign`, or check that the policy lists their public keys")
+                }
+                ferry_manifests::Error::Config { .. } => {
+                    Some("fix the trust policy file; see the README section \"Trust policy\"")
+                }
+                _ => None,
+            };
+        }
+        if let Some(e) = e.downcast_ref::<std::io::Error>() {
+            return match e.kind() {
+                std::io::ErrorKind::NotFound => Some("check the path"),
+                std::io::ErrorKind::PermissionDenied => Some("check file permissions"),
+                _ => None,
+            };
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// Where a binary's output goes: data on stdout (text or one JSON
+/// document), messages on stderr unless quiet. A closed stdout (broken
+/// pipe) is ignored so `ferry … | head` exits quietly.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// `--json`: stdout carries one JSON document and no text.
+    pub json: bool,
+    /// `-q`: no progress or informational messages on stderr.
+    pub quiet: bool,
+}
+
+impl Printer {
+    /// A line of text output on stdout (suppressed under `--json`).
+    pub fn line(&self, s: &str) {
+        use std::io::Write;
+        if !self.json {
+            let _ = writeln!(std::io::stdout().lock(), "{s}");
+        }
+    }
+
+    /// An informational message on stderr (suppressed under `-q` and `--json`).
+    pub fn info(&self, s: &str) {
+        use std::io::Write;
+        if !self.quiet && !self.json {
+            let _ = writeln!(std::io::stderr().lock(), "{s}");
+        }
+    }
+
+    /// A warning on stderr (always shown).
+    pub fn warn(&self, s: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "warning: {s}");
+    }
+
+    /// The JSON document on stdout (only under `--json`).
+    pub fn json<T: serde::Serialize>(&self, value: &T) {
+        use std::io::Write;
+        if self.json {
+            let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    }
+
+    /// Whether progress bars may be drawn (stderr is a terminal, not quiet,
+    /// not JSON).
+    #[must_use]
+    pub fn progress(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+/// Prints an error to stderr and returns the exit code for it.
+pub fn report_error(
+    err: &(dyn StdError + 'static),
+    extra: &dyn Fn(&(dyn StdError + 'static)) -> Option<ErrorClass>,
+) -> u8 {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{}", render(err));
+    exit_code(classify(err, extra))
+}

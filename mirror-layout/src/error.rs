@@ -1,0 +1,102 @@
+//! The one error type of `ferry-mirror-layout`.
+
+use std::path::PathBuf;
+
+use ferry_manifests::ErrorClass;
+
+/// Everything that can go wrong in bundle and mirror handling.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A format, signature or policy error from `ferry-manifests`.
+    #[error(transparent)]
+    Manifest(#[from] ferry_manifests::Error),
+
+    /// A file could not be read or written.
+    #[error("{}: {action} failed", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A bundle breaks a rule of SPEC §3.6 (entry order, unlisted file,
+    /// entry type...).
+    #[error("{what}: {reason}")]
+    Bundle {
+        /// The bundle, volume or entry.
+        what: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+
+    /// The mirror refuses an operation (rollback, changed bytes, pins).
+    #[error("{what}: {reason}")]
+    Refused {
+        /// The item.
+        what: String,
+        /// The rule.
+        reason: String,
+    },
+
+    /// Another process holds the mirror's lock.
+    #[error("{}: locked by another ferry process; wait for it to finish", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// Not enough free space.
+    #[error("{}: not enough free space ({needed} bytes needed, {available} available)", path.display())]
+    NoSpace {
+        /// Where.
+        path: PathBuf,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes available.
+        available: u64,
+    },
+}
+
+impl Error {
+    /// The exit-code class (SPEC §4).
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Manifest(e) => e.class(),
+            Error::Io { source, .. } => {
+                if source.kind() == std::io::ErrorKind::InvalidData {
+                    ErrorClass::Verification
+                } else {
+                    ErrorClass::Environment
+                }
+            }
+            Error::Locked { .. } | Error::NoSpace { .. } => ErrorClass::Environment,
+            Error::Bundle { .. } | Error::Refused { .. } => ErrorClass::Verification,
+        }
+    }
+
+    /// Shorthand for an I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+
+    /// Shorthand for a bundle rule violation.
+    pub fn bundle(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Bundle {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
