@@ -26,7 +26,7 @@ pub struct MinisignCheck<'a> {
 }
 
 enum Mini<'a> {
-    Stream(StreamVerifier<'a>),
+    Stream(Box<StreamVerifier<'a>>),
     Legacy(MinisignCheck<'a>),
 }
 
@@ -58,10 +58,13 @@ impl<'a> StreamCheck<'a> {
         let mut needs_buf = false;
         for c in checks {
             if c.sig.is_prehashed() {
-                minisign.push(Mini::Stream(c.key.verify_stream(c.sig, &c.what)?));
+                minisign.push(Mini::Stream(Box::new(c.key.verify_stream(c.sig, &c.what)?)));
             } else {
                 if c.legacy == Legacy::Refuse {
-                    return Err(Error::signature(&c.what, "legacy (non-prehashed) minisign signature refused: re-sign with a current minisign, or set vendor.allow_legacy_minisign in the trust policy"));
+                    return Err(Error::signature(
+                        &c.what,
+                        "legacy (non-prehashed) minisign signature refused: re-sign with a current minisign, or set vendor.allow_legacy_minisign in the trust policy",
+                    ));
                 }
                 needs_buf = true;
                 minisign.push(Mini::Legacy(c));
@@ -69,7 +72,12 @@ impl<'a> StreamCheck<'a> {
         }
         let limit = expected.map_or(limit, |(_, size)| size);
         if needs_buf && limit > MAX_LEGACY_BYTES {
-            return Err(Error::signature(what, format!("a legacy minisign signature can only be checked on files up to {MAX_LEGACY_BYTES} bytes")));
+            return Err(Error::signature(
+                what,
+                format!(
+                    "a legacy minisign signature can only be checked on files up to {MAX_LEGACY_BYTES} bytes"
+                ),
+            ));
         }
         Ok(StreamCheck {
             what: what.to_string(),

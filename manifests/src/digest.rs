@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn capped_reader_stops_one_byte_past() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let (_, n) = hash_reader(&data[..], 100, "x").unwrap();
         assert_eq!(n, 100);
         let err = hash_reader(&data[..], 99, "x").unwrap_err();

@@ -87,7 +87,9 @@ pub enum Error {
     },
 
     /// Bytes do not hash to what a signed document says.
-    #[error("{what}: sha256 mismatch (expected {expected}, got {actual}): the copy is damaged or was altered; copy it again from the source medium")]
+    #[error(
+        "{what}: sha256 mismatch (expected {expected}, got {actual}): the copy is damaged or was altered; copy it again from the source medium"
+    )]
     DigestMismatch {
         /// The file.
         what: String,
@@ -98,7 +100,9 @@ pub enum Error {
     },
 
     /// A file has another size than a signed document says.
-    #[error("{what}: size mismatch (expected {expected} bytes, got {actual}): the copy is truncated or was altered")]
+    #[error(
+        "{what}: size mismatch (expected {expected} bytes, got {actual}): the copy is truncated or was altered"
+    )]
     SizeMismatch {
         /// The file.
         what: String,

@@ -101,7 +101,11 @@ impl Hints {
         let mut seen = std::collections::HashSet::new();
         for (i, r) in h.releases.iter().enumerate() {
             if !seen.insert(&r.version) {
-                return Err(Error::format(doc, format!("releases[{i}].version"), format!("{} listed twice", r.version)));
+                return Err(Error::format(
+                    doc,
+                    format!("releases[{i}].version"),
+                    format!("{} listed twice", r.version),
+                ));
             }
         }
         Ok(h)

@@ -127,22 +127,36 @@ impl ReleaseIndex {
         for (i, r) in self.releases.iter().enumerate() {
             let at = format!("releases[{i}]");
             if !versions.insert(&r.version) {
-                return Err(Error::format(doc, format!("{at}.version"), format!("{} listed twice", r.version)));
+                return Err(Error::format(
+                    doc,
+                    format!("{at}.version"),
+                    format!("{} listed twice", r.version),
+                ));
             }
             if r.channels.is_empty() {
-                return Err(Error::format(doc, format!("{at}.channels"), "a release needs at least one channel"));
+                return Err(Error::format(
+                    doc,
+                    format!("{at}.channels"),
+                    "a release needs at least one channel",
+                ));
             }
             unique_names(&r.channels, "channels").map_err(|m| Error::format(doc, &at, m))?;
-            check_url(&r.notes.url).map_err(|m| Error::format(doc, format!("{at}.notes.url"), m))?;
+            check_url(&r.notes.url)
+                .map_err(|m| Error::format(doc, format!("{at}.notes.url"), m))?;
             let mut names = std::collections::HashSet::new();
             for (j, a) in r.artifacts.iter().enumerate() {
                 let at = format!("{at}.artifacts[{j}]");
                 if !names.insert((a.profile.clone(), a.name.as_str().to_ascii_lowercase())) {
-                    return Err(Error::format(doc, format!("{at}.name"), format!("\"{}\" listed twice for profile {}", a.name, a.profile)));
+                    return Err(Error::format(
+                        doc,
+                        format!("{at}.name"),
+                        format!("\"{}\" listed twice for profile {}", a.name, a.profile),
+                    ));
                 }
                 check_url(&a.url).map_err(|m| Error::format(doc, format!("{at}.url"), m))?;
                 for (k, s) in a.signatures.iter().enumerate() {
-                    check_url(&s.url).map_err(|m| Error::format(doc, format!("{at}.signatures[{k}].url"), m))?;
+                    check_url(&s.url)
+                        .map_err(|m| Error::format(doc, format!("{at}.signatures[{k}].url"), m))?;
                 }
             }
         }

@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
 
@@ -92,12 +92,19 @@ fn typed<T: DeserializeOwned>(bytes: &[u8], doc: &str) -> Result<T> {
 /// trailing data, and returns the top-level `schema` string if there is one.
 fn check_structure(bytes: &[u8], doc: &str) -> Result<Option<String>> {
     if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
-        return Err(Error::format(doc, "(document)", "starts with a UTF-8 byte-order mark"));
+        return Err(Error::format(
+            doc,
+            "(document)",
+            "starts with a UTF-8 byte-order mark",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let found = Walk { path: "", top: true }
-        .deserialize(&mut de)
-        .map_err(|e| Error::format(doc, "(document)", e.to_string()))?;
+    let found = Walk {
+        path: "",
+        top: true,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| Error::format(doc, "(document)", e.to_string()))?;
     de.end()
         .map_err(|e| Error::format(doc, "(document)", format!("trailing data: {e}")))?;
     Ok(found)
@@ -126,7 +133,10 @@ impl<'de> Visitor<'de> for Walk<'_> {
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
         let mut keys = HashSet::new();
         let mut schema = None;
         while let Some(key) = map.next_key::<String>()? {
@@ -152,9 +162,14 @@ impl<'de> Visitor<'de> for Walk<'_> {
         Ok(schema)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
         if self.top {
-            return Err(serde::de::Error::custom("the document must be a JSON object"));
+            return Err(serde::de::Error::custom(
+                "the document must be a JSON object",
+            ));
         }
         let mut i = 0usize;
         loop {
@@ -258,7 +273,10 @@ mod tests {
         let e = parse(r#"{"schema":"ferry.test/v1","n":5,"n":1}"#).unwrap_err();
         assert!(e.to_string().contains("duplicate key \"n\""), "{e}");
         let e = parse(r#"{"schema":"ferry.test/v1","n":5,"inner":[{"a":1,"a":2}]}"#).unwrap_err();
-        assert!(e.to_string().contains("duplicate key \"inner[0].a\""), "{e}");
+        assert!(
+            e.to_string().contains("duplicate key \"inner[0].a\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -220,10 +220,15 @@ impl Manifest {
             return Err(err("expires".into(), "must be later than created".into()));
         }
         if self.selection.channels.is_empty() || self.selection.profiles.is_empty() {
-            return Err(err("selection".into(), "needs at least one channel and one profile".into()));
+            return Err(err(
+                "selection".into(),
+                "needs at least one channel and one profile".into(),
+            ));
         }
-        unique_names(&self.selection.channels, "selection.channels").map_err(|m| err("selection".into(), m))?;
-        unique_names(&self.selection.profiles, "selection.profiles").map_err(|m| err("selection".into(), m))?;
+        unique_names(&self.selection.channels, "selection.channels")
+            .map_err(|m| err("selection".into(), m))?;
+        unique_names(&self.selection.profiles, "selection.profiles")
+            .map_err(|m| err("selection".into(), m))?;
 
         // files: unique (also by case), allowed places.
         check_conflicts(self.files.iter().map(|f| &f.path))?;
@@ -237,7 +242,9 @@ impl Manifest {
             if !ok_place {
                 return Err(err(
                     format!("files[{i}].path"),
-                    format!("\"{p}\" is not a place a bundle file may be (only ferry/SHA256SUMS and files under releases/)"),
+                    format!(
+                        "\"{p}\" is not a place a bundle file may be (only ferry/SHA256SUMS and files under releases/)"
+                    ),
                 ));
             }
         }
@@ -248,15 +255,24 @@ impl Manifest {
         for (i, r) in self.releases.iter().enumerate() {
             let at = format!("releases[{i}]");
             if !versions.insert(&r.version) {
-                return Err(err(format!("{at}.version"), format!("{} listed twice", r.version)));
+                return Err(err(
+                    format!("{at}.version"),
+                    format!("{} listed twice", r.version),
+                ));
             }
             if r.channels.is_empty() {
-                return Err(err(format!("{at}.channels"), "a release needs at least one channel".into()));
+                return Err(err(
+                    format!("{at}.channels"),
+                    "a release needs at least one channel".into(),
+                ));
             }
             unique_names(&r.channels, "channels").map_err(|m| err(at.clone(), m))?;
             for c in &r.channels {
                 if !self.selection.channels.contains(c) {
-                    return Err(err(format!("{at}.channels"), format!("channel \"{c}\" is not in the selection")));
+                    return Err(err(
+                        format!("{at}.channels"),
+                        format!("channel \"{c}\" is not in the selection"),
+                    ));
                 }
             }
             let version_dir = format!("releases/{}", r.version);
@@ -271,27 +287,40 @@ impl Manifest {
             };
             // SPEC §3.3: notes at releases/<version>/<name>.
             if r.notes.parent().map(|d| d.as_str().to_string()) != Some(version_dir.clone()) {
-                return Err(err(format!("{at}.notes"), format!("\"{}\" must be directly under {version_dir}/", r.notes)));
+                return Err(err(
+                    format!("{at}.notes"),
+                    format!("\"{}\" must be directly under {version_dir}/", r.notes),
+                ));
             }
             claim(&r.notes, format!("{at}.notes"))?;
             for (j, a) in r.artifacts.iter().enumerate() {
                 let at = format!("{at}.artifacts[{j}]");
                 if !self.selection.profiles.contains(&a.profile) {
-                    return Err(err(format!("{at}.profile"), format!("profile \"{}\" is not in the selection", a.profile)));
+                    return Err(err(
+                        format!("{at}.profile"),
+                        format!("profile \"{}\" is not in the selection", a.profile),
+                    ));
                 }
                 let dir = format!("{version_dir}/{}", a.profile);
                 if a.path.parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
-                    return Err(err(format!("{at}.path"), format!("\"{}\" must be directly under {dir}/", a.path)));
+                    return Err(err(
+                        format!("{at}.path"),
+                        format!("\"{}\" must be directly under {dir}/", a.path),
+                    ));
                 }
                 claim(&a.path, format!("{at}.path"))?;
                 for (k, u) in a.upstream.iter().enumerate() {
                     let at = format!("{at}.upstream[{k}]");
                     if u.path().parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
-                        return Err(err(format!("{at}.path"), format!("\"{}\" must be directly under {dir}/", u.path())));
+                        return Err(err(
+                            format!("{at}.path"),
+                            format!("\"{}\" must be directly under {dir}/", u.path()),
+                        ));
                     }
                     claim(u.path(), format!("{at}.path"))?;
                     if let Upstream::Minisign { key_id, .. } = u {
-                        crate::minisig::KeyId::parse(key_id).map_err(|m| err(format!("{at}.key_id"), m))?;
+                        crate::minisig::KeyId::parse(key_id)
+                            .map_err(|m| err(format!("{at}.key_id"), m))?;
                     }
                 }
             }
@@ -300,14 +329,20 @@ impl Manifest {
             if f.path.starts_with_dir("releases") && !named.contains_key(&f.path) {
                 return Err(err(
                     format!("files[{i}].path"),
-                    format!("\"{}\" is not named by any release (artifact, upstream signature or notes)", f.path),
+                    format!(
+                        "\"{}\" is not named by any release (artifact, upstream signature or notes)",
+                        f.path
+                    ),
                 ));
             }
         }
         let mut yanked = HashSet::new();
         for (i, y) in self.yanks.iter().enumerate() {
             if !yanked.insert(&y.version) {
-                return Err(err(format!("yanks[{i}].version"), format!("{} listed twice", y.version)));
+                return Err(err(
+                    format!("yanks[{i}].version"),
+                    format!("{} listed twice", y.version),
+                ));
             }
         }
         Ok(())
@@ -346,7 +381,9 @@ impl Manifest {
     /// Sum of all file sizes (saturating).
     #[must_use]
     pub fn total_size(&self) -> u64 {
-        self.files.iter().fold(0u64, |acc, f| acc.saturating_add(f.size))
+        self.files
+            .iter()
+            .fold(0u64, |acc, f| acc.saturating_add(f.size))
     }
 
     /// The set of profiles of all artifacts.
@@ -386,7 +423,8 @@ pub fn render_sha256sums(files: &[FileEntry]) -> Vec<u8> {
 /// [`Error::Format`] naming the line.
 pub fn check_sha256sums(bytes: &[u8], manifest: &Manifest) -> Result<()> {
     let doc = SHA256SUMS_PATH;
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::format(doc, "(document)", "not UTF-8"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| Error::format(doc, "(document)", "not UTF-8"))?;
     let mut expected: HashMap<&str, &Sha256Digest> = manifest
         .files
         .iter()
@@ -398,19 +436,36 @@ pub fn check_sha256sums(bytes: &[u8], manifest: &Manifest) -> Result<()> {
         let (digest, path) = line
             .split_once("  ")
             .ok_or_else(|| Error::format(doc, &at, "not of the form \"<sha256>  <path>\""))?;
-        let digest: Sha256Digest = digest.parse().map_err(|m: String| Error::format(doc, &at, m))?;
+        let digest: Sha256Digest = digest
+            .parse()
+            .map_err(|m: String| Error::format(doc, &at, m))?;
         match expected.remove(path) {
             Some(d) if *d == digest => {}
             Some(d) => {
-                return Err(Error::format(doc, &at, format!("{path}: {digest} disagrees with the manifest's {d}")));
+                return Err(Error::format(
+                    doc,
+                    &at,
+                    format!("{path}: {digest} disagrees with the manifest's {d}"),
+                ));
             }
             None => {
-                return Err(Error::format(doc, &at, format!("\"{}\" is not a file of the manifest (or listed twice)", crate::error::escape_untrusted(path))));
+                return Err(Error::format(
+                    doc,
+                    &at,
+                    format!(
+                        "\"{}\" is not a file of the manifest (or listed twice)",
+                        crate::error::escape_untrusted(path)
+                    ),
+                ));
             }
         }
     }
     if let Some((path, _)) = expected.into_iter().next() {
-        return Err(Error::format(doc, "(document)", format!("{path} is missing")));
+        return Err(Error::format(
+            doc,
+            "(document)",
+            format!("{path} is missing"),
+        ));
     }
     Ok(())
 }

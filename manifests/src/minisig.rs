@@ -41,7 +41,10 @@ impl KeyId {
     /// A message if the text is not 16 upper-case hex digits.
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         if s.len() != 16 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')) {
-            return Err(format!("\"{}\" is not a key id (16 upper-case hex digits)", escape_untrusted(s)));
+            return Err(format!(
+                "\"{}\" is not a key id (16 upper-case hex digits)",
+                escape_untrusted(s)
+            ));
         }
         let n = u64::from_str_radix(s, 16).map_err(|e| e.to_string())?;
         Ok(KeyId(n.to_le_bytes()))
@@ -121,7 +124,11 @@ impl PublicKey {
     /// # Errors
     /// [`Error::Key`] if malformed.
     pub fn from_text(text: &str, what: &str) -> Result<Self> {
-        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         match lines.as_slice() {
             [b64] => Self::from_base64(b64, what),
             [comment, b64] if comment.starts_with("untrusted comment:") => Self::from_base64(b64, what),
@@ -174,14 +181,23 @@ impl PublicKey {
     /// The `.pub` file text, as `minisign -G` writes it.
     #[must_use]
     pub fn to_pub_file(&self) -> String {
-        format!("untrusted comment: minisign public key {}\n{}\n", self.id, self.base64)
+        format!(
+            "untrusted comment: minisign public key {}\n{}\n",
+            self.id, self.base64
+        )
     }
 
     /// Verifies `sig` over `data`.
     ///
     /// # Errors
     /// [`Error::Signature`] naming `what` and the reason.
-    pub fn verify(&self, data: &[u8], sig: &SignatureFile, legacy: Legacy, what: &str) -> Result<()> {
+    pub fn verify(
+        &self,
+        data: &[u8],
+        sig: &SignatureFile,
+        legacy: Legacy,
+        what: &str,
+    ) -> Result<()> {
         self.check_id(sig, what)?;
         self.inner
             .verify(data, &sig.inner, legacy == Legacy::Allow)
@@ -192,7 +208,11 @@ impl PublicKey {
     ///
     /// # Errors
     /// [`Error::Signature`] for another key or a legacy signature.
-    pub fn verify_stream<'a>(&'a self, sig: &'a SignatureFile, what: &str) -> Result<StreamVerifier<'a>> {
+    pub fn verify_stream<'a>(
+        &'a self,
+        sig: &'a SignatureFile,
+        what: &str,
+    ) -> Result<StreamVerifier<'a>> {
         self.check_id(sig, what)?;
         let inner = self
             .inner
@@ -281,7 +301,9 @@ impl SignatureFile {
     /// # Errors
     /// [`Error::Signature`] naming `what`.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::signature(what, format!("malformed minisign signature: {reason}"));
+        let bad = |reason: &str| {
+            Error::signature(what, format!("malformed minisign signature: {reason}"))
+        };
         if bytes.len() > MAX_SIGNATURE_BYTES {
             return Err(bad("file too large"));
         }
@@ -317,10 +339,12 @@ impl SignatureFile {
             return Err(bad("trusted comment too long"));
         }
         let canonical = lines.join("\n");
-        let inner = minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&describe(&e)))?;
+        let inner =
+            minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&describe(&e)))?;
         // Read the key id and algorithm ourselves from line 2 (already
         // validated as 74 bytes by the decoder above).
-        let decoded = minisign::SignatureBox::from_string(&canonical).map_err(|e| bad(&e.to_string()))?;
+        let decoded =
+            minisign::SignatureBox::from_string(&canonical).map_err(|e| bad(&e.to_string()))?;
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(decoded.keynum());
         Ok(SignatureFile {
@@ -396,7 +420,11 @@ impl SecretKey {
             .map_err(|_| bad("cannot derive the public key".into()))?;
         let mut id = [0u8; 8];
         id.copy_from_slice(sk.keynum());
-        Ok(SecretKey { sk, pk, id: KeyId(id) })
+        Ok(SecretKey {
+            sk,
+            pk,
+            id: KeyId(id),
+        })
     }
 
     /// Whether the key file is encrypted (so a password is needed).
@@ -437,18 +465,26 @@ impl SecretKey {
     /// # Errors
     /// [`Error::Key`] if signing fails, [`Error::Read`] if `data` fails.
     pub fn sign<R: Read>(&self, data: R, trusted_comment: &str) -> Result<String> {
-        if trusted_comment.chars().any(char::is_control) || trusted_comment.len() > MAX_TRUSTED_COMMENT {
+        if trusted_comment.chars().any(char::is_control)
+            || trusted_comment.len() > MAX_TRUSTED_COMMENT
+        {
             return Err(Error::Key {
                 what: format!("key {}", self.id),
                 reason: "a trusted comment is one printable line".into(),
             });
         }
         let untrusted = format!("signature from ferry key {}", self.id);
-        let sig = minisign::sign(Some(&self.pk), &self.sk, data, Some(trusted_comment), Some(&untrusted))
-            .map_err(|e| Error::Key {
-                what: format!("key {}", self.id),
-                reason: format!("signing failed: {e}"),
-            })?;
+        let sig = minisign::sign(
+            Some(&self.pk),
+            &self.sk,
+            data,
+            Some(trusted_comment),
+            Some(&untrusted),
+        )
+        .map_err(|e| Error::Key {
+            what: format!("key {}", self.id),
+            reason: format!("signing failed: {e}"),
+        })?;
         Ok(sig.into_string())
     }
 }
@@ -525,9 +561,15 @@ impl KeySet {
                     continue;
                 }
                 if prev.raw == k.raw {
-                    return Err(format!("the same public key is listed under two key ids ({} and {})", prev.id, k.id));
+                    return Err(format!(
+                        "the same public key is listed under two key ids ({} and {})",
+                        prev.id, k.id
+                    ));
                 }
-                return Err(format!("key id {} is used by two different public keys", k.id));
+                return Err(format!(
+                    "key id {} is used by two different public keys",
+                    k.id
+                ));
             }
             out.push(k);
         }
@@ -605,7 +647,10 @@ pub fn verify_threshold(
             }
         };
         let Some(key) = keys.get(sig.key_id()) else {
-            report.ignored.push((o.name.clone(), format!("key {} is not trusted by this policy", sig.key_id())));
+            report.ignored.push((
+                o.name.clone(),
+                format!("key {} is not trusted by this policy", sig.key_id()),
+            ));
             continue;
         };
         if let Err(e) = key.verify(data, &sig, Legacy::Refuse, &o.name) {
@@ -623,7 +668,9 @@ pub fn verify_threshold(
             continue;
         }
         if counted_raw.contains(key.raw()) {
-            report.ignored.push((o.name.clone(), format!("key {} already counted", key.id())));
+            report
+                .ignored
+                .push((o.name.clone(), format!("key {} already counted", key.id())));
             continue;
         }
         counted_raw.push(*key.raw());
@@ -652,16 +699,25 @@ pub fn verify_document(
     what: &str,
 ) -> Result<KeyId> {
     let sig = SignatureFile::parse(sig_bytes, what)?;
-    let key = keys
-        .get(sig.key_id())
-        .ok_or_else(|| Error::signature(what, format!("made by key {}, which the trust policy does not list", sig.key_id())))?;
+    let key = keys.get(sig.key_id()).ok_or_else(|| {
+        Error::signature(
+            what,
+            format!(
+                "made by key {}, which the trust policy does not list",
+                sig.key_id()
+            ),
+        )
+    })?;
     key.verify(data, &sig, Legacy::Refuse, what)?;
     if let Some(expected) = expected_comment
         && sig.trusted_comment() != expected
     {
         return Err(Error::signature(
             what,
-            format!("trusted comment \"{}\" does not match (expected \"{expected}\")", escape_untrusted(sig.trusted_comment())),
+            format!(
+                "trusted comment \"{}\" does not match (expected \"{expected}\")",
+                escape_untrusted(sig.trusted_comment())
+            ),
         ));
     }
     Ok(key.id())
@@ -731,7 +787,12 @@ mod tests {
     #[test]
     fn sign_and_verify_round_trip() {
         let (sk, pk, _d) = pair();
-        let text = sk.sign(&b"hello"[..], "ferry-manifest product=x sequence=1 sha256=00").unwrap();
+        let text = sk
+            .sign(
+                &b"hello"[..],
+                "ferry-manifest product=x sequence=1 sha256=00",
+            )
+            .unwrap();
         let sig = SignatureFile::parse(text.as_bytes(), "s").unwrap();
         assert!(sig.is_prehashed());
         pk.verify(b"hello", &sig, Legacy::Refuse, "s").unwrap();
@@ -753,7 +814,10 @@ mod tests {
             format!("\u{feff}{text}"),
             text.replace("trusted comment: c", "trusted comment: c\rx"),
             text.replace("trusted comment: c", "trusted comment: \u{1b}[2J"),
-            text.replace("trusted comment: c", &format!("trusted comment: {}", "a".repeat(9000))),
+            text.replace(
+                "trusted comment: c",
+                &format!("trusted comment: {}", "a".repeat(9000)),
+            ),
             text.replace("trusted comment: ", "trusted: "),
         ];
         for c in cases {
@@ -786,7 +850,11 @@ mod tests {
         const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -807,12 +875,34 @@ mod tests {
         assert_eq!(keys.len(), 2);
         let data = b"manifest";
         let c = "ferry-manifest product=p sequence=1 sha256=x";
-        let s1 = OfferedSignature { name: "a".into(), bytes: sk1.sign(&data[..], c).unwrap().into_bytes() };
-        let s1b = OfferedSignature { name: "b".into(), bytes: sk1.sign(&data[..], c).unwrap().into_bytes() };
-        let s2 = OfferedSignature { name: "c".into(), bytes: sk2.sign(&data[..], c).unwrap().into_bytes() };
-        let other = OfferedSignature { name: "d".into(), bytes: sk2.sign(&data[..], "other").unwrap().into_bytes() };
+        let s1 = OfferedSignature {
+            name: "a".into(),
+            bytes: sk1.sign(&data[..], c).unwrap().into_bytes(),
+        };
+        let s1b = OfferedSignature {
+            name: "b".into(),
+            bytes: sk1.sign(&data[..], c).unwrap().into_bytes(),
+        };
+        let s2 = OfferedSignature {
+            name: "c".into(),
+            bytes: sk2.sign(&data[..], c).unwrap().into_bytes(),
+        };
+        let other = OfferedSignature {
+            name: "d".into(),
+            bytes: sk2.sign(&data[..], "other").unwrap().into_bytes(),
+        };
         // One key twice: below threshold 2 (ATTACKS A3).
-        assert!(verify_threshold(&keys, 2, data, c, &[s1.clone(), s1b.clone(), s1.clone()], "m").is_err());
+        assert!(
+            verify_threshold(
+                &keys,
+                2,
+                data,
+                c,
+                &[s1.clone(), s1b.clone(), s1.clone()],
+                "m"
+            )
+            .is_err()
+        );
         // Wrong trusted comment does not count (A15).
         assert!(verify_threshold(&keys, 2, data, c, &[s1.clone(), other], "m").is_err());
         let r = verify_threshold(&keys, 2, data, c, &[s1, s1b, s2], "m").unwrap();
@@ -828,6 +918,10 @@ mod tests {
         bytes.extend_from_slice(&[9u8; 8]);
         bytes.extend_from_slice(pk.raw());
         let other = PublicKey::from_base64(&base64_encode(&bytes), "k").unwrap();
-        assert!(KeySet::new(vec![pk, other]).unwrap_err().contains("two key ids"));
+        assert!(
+            KeySet::new(vec![pk, other])
+                .unwrap_err()
+                .contains("two key ids")
+        );
     }
 }

@@ -19,7 +19,10 @@ impl Name {
     /// A message saying which rule failed.
     pub fn new(s: &str) -> Result<Self, String> {
         if s.is_empty() || s.len() > 64 {
-            return Err(format!("\"{}\" must be 1 to 64 characters", s.escape_default()));
+            return Err(format!(
+                "\"{}\" must be 1 to 64 characters",
+                s.escape_default()
+            ));
         }
         if s.starts_with('.') {
             return Err(format!("\"{s}\" must not start with '.'"));

@@ -153,7 +153,8 @@ impl TrustPolicy {
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
         let cfg = |reason: String| Error::config(path, reason);
         let text = std::str::from_utf8(bytes).map_err(|_| cfg("not UTF-8".into()))?;
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| cfg(e.to_string().trim().to_string()))?;
+        let raw: RawPolicy =
+            toml::from_str(text).map_err(|e| cfg(e.to_string().trim().to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let vendor = raw
             .vendor
@@ -184,7 +185,10 @@ impl TrustPolicy {
             .map(|t| -> Result<TransferPolicy> {
                 let keys = load_keys(&t.keys, base, path, "transfer.keys")?;
                 if t.threshold < 1 {
-                    return Err(cfg(format!("transfer.threshold is {}; it must be at least 1", t.threshold)));
+                    return Err(cfg(format!(
+                        "transfer.threshold is {}; it must be at least 1",
+                        t.threshold
+                    )));
                 }
                 let threshold = usize::try_from(t.threshold).unwrap_or(usize::MAX);
                 if threshold > keys.len() {
@@ -235,9 +239,12 @@ impl TrustPolicy {
     /// # Errors
     /// [`Error::Config`].
     pub fn transfer(&self) -> Result<&TransferPolicy> {
-        self.transfer
-            .as_ref()
-            .ok_or_else(|| Error::config(&self.path, "this command needs a [transfer] section with keys and threshold"))
+        self.transfer.as_ref().ok_or_else(|| {
+            Error::config(
+                &self.path,
+                "this command needs a [transfer] section with keys and threshold",
+            )
+        })
     }
 
     /// `[mirror]` with at least one key, or a configuration error.
@@ -247,7 +254,10 @@ impl TrustPolicy {
     pub fn mirror(&self) -> Result<&MirrorPolicy> {
         match &self.mirror {
             Some(m) if !m.keys.is_empty() => Ok(m),
-            _ => Err(Error::config(&self.path, "this command needs a [mirror] section with at least one key")),
+            _ => Err(Error::config(
+                &self.path,
+                "this command needs a [mirror] section with at least one key",
+            )),
         }
     }
 

@@ -98,6 +98,5 @@ pub(crate) fn unique_names(list: &[Name], field: &str) -> Result<(), String> {
 #[must_use]
 pub fn default_supported_from(target: &Version) -> VersionReq {
     let min_major = target.major.saturating_sub(2);
-    VersionReq::parse(&format!(">={min_major}.0.0, <{target}"))
-        .unwrap_or(VersionReq::STAR)
+    VersionReq::parse(&format!(">={min_major}.0.0, <{target}")).unwrap_or(VersionReq::STAR)
 }

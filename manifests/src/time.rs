@@ -41,7 +41,10 @@ impl Timestamp {
     /// This instant plus a duration (saturating).
     #[must_use]
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)),
+        )
     }
 
     /// Seconds from `earlier` to `self` (negative if `earlier` is later).
@@ -133,11 +136,11 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        if s % 86_400 == 0 {
+        if s.is_multiple_of(86_400) {
             write!(f, "{}d", s / 86_400)
-        } else if s % 3_600 == 0 {
+        } else if s.is_multiple_of(3_600) {
             write!(f, "{}h", s / 3_600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")

@@ -90,7 +90,12 @@ pub struct BuildReport {
 ///
 /// # Errors
 /// [`Error::Config`] for a malformed folder, [`Error::Io`] for I/O.
-pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestamp) -> Result<BuildReport> {
+pub fn build_index(
+    from: &Path,
+    out: &Path,
+    key: &SecretKey,
+    generated: Timestamp,
+) -> Result<BuildReport> {
     let product_path = from.join("product.toml");
     let product: ProductToml = read_toml(&product_path)?;
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create directory", e))?;
@@ -100,12 +105,17 @@ pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestam
     for entry in fs::read_dir(from).map_err(|e| Error::io(from, "read directory", e))? {
         let entry = entry.map_err(|e| Error::io(from, "read directory", e))?;
         let name = entry.file_name().to_string_lossy().to_string();
-        let ft = entry.file_type().map_err(|e| Error::io(entry.path(), "stat", e))?;
+        let ft = entry
+            .file_type()
+            .map_err(|e| Error::io(entry.path(), "stat", e))?;
         if !ft.is_dir() {
             continue;
         }
         let version = Version::parse(&name).map_err(|e| {
-            Error::config(entry.path(), format!("a release folder is named by its SemVer version: {e}"))
+            Error::config(
+                entry.path(),
+                format!("a release folder is named by its SemVer version: {e}"),
+            )
         })?;
         dirs.push((version, entry.path()));
     }
@@ -115,7 +125,8 @@ pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestam
         let meta: ReleaseToml = read_toml(&meta_path)?;
         let vdir = version.to_string();
         let notes_rel = format!("{vdir}/{}", meta.notes);
-        let (notes_sha, notes_size) = copy_hashed(&dir.join(meta.notes.as_str()), &out.join(&notes_rel))?;
+        let (notes_sha, notes_size) =
+            copy_hashed(&dir.join(meta.notes.as_str()), &out.join(&notes_rel))?;
         let mut artifacts = Vec::new();
         for a in &meta.artifacts {
             let rel_dir = format!("{vdir}/{}", a.profile);
@@ -141,7 +152,10 @@ pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestam
             });
             let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
             if sigstore_src.exists() {
-                copy_hashed(&sigstore_src, &PathBuf::from(format!("{}.sigstore.json", dst.display())))?;
+                copy_hashed(
+                    &sigstore_src,
+                    &PathBuf::from(format!("{}.sigstore.json", dst.display())),
+                )?;
                 signatures.push(IndexSignature {
                     kind: SigKind::Sigstore,
                     url: format!("{rel}.sigstore.json"),
@@ -184,7 +198,11 @@ pub fn build_index(from: &Path, out: &Path, key: &SecretKey, generated: Timestam
     let bytes = index.to_bytes();
     let index_path = out.join("index.json");
     write_file(&index_path, &bytes)?;
-    let comment = format!("timestamp:{}\tfile:index.json\tproduct:{}", generated.unix(), index.product);
+    let comment = format!(
+        "timestamp:{}\tfile:index.json\tproduct:{}",
+        generated.unix(),
+        index.product
+    );
     let sig = key.sign(&bytes[..], &comment)?;
     write_file(&out.join("index.json.minisig"), sig.as_bytes())?;
     Ok(BuildReport {
@@ -219,13 +237,16 @@ fn copy_hashed(src: &Path, dst: &Path) -> Result<(Sha256Digest, u64)> {
     let mut hasher = Sha256Hasher::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
-        let n = input.read(&mut buf).map_err(|e| Error::io(src, "read", e))?;
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| Error::io(src, "read", e))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
         if let Some(o) = &mut output {
-            o.write_all(&buf[..n]).map_err(|e| Error::io(dst, "write", e))?;
+            o.write_all(&buf[..n])
+                .map_err(|e| Error::io(dst, "write", e))?;
         }
     }
     if let Some(o) = output {

@@ -94,9 +94,9 @@ fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
     while let Some(e) = cur {
         if let Some(e) = e.downcast_ref::<ferry_manifests::Error>() {
             return match e {
-                ferry_manifests::Error::Threshold { .. } => {
-                    Some("ask more holders of trusted org keys to co-sign with `ferry sign`, or check that the policy lists their public keys")
-                }
+                ferry_manifests::Error::Threshold { .. } => Some(
+                    "ask more holders of trusted org keys to co-sign with `ferry sign`, or check that the policy lists their public keys",
+                ),
                 ferry_manifests::Error::Config { .. } => {
                     Some("fix the trust policy file; see the README section \"Trust policy\"")
                 }
@@ -153,7 +153,8 @@ impl Printer {
     pub fn json<T: serde::Serialize>(&self, value: &T) {
         use std::io::Write;
         if self.json {
-            let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+            let text = serde_json::to_string_pretty(value)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
     }

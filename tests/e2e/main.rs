@@ -1,1 +1,4 @@
-//! e2e
+//! End-to-end tests: the real binaries, real files, real local servers.
+//! One module per area (STYLE: one test binary).
+
+mod foundation;

@@ -27,7 +27,9 @@ impl IndexCommand {
 /// README, "Vendor folder"), copy every file into OUT, sign each artifact
 /// that has no .minisig yet and the index itself with KEY.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ferry index build --from vendor-src --key keys/vendor.key --out /srv/www/novantra")]
+#[command(
+    after_help = "Example:\n  ferry index build --from vendor-src --key keys/vendor.key --out /srv/www/novantra"
+)]
 pub(crate) struct BuildArgs {
     /// The vendor folder: product.toml and one folder per version.
     #[arg(long)]
@@ -46,13 +48,25 @@ pub(crate) struct BuildArgs {
 impl BuildArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         let password = if SecretKey::file_is_encrypted(&self.key)? {
-            Some(crate::password::for_existing_key(&self.key.display().to_string())?)
+            Some(crate::password::for_existing_key(
+                &self.key.display().to_string(),
+            )?)
         } else {
             None
         };
         let key = SecretKey::from_file(&self.key, password)?;
-        let report = vendor::build_index(&self.from, &self.out, &key, self.generated.unwrap_or_else(Timestamp::now))?;
-        let artifacts: usize = report.index.releases.iter().map(|r| r.artifacts.len()).sum();
+        let report = vendor::build_index(
+            &self.from,
+            &self.out,
+            &key,
+            self.generated.unwrap_or_else(Timestamp::now),
+        )?;
+        let artifacts: usize = report
+            .index
+            .releases
+            .iter()
+            .map(|r| r.artifacts.len())
+            .sum();
         printer.json(&serde_json::json!({
             "type": "index-build",
             "index": report.index_path,

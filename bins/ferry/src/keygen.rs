@@ -12,7 +12,9 @@ use ferry_mirror_layout::cli::Printer;
 /// overwritten) and OUT.pub. The secret key is encrypted with a password
 /// from a prompt or FERRY_PASSWORD unless --unencrypted is given.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  ferry keygen --out keys/org-1\n  FERRY_PASSWORD=… ferry keygen --out keys/org-2\n  ferry keygen --out /tmp/test --unencrypted   # test keys only")]
+#[command(
+    after_help = "Examples:\n  ferry keygen --out keys/org-1\n  FERRY_PASSWORD=… ferry keygen --out keys/org-2\n  ferry keygen --out /tmp/test --unencrypted   # test keys only"
+)]
 pub(crate) struct KeygenArgs {
     /// Path prefix: writes PREFIX.key and PREFIX.pub.
     #[arg(long, value_name = "PREFIX")]
@@ -41,7 +43,8 @@ impl KeygenArgs {
         };
         let generated = minisig::generate(password)?;
         if let Some(parent) = key_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create {}", parent.display()))?;
         }
         write_new(&key_path, generated.secret.as_bytes(), 0o600)?;
         write_new(&pub_path, generated.public.as_bytes(), 0o644)?;
@@ -56,7 +59,11 @@ impl KeygenArgs {
             "key {} written: {} (secret, 0600{}) and {}",
             generated.id,
             key_path.display(),
-            if self.unencrypted { ", UNENCRYPTED" } else { ", encrypted" },
+            if self.unencrypted {
+                ", UNENCRYPTED"
+            } else {
+                ", encrypted"
+            },
             pub_path.display()
         ));
         Ok(())
@@ -72,7 +79,9 @@ fn write_new(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("create {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("write {}", path.display()))?;
-    f.sync_all().with_context(|| format!("sync {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("write {}", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("sync {}", path.display()))?;
     Ok(())
 }

@@ -18,7 +18,9 @@ mod password;
 /// step that nothing changed on the way (connected side).
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, propagate_version = true)]
-#[command(after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web")]
+#[command(
+    after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web"
+)]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]

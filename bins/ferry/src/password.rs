@@ -19,7 +19,9 @@ pub(crate) fn for_existing_key(what: &str) -> Result<String> {
 pub(crate) fn new_password() -> Result<String> {
     if let Ok(p) = std::env::var(ENV) {
         if p.is_empty() {
-            bail!(UsageError(format!("{ENV} is empty; use --unencrypted for a key without a password")));
+            bail!(UsageError(format!(
+                "{ENV} is empty; use --unencrypted for a key without a password"
+            )));
         }
         return Ok(p);
     }
@@ -29,7 +31,9 @@ pub(crate) fn new_password() -> Result<String> {
         bail!(UsageError("the two passwords differ".into()));
     }
     if a.is_empty() {
-        bail!(UsageError("empty password; use --unencrypted for a key without a password".into()));
+        bail!(UsageError(
+            "empty password; use --unencrypted for a key without a password".into()
+        ));
     }
     Ok(a)
 }
@@ -37,7 +41,9 @@ pub(crate) fn new_password() -> Result<String> {
 fn prompt(text: &str) -> Result<String> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        bail!(UsageError(format!("a password is needed and there is no terminal to ask on: set {ENV}")));
+        bail!(UsageError(format!(
+            "a password is needed and there is no terminal to ask on: set {ENV}"
+        )));
     }
     Ok(rpassword::prompt_password(text)?)
 }
