@@ -322,7 +322,9 @@ impl SignatureFile {
             return Err(bad(&format!("expected 4 lines, found {}", lines.len())));
         }
         for l in &lines {
-            if l.chars().any(|c| c.is_control()) {
+            // Tabs separate minisign's trusted-comment fields; every other
+            // control character (\r, ESC, NUL...) is refused.
+            if l.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(bad("control character in a line"));
             }
         }
@@ -465,7 +467,7 @@ impl SecretKey {
     /// # Errors
     /// [`Error::Key`] if signing fails, [`Error::Read`] if `data` fails.
     pub fn sign<R: Read>(&self, data: R, trusted_comment: &str) -> Result<String> {
-        if trusted_comment.chars().any(char::is_control)
+        if trusted_comment.chars().any(|c| c.is_control() && c != '\t')
             || trusted_comment.len() > MAX_TRUSTED_COMMENT
         {
             return Err(Error::Key {
