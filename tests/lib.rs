@@ -161,6 +161,13 @@ impl Run {
         self
     }
 
+    /// Adds one argument.
+    #[must_use]
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
     /// Sets an environment variable.
     #[must_use]
     pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {

@@ -402,21 +402,21 @@ impl SecretKey {
             what: what.clone(),
             reason,
         };
-        let boxed = minisign::SecretKeyBox::from_string(&text)
-            .map_err(|_| bad("not a minisign secret key file".into()))?;
-        let probe = boxed
-            .clone()
-            .into_unencrypted_secret_key()
-            .map_err(|_| bad("not a minisign secret key file".into()))?;
-        let sk = if probe.is_encrypted() {
+        let raw = decode_secret_box(&text).map_err(bad)?;
+        let sk = if raw[2..4] == *b"\0\0" {
+            // Unencrypted (`minisign -G -W`, `ferry keygen --unencrypted`).
+            // minisign 0.11 leaves the checksum of such keys zeroed, so it
+            // is not checked here; a damaged key still cannot sign, because
+            // every signature is verified with the public key before use.
+            minisign::SecretKey::from_bytes(&raw)
+                .map_err(|_| bad("not a minisign secret key file".into()))?
+        } else {
             let password = password.ok_or_else(|| {
                 bad("the key is encrypted: give its password (prompt or FERRY_PASSWORD)".into())
             })?;
-            boxed
-                .into_secret_key(Some(password))
+            minisign::SecretKeyBox::from_string(&text)
+                .and_then(|b| b.into_secret_key(Some(password)))
                 .map_err(|_| bad("wrong password, or the key file is damaged".into()))?
-        } else {
-            probe
         };
         let pk = minisign::PublicKey::from_secret_key(&sk)
             .map_err(|_| bad("cannot derive the public key".into()))?;
@@ -435,14 +435,11 @@ impl SecretKey {
     /// [`Error::Io`] or [`Error::Key`].
     pub fn file_is_encrypted(path: &Path) -> Result<bool> {
         let text = read_small(path, MAX_KEY_BYTES)?;
-        let boxed = minisign::SecretKeyBox::from_string(&text).map_err(|_| Error::Key {
+        let raw = decode_secret_box(&text).map_err(|reason| Error::Key {
             what: path.display().to_string(),
-            reason: "not a minisign secret key file".into(),
+            reason,
         })?;
-        Ok(boxed
-            .into_unencrypted_secret_key()
-            .map(|k| k.is_encrypted())
-            .unwrap_or(true))
+        Ok(raw[2..4] != *b"\0\0")
     }
 
     /// The key id.
@@ -495,6 +492,26 @@ impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretKey({}, redacted)", self.id)
     }
+}
+
+/// Decodes the base64 line of a secret key file: `Ed`, KDF algorithm,
+/// checksum algorithm, salt, limits, key id, key, checksum (158 bytes).
+fn decode_secret_box(text: &str) -> std::result::Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let not_a_key = || "not a minisign secret key file".to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().ok_or_else(not_a_key)?;
+    if !first.starts_with("untrusted comment:") {
+        return Err(not_a_key());
+    }
+    let b64 = lines.next().ok_or_else(not_a_key)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| not_a_key())?;
+    if raw.len() != 158 || &raw[..2] != b"Ed" {
+        return Err(not_a_key());
+    }
+    Ok(raw)
 }
 
 /// A freshly generated key pair, as file texts.

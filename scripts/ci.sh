@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command (README, line 2): everything CI checks, from a clean clone.
+# Installs what the tests need (idempotently), then: fmt, clippy, build,
+# tests, and the promise that ferry-verify links no networking code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages the tests use (minisign, nginx-light, openssl)"
+missing=()
+command -v minisign >/dev/null 2>&1 || missing+=(minisign)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "all present"
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build the binaries the end-to-end tests run"
+cargo build --workspace --bins
+
+step "ferry-verify links no networking crate (SPEC §1)"
+tree="$(cargo tree -p ferry-verify -e normal --prefix none)"
+if bad="$(printf '%s\n' "$tree" | grep -E '^(reqwest|hyper|tokio|rustls|native-tls|openssl|h2) v' | sort -u)" && [ -n "$bad" ]; then
+  echo "ferry-verify depends on networking crates:" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+echo "ok: $(printf '%s\n' "$tree" | sort -u | wc -l) crates, none of reqwest/hyper/tokio/rustls/native-tls/openssl/h2"
+
+step "tests"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+# One closing line for the whole run (the last crate's doc-tests would
+# otherwise close the log with "0 passed").
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\nci: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
