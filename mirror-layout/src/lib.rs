@@ -9,5 +9,6 @@
 
 pub mod cli;
 pub mod error;
+pub mod upgrade;
 
 pub use error::{Error, Result};
