@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod error;
+pub mod fsutil;
 pub mod upgrade;
 
 pub use error::{Error, Result};
