@@ -4,5 +4,7 @@
 // Tests report skipped halves (a missing system tool) on stderr.
 #![allow(clippy::print_stderr)]
 
+mod attacks;
+mod bundle;
 mod formats;
 mod foundation;

@@ -12,6 +12,7 @@ use ferry_mirror_layout::cli::{Printer, report_error};
 mod demo;
 mod index;
 mod keygen;
+mod pack;
 mod password;
 
 /// Carry a vendor's releases into an air-gapped network, proving at every
@@ -39,6 +40,8 @@ enum Command {
     /// Build vendor release indexes.
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Pack a signed workspace into a bundle (tar, tar.gz, zip, dir; volumes).
+    Pack(pack::PackArgs),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
     Demo(demo::DemoArgs),
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => args.run(printer),
         Command::Index(cmd) => cmd.run(printer),
+        Command::Pack(args) => args.run(printer),
         Command::Demo(args) => args.run(printer),
     };
     match result {

@@ -133,7 +133,8 @@ pub fn verify_manifest(
         }
     }
     let mut best: Option<(u64, ThresholdReport)> = None;
-    let mut last_err = None;
+    // For the message when nothing passes: the candidate that came closest.
+    let mut closest: Option<(usize, u64, ferry_manifests::Error)> = None;
     for seq in &candidates {
         let expected = trusted_comment(&policy.product, *seq, &sha256);
         match verify_threshold(
@@ -153,30 +154,43 @@ pub fn verify_manifest(
                 }
                 best = Some((*seq, r));
             }
-            Err(e) => last_err = Some(e),
+            Err(e) => {
+                let valid = match &e {
+                    ferry_manifests::Error::Threshold { valid, .. } => *valid,
+                    _ => 0,
+                };
+                if closest.as_ref().is_none_or(|(v, _, _)| valid > *v) {
+                    closest = Some((valid, *seq, e));
+                }
+            }
         }
     }
     let (seq, signers) = match best {
         Some(b) => b,
         None => {
-            // Report the threshold failure with the reasons each signature
-            // was ignored.
-            let expected = trusted_comment(&policy.product, 0, &sha256);
-            let err = last_err.unwrap_or(ferry_manifests::Error::Threshold {
-                what: MANIFEST_PATH.into(),
-                valid: 0,
-                threshold: transfer.threshold,
-            });
+            // Report the threshold failure with the reason each signature
+            // was not counted (against the closest candidate's comment).
+            let (seq, err) = match closest {
+                Some((_, seq, e)) => (seq, e),
+                None => (
+                    0,
+                    ferry_manifests::Error::Threshold {
+                        what: MANIFEST_PATH.into(),
+                        valid: 0,
+                        threshold: transfer.threshold,
+                    },
+                ),
+            };
+            let expected = trusted_comment(&policy.product, seq, &sha256);
             let mut reasons = Vec::new();
-            let r = verify_threshold(
+            if let Ok(r) = verify_threshold(
                 &transfer.keys,
                 0,
                 &bytes,
                 &expected,
                 signatures,
                 MANIFEST_PATH,
-            );
-            if let Ok(r) = r {
+            ) {
                 for (name, why) in r.ignored {
                     reasons.push(format!("{name}: {why}"));
                 }
