@@ -370,3 +370,83 @@ fn verify_without_vendor_requirement_and_no_extra_files_written() {
         .run()
         .ok();
 }
+
+/// What the mirror import will do: receive each file's bytes while they
+/// stream, and be told per file when it passed; the bundle as a whole only
+/// when the call returns `Ok`.
+#[derive(Default)]
+struct Recording {
+    current: Vec<u8>,
+    started: Vec<String>,
+    done: Vec<(String, Vec<u8>)>,
+}
+
+impl ferry_mirror_layout::bundle::Sink for Recording {
+    fn start(
+        &mut self,
+        file: &ferry_manifests::manifest::FileEntry,
+    ) -> ferry_mirror_layout::Result<()> {
+        self.current.clear();
+        self.started.push(file.path.to_string());
+        Ok(())
+    }
+    fn data(&mut self, buf: &[u8]) -> ferry_mirror_layout::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+    fn done(
+        &mut self,
+        file: &ferry_manifests::manifest::FileEntry,
+    ) -> ferry_mirror_layout::Result<()> {
+        self.done
+            .push((file.path.to_string(), std::mem::take(&mut self.current)));
+        Ok(())
+    }
+}
+
+#[test]
+fn library_sink_receives_verified_bytes_in_manifest_order() {
+    use ferry_mirror_layout::bundle::{Input, VerifyOptions, verify_bundle_with_sink};
+    let w = World::new();
+    let policy = ferry_manifests::policy::TrustPolicy::load(&w.policy).unwrap();
+    let opts = VerifyOptions {
+        now: NOW.parse().unwrap(),
+        state: None,
+    };
+    for (name, fmt) in [("b.tar", "tar"), ("b.zip", "zip"), ("d", "dir")] {
+        let p = w.pack(name, &["--format", fmt]);
+        let mut sink = Recording::default();
+        let report = verify_bundle_with_sink(&Input::Path(p), &policy, &opts, &mut sink).unwrap();
+        let names: Vec<&str> = sink.done.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                fixtures::SUMS,
+                fixtures::NOTES,
+                fixtures::ARTIFACT_SIG,
+                fixtures::ARTIFACT
+            ],
+            "{fmt}"
+        );
+        for (n, bytes) in &sink.done {
+            assert_eq!(
+                &std::fs::read(w.fx.root.join(n)).unwrap(),
+                bytes,
+                "{fmt} {n}"
+            );
+        }
+        assert_eq!(report.files.len(), 4);
+    }
+    // A damaged artifact: the sink saw it start but was never told it passed.
+    let tar = w.path("b.tar");
+    let mut b = std::fs::read(&tar).unwrap();
+    let n = b.len();
+    b[n - 1024 - 4096] ^= 1;
+    let bad = w.path("bad.tar");
+    std::fs::write(&bad, &b).unwrap();
+    let mut sink = Recording::default();
+    let err = verify_bundle_with_sink(&Input::Path(bad), &policy, &opts, &mut sink).unwrap_err();
+    assert!(err.to_string().contains("sha256 mismatch"), "{err}");
+    assert!(sink.started.contains(&fixtures::ARTIFACT.to_string()));
+    assert!(!sink.done.iter().any(|(n, _)| n == fixtures::ARTIFACT));
+}

@@ -161,9 +161,30 @@ pub fn verify_dir(
         }
     }
     let mut missing = Vec::new();
+    for fe in &vm.manifest.files {
+        if tree.get(fe.path.as_str()).is_none_or(|s| s.dir) {
+            missing.push(fe.path.as_str().to_string());
+        }
+    }
+    if let Some(m) = missing.first() {
+        return Err(Error::bundle(
+            m,
+            "listed in the manifest but missing from the bundle (incomplete copy)",
+        ));
+    }
+    if let Some(sink) = sink {
+        // With a sink: one file after the other, in manifest order.
+        for fe in &vm.manifest.files {
+            let rel = fe.path.as_str();
+            let s = tree[rel];
+            let mut f = open_checked(root, rel, &s)?;
+            checker.file(rel, s.len, &mut f, sink)?;
+        }
+        return Ok(());
+    }
     let mut plans: Vec<(Plan, Seen)> = Vec::new();
     // Small files first, in order (upstream signatures are needed before
-    // their artifacts are planned), then the rest.
+    // their artifacts are planned), then the artifacts on two threads.
     for pass in 0..2 {
         for fe in &vm.manifest.files {
             let small = !matches!(
@@ -174,10 +195,7 @@ pub fn verify_dir(
                 continue;
             }
             let rel = fe.path.as_str();
-            let Some(s) = tree.get(rel).copied().filter(|s| !s.dir) else {
-                missing.push(rel.to_string());
-                continue;
-            };
+            let s = tree[rel];
             let mut f = open_checked(root, rel, &s)?;
             if pass == 0 {
                 checker.file(rel, s.len, &mut f, &mut NullSink)?;
@@ -186,63 +204,45 @@ pub fn verify_dir(
             }
         }
     }
-    if let Some(m) = missing.first() {
-        return Err(Error::bundle(
-            m,
-            "listed in the manifest but missing from the bundle (incomplete copy)",
-        ));
-    }
-    match sink {
-        Some(sink) => {
-            for (p, s) in plans {
-                let rel = p.entry().path.as_str().to_string();
-                let mut f = open_checked(root, &rel, &s)?;
-                let done = p.run(&mut f, sink)?;
-                checker.record(done)?;
-            }
-        }
-        None => {
-            let queue = Mutex::new(plans.into_iter());
-            let results = Mutex::new(Vec::new());
-            let first_err: Mutex<Option<Error>> = Mutex::new(None);
-            std::thread::scope(|sc| {
-                for _ in 0..2 {
-                    sc.spawn(|| {
-                        loop {
-                            if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
-                                return;
-                            }
-                            let next = queue.lock().ok().and_then(|mut q| q.next());
-                            let Some((p, s)) = next else { return };
-                            let rel = p.entry().path.as_str().to_string();
-                            let r = open_checked(root, &rel, &s)
-                                .and_then(|mut f| p.run(&mut f, &mut NullSink));
-                            match r {
-                                Ok(d) => {
-                                    if let Ok(mut v) = results.lock() {
-                                        v.push(d);
-                                    }
-                                }
-                                Err(e) => {
-                                    if let Ok(mut fe) = first_err.lock()
-                                        && fe.is_none()
-                                    {
-                                        *fe = Some(e);
-                                    }
-                                    return;
-                                }
+    let queue = Mutex::new(plans.into_iter());
+    let results = Mutex::new(Vec::new());
+    let first_err: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| {
+                loop {
+                    if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    let next = queue.lock().ok().and_then(|mut q| q.next());
+                    let Some((p, s)) = next else { return };
+                    let rel = p.entry().path.as_str().to_string();
+                    let r =
+                        open_checked(root, &rel, &s).and_then(|mut f| p.run(&mut f, &mut NullSink));
+                    match r {
+                        Ok(d) => {
+                            if let Ok(mut v) = results.lock() {
+                                v.push(d);
                             }
                         }
-                    });
+                        Err(e) => {
+                            if let Ok(mut fe) = first_err.lock()
+                                && fe.is_none()
+                            {
+                                *fe = Some(e);
+                            }
+                            return;
+                        }
+                    }
                 }
             });
-            if let Some(e) = first_err.into_inner().ok().flatten() {
-                return Err(e);
-            }
-            for d in results.into_inner().unwrap_or_default() {
-                checker.record(d)?;
-            }
         }
+    });
+    if let Some(e) = first_err.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    for d in results.into_inner().unwrap_or_default() {
+        checker.record(d)?;
     }
     Ok(())
 }
