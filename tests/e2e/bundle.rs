@@ -450,3 +450,29 @@ fn library_sink_receives_verified_bytes_in_manifest_order() {
     assert!(sink.started.contains(&fixtures::ARTIFACT.to_string()));
     assert!(!sink.done.iter().any(|(n, _)| n == fixtures::ARTIFACT));
 }
+
+#[test]
+fn large_artifacts_on_two_threads_in_zip_and_dir() {
+    let w = World::with_size(6 * 1024 * 1024 + 3);
+    let z = w.pack("b.zip", &["--format", "zip"]);
+    w.verify(&z, &[]).ok();
+    let d = w.pack("d", &["--format", "dir"]);
+    w.verify(&d, &[]).ok();
+    let t = w.pack("b.tar", &[]);
+    w.verify(&t, &[]).ok();
+    // A flipped byte inside the large artifact, in each carrier.
+    let mut b = std::fs::read(&z).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 1;
+    std::fs::write(w.path("bad.zip"), &b).unwrap();
+    w.reject(&w.path("bad.zip"), &[fixtures::ARTIFACT]);
+    let mut b = std::fs::read(&t).unwrap();
+    b[n / 2] ^= 1;
+    std::fs::write(w.path("bad.tar"), &b).unwrap();
+    w.reject(&w.path("bad.tar"), &[fixtures::ARTIFACT, "sha256 mismatch"]);
+    let a = d.join(fixtures::ARTIFACT);
+    let mut b = std::fs::read(&a).unwrap();
+    b[1000] ^= 1;
+    std::fs::write(&a, &b).unwrap();
+    w.reject(&d, &[fixtures::ARTIFACT, "sha256 mismatch"]);
+}

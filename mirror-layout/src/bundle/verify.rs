@@ -236,7 +236,7 @@ pub fn verify_manifest_of(
         }
         Input::Path(p) => match sniff(p)? {
             Kind::Dir => super::dir::verify_dir(p, &mut checker, None)?,
-            Kind::Zip => super::zip_read::verify_zip(p, &mut checker, &mut sink)?,
+            Kind::Zip => super::zip_read::verify_zip(p, &mut checker, &mut sink, false)?,
             Kind::Tar => {
                 let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
                 read_tar(
@@ -306,7 +306,7 @@ fn run(
                 ("dir".to_string(), Vec::new(), Vec::new())
             }
             Kind::Zip => {
-                super::zip_read::verify_zip(p, &mut checker, sink)?;
+                super::zip_read::verify_zip(p, &mut checker, sink, !sequential)?;
                 ("zip".to_string(), Vec::new(), Vec::new())
             }
             Kind::Tar | Kind::TarGz => {

@@ -15,7 +15,9 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::checker::{Checker, Sink, io_err};
+use std::sync::Mutex;
+
+use super::checker::{Checker, NullSink, Plan, Sink, io_err};
 use super::pack::{Workspace, copy_item_to, partial_name};
 use crate::error::{Error, Result};
 
@@ -135,11 +137,38 @@ fn central_directory_bounds(f: &mut File, len: u64, what: &str) -> Result<(u64, 
     Ok((cd_off, cd_end))
 }
 
-/// Verifies a zip bundle.
+/// Entries at least this large are hashed on two threads (when no sink
+/// needs the bytes in order).
+const PARALLEL_MIN: u64 = 4 * 1024 * 1024;
+
+/// After an entry's declared bytes: nothing more may decompress, and
+/// reading to the end makes the zip crate check the CRC-32 (ATTACKS B12).
+fn at_entry_end(e: &mut dyn Read, name: &str) -> Result<()> {
+    let mut one = [0u8; 1];
+    match e.read(&mut one) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Error::bundle(
+            format!("entry \"{name}\""),
+            "decompresses to more bytes than declared (refused)",
+        )),
+        Err(err) => Err(Error::bundle(
+            format!("entry \"{name}\""),
+            format!("{err} (refused)"),
+        )),
+    }
+}
+
+/// Verifies a zip bundle; with `parallel`, large entries are hashed on
+/// two threads (SPEC §6), otherwise in order through `sink`.
 ///
 /// # Errors
 /// The first rule broken.
-pub fn verify_zip(path: &Path, checker: &mut Checker<'_>, sink: &mut dyn Sink) -> Result<()> {
+pub fn verify_zip(
+    path: &Path,
+    checker: &mut Checker<'_>,
+    sink: &mut dyn Sink,
+    parallel: bool,
+) -> Result<()> {
     let what = path.display().to_string();
     let mut raw = File::open(path).map_err(|e| Error::io(path, "open", e))?;
     let len = raw
@@ -278,6 +307,7 @@ pub fn verify_zip(path: &Path, checker: &mut Checker<'_>, sink: &mut dyn Sink) -
             ),
         ));
     }
+    let mut deferred: Vec<(usize, String, Plan)> = Vec::new();
     for (i, (name, size, is_dir)) in names.into_iter().enumerate() {
         if checker.is_done() {
             return Ok(());
@@ -288,28 +318,65 @@ pub fn verify_zip(path: &Path, checker: &mut Checker<'_>, sink: &mut dyn Sink) -
             continue;
         }
         let mut e = z.by_index(i).map_err(zerr)?;
-        checker.file(&name, size, &mut e, sink)?;
+        if parallel && size >= PARALLEL_MIN {
+            // Checked now (place, listing, size, signature order), hashed
+            // later on two threads.
+            if let Some(plan) = checker.plan(&name, size, &mut e)? {
+                deferred.push((i, name, plan));
+                continue;
+            }
+        } else {
+            checker.file(&name, size, &mut e, sink)?;
+        }
         if checker.is_done() {
             return Ok(());
         }
-        // Decompressed bytes beyond the declared size, and the CRC check
-        // at the end of the entry (ATTACKS B12).
-        let mut one = [0u8; 1];
-        match e.read(&mut one) {
-            Ok(0) => {}
-            Ok(_) => {
-                return Err(Error::bundle(
-                    format!("entry \"{name}\""),
-                    "decompresses to more bytes than declared (refused)",
-                ));
-            }
-            Err(err) => {
-                return Err(Error::bundle(
-                    format!("entry \"{name}\""),
-                    format!("{err} (refused)"),
-                ));
-            }
+        at_entry_end(&mut e, &name)?;
+    }
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    let queue = Mutex::new(deferred.into_iter());
+    let results = Mutex::new(Vec::new());
+    let first_err: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|sc| {
+        for _ in 0..2 {
+            sc.spawn(|| {
+                let run = || -> Result<()> {
+                    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+                    let mut z = zip::ZipArchive::new(f).map_err(zerr)?;
+                    loop {
+                        if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
+                            return Ok(());
+                        }
+                        let next = queue.lock().ok().and_then(|mut q| q.next());
+                        let Some((i, name, plan)) = next else {
+                            return Ok(());
+                        };
+                        let mut e = z.by_index(i).map_err(zerr)?;
+                        let done = plan.run(&mut e, &mut NullSink)?;
+                        at_entry_end(&mut e, &name)?;
+                        if let Ok(mut r) = results.lock() {
+                            r.push((i, done));
+                        }
+                    }
+                };
+                if let Err(e) = run()
+                    && let Ok(mut fe) = first_err.lock()
+                    && fe.is_none()
+                {
+                    *fe = Some(e);
+                }
+            });
         }
+    });
+    if let Some(e) = first_err.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    for (_, d) in results {
+        checker.record(d)?;
     }
     Ok(())
 }
