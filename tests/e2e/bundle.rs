@@ -476,3 +476,26 @@ fn large_artifacts_on_two_threads_in_zip_and_dir() {
     std::fs::write(&a, &b).unwrap();
     w.reject(&d, &[fixtures::ARTIFACT, "sha256 mismatch"]);
 }
+
+#[test]
+fn long_names_use_pax_and_stock_tar_reads_them() {
+    let mut w = World::new();
+    let long = format!("releases/3.2.1/no-training/{}.deb", "n".repeat(200));
+    let bytes = ferry_tests::det_bytes(9, 5000);
+    let sig = fixtures::secret("vendor").sign(&bytes[..], "file").unwrap();
+    w.fx.put(&format!("{long}.minisig"), sig.as_bytes());
+    w.fx.put(&long, &bytes);
+    w.fx.manifest["releases"][0]["artifacts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "path": long, "profile": "no-training", "platform": "linux-arm64", "format": "deb",
+            "upstream": [{"kind": "minisign", "path": format!("{long}.minisig"), "key_id": fixtures::key_id("vendor")}]}));
+    w.fx.seal();
+    let tar = w.pack("long.tar", &[]);
+    w.verify(&tar, &[]).ok().stdout_has(&["6 file(s)"]);
+    if ferry_tests::have("tar") {
+        let out = ferry_tests::program("tar").arg("-tf").arg(&tar).run();
+        out.ok().stdout_has(&[&long]);
+    }
+}

@@ -159,9 +159,6 @@ fn read_targz<R: BufRead>(
     sink: &mut dyn Sink,
 ) -> Result<()> {
     let gz = flate2::bufread::GzDecoder::new(r);
-    if gz.header().is_none() {
-        // The header is parsed lazily; a read decides. Nothing to do.
-    }
     let GzGuard(gz) = read_tar(GzGuard(gz), what, checker, sink)?;
     if checker.is_done() {
         return Ok(());
