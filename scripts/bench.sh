@@ -10,6 +10,8 @@
 #
 #   scripts/bench.sh                 # 4 GiB, as SPEC §6 says
 #   BENCH_MIB=1024 scripts/bench.sh  # smaller, for a quick look
+#   TMPDIR=/dev/shm scripts/bench.sh # RAM-backed: pack is otherwise bound by
+#                                    # the disk (it fsyncs the bundle it writes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
