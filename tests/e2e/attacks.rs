@@ -1376,3 +1376,62 @@ fn c12_c13_weak_digests_and_fail_open_paths() {
     let e = tar_of_fixture(&w);
     w.reject_tar("t.tar", &fixtures::tar_of(&e), &["manifest.json"]);
 }
+
+// ---------------------------------------------------------------- SPEC §3.6 order
+
+#[test]
+fn entry_order_rules() {
+    let w = World::new();
+    let base = tar_of_fixture(&w);
+    // A file before the manifest.
+    let mut e = base.clone();
+    let n = e.remove(pos(&e, NOTES));
+    e.insert(0, n);
+    w.reject_tar(
+        "o1.tar",
+        &fixtures::tar_of(&e),
+        &["the first file of a bundle must be ferry/manifest.json"],
+    );
+    // A signature after another file (three signers, so the threshold
+    // would still be met without it).
+    let mut w3 = World::new();
+    w3.fx.signers = vec!["org1", "org2", "org3"];
+    w3.fx.write_manifest_and_sign();
+    let mut e = tar_of_fixture(&w3);
+    let sig = e
+        .iter()
+        .position(|r| r.name.starts_with("ferry/signatures/") && r.typeflag == b'0')
+        .unwrap();
+    let s = e.remove(sig);
+    e.push(s);
+    w3.reject_tar(
+        "o2.tar",
+        &fixtures::tar_of(&e),
+        &["must come right after ferry/manifest.json"],
+    );
+    // An upstream signature after its artifact.
+    let mut e = base.clone();
+    let s = e.remove(pos(&e, ARTIFACT_SIG));
+    e.push(s);
+    w.reject_tar(
+        "o3.tar",
+        &fixtures::tar_of(&e),
+        &[ARTIFACT, "must come before it"],
+    );
+    // A directory entry that is no file's parent, before the manifest.
+    let mut e = base.clone();
+    e.insert(0, Raw::dir("releases"));
+    w.reject_tar(
+        "o4.tar",
+        &fixtures::tar_of(&e),
+        &["not the parent of a listed file"],
+    );
+    // SHA256SUMS that disagrees with the manifest (signed): refused.
+    let mut w = World::new();
+    w.fx.seal();
+    w.fx.write_raw(SUMS, b"0000000000000000000000000000000000000000000000000000000000000000  releases/3.2.1/NOTES.md\n");
+    let sums = std::fs::read(w.fx.root.join(SUMS)).unwrap();
+    w.fx.list(SUMS, sums.len() as u64, &fixtures::sha(&sums));
+    w.fx.write_manifest_and_sign();
+    reject_packed(&w, &["ferry/SHA256SUMS"]);
+}
