@@ -71,7 +71,13 @@ impl Entry {
 
 /// The next entry after `head` (or the first if `None`).
 #[must_use]
-pub fn next_entry(head: Option<Head>, time: Timestamp, action: Action, actor: &str, details: serde_json::Value) -> Entry {
+pub fn next_entry(
+    head: Option<Head>,
+    time: Timestamp,
+    action: Action,
+    actor: &str,
+    details: serde_json::Value,
+) -> Entry {
     Entry {
         seq: head.map_or(0, |h| h.seq + 1),
         time,
@@ -85,8 +91,12 @@ pub fn next_entry(head: Option<Head>, time: Timestamp, action: Action, actor: &s
 /// The actor string of this process: `user@host`.
 #[must_use]
 pub fn current_actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
     format!("{user}@{host}")
 }
 
@@ -105,26 +115,42 @@ pub fn verify_chain(bytes: &[u8], what: &str) -> Result<(Vec<Entry>, Option<Head
         return Ok((Vec::new(), None));
     }
     if !bytes.ends_with(b"\n") {
-        return Err(bad(bytes.split(|b| *b == b'\n').count(), "the last line is not complete (no newline): the log was cut".into()));
+        return Err(bad(
+            bytes.split(|b| *b == b'\n').count(),
+            "the last line is not complete (no newline): the log was cut".into(),
+        ));
     }
     let mut entries = Vec::new();
     let mut head: Option<Head> = None;
     for (i, line) in bytes[..bytes.len() - 1].split(|b| *b == b'\n').enumerate() {
         let n = i + 1;
-        let entry: Entry = ferry_manifests::json::parse_strict(line, &format!("{what}: line {n}")).map_err(|e| bad(n, e.to_string()))?;
+        let entry: Entry = ferry_manifests::json::parse_strict(line, &format!("{what}: line {n}"))
+            .map_err(|e| bad(n, e.to_string()))?;
         let expected_seq = head.map_or(0, |h| h.seq + 1);
         if entry.seq != expected_seq {
-            return Err(bad(n, format!("seq is {}, expected {expected_seq}", entry.seq)));
+            return Err(bad(
+                n,
+                format!("seq is {}, expected {expected_seq}", entry.seq),
+            ));
         }
         let expected_prev = head.map_or(Sha256Digest([0; 32]), |h| h.sha256);
         if entry.prev != expected_prev {
-            return Err(bad(n, format!("prev is {}, but the previous line hashes to {expected_prev}: the log was altered", entry.prev.short())));
+            return Err(bad(
+                n,
+                format!(
+                    "prev is {}, but the previous line hashes to {expected_prev}: the log was altered",
+                    entry.prev.short()
+                ),
+            ));
         }
         // Re-serialization must give the same bytes: no reformatted lines.
         if entry.to_line() != line {
             return Err(bad(n, "the line is not in ferry's canonical form".into()));
         }
-        head = Some(Head { seq: entry.seq, sha256: Sha256Digest::of(line) });
+        head = Some(Head {
+            seq: entry.seq,
+            sha256: Sha256Digest::of(line),
+        });
         entries.push(entry);
     }
     Ok((entries, head))
@@ -138,9 +164,18 @@ mod tests {
         let mut out = Vec::new();
         let mut head = None;
         for i in 0..n {
-            let e = next_entry(head, Timestamp::from_unix(1_800_000_000 + i as i64), Action::Import, "root@test", serde_json::json!({"i": i}));
+            let e = next_entry(
+                head,
+                Timestamp::from_unix(1_800_000_000 + i as i64),
+                Action::Import,
+                "root@test",
+                serde_json::json!({"i": i}),
+            );
             let line = e.to_line();
-            head = Some(Head { seq: e.seq, sha256: Sha256Digest::of(&line) });
+            head = Some(Head {
+                seq: e.seq,
+                sha256: Sha256Digest::of(&line),
+            });
             out.extend_from_slice(&line);
             out.push(b'\n');
         }
@@ -160,9 +195,24 @@ mod tests {
         let text = String::from_utf8(log.clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let edited = text.replace("\"i\":1", "\"i\":9");
-        assert!(verify_chain(edited.as_bytes(), "log").unwrap_err().to_string().contains("line 3"));
+        assert!(
+            verify_chain(edited.as_bytes(), "log")
+                .unwrap_err()
+                .to_string()
+                .contains("line 3")
+        );
         let deleted = format!("{}\n{}\n", lines[0], lines[2]);
-        assert!(verify_chain(deleted.as_bytes(), "log").unwrap_err().to_string().contains("seq is 2, expected 1"));
-        assert!(verify_chain(&log[..log.len() - 5], "log").unwrap_err().to_string().contains("cut"));
+        assert!(
+            verify_chain(deleted.as_bytes(), "log")
+                .unwrap_err()
+                .to_string()
+                .contains("seq is 2, expected 1")
+        );
+        assert!(
+            verify_chain(&log[..log.len() - 5], "log")
+                .unwrap_err()
+                .to_string()
+                .contains("cut")
+        );
     }
 }

@@ -48,14 +48,21 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`]; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".ferry-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, "create temporary file", e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), "write", e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), "sync", e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, "rename into place", e.error))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io(tmp.path(), "write", e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), "sync", e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(path, "rename into place", e.error))?;
     sync_dir(dir)
 }
 
@@ -69,7 +76,8 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         .create_new(true)
         .open(path)
         .map_err(|e| Error::io(path, "create", e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, "write", e))?;
+    f.write_all(bytes)
+        .map_err(|e| Error::io(path, "write", e))?;
     f.sync_all().map_err(|e| Error::io(path, "sync", e))
 }
 

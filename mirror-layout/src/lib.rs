@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod mirror;
 pub mod upgrade;
 
 pub use error::{Error, Result};
