@@ -23,6 +23,7 @@ pub mod error;
 pub mod hints;
 pub mod index;
 pub mod json;
+pub mod license;
 pub mod manifest;
 pub mod minisig;
 pub mod name;
