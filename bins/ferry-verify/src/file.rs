@@ -452,7 +452,16 @@ impl FileArgs {
                 }
             }
         }
-        let mut stream = match StreamCheck::new(&what, None, u64::MAX, mini_checks) {
+        // A legacy signature needs the whole file in memory: cap the stream
+        // at the file's size so StreamCheck can refuse a file too large.
+        let limit = if mini_checks.iter().any(|c| !c.sig.is_prehashed()) {
+            file.metadata()
+                .map_err(|e| ferry_manifests::Error::io(path, "stat", e))?
+                .len()
+        } else {
+            u64::MAX
+        };
+        let mut stream = match StreamCheck::new(&what, None, limit, mini_checks) {
             Ok(s) => s,
             Err(e) => {
                 minisign_failure = Some(e.to_string());
