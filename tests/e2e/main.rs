@@ -2,3 +2,5 @@
 //! One module per area (STYLE: one test binary).
 
 mod foundation;
+mod sigstore;
+mod verify_file;
