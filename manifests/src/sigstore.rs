@@ -160,6 +160,8 @@ impl SigstoreRoot {
             )));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        crate::json::parse_strict::<serde::de::IgnoredAny>(bytes, name)
+            .map_err(|e| bad(format!("malformed JSON: {}", json_reason(&e))))?;
         let root = TrustedRoot::from_json(text).map_err(|e| bad(e.to_string()))?;
         let verifier = Verifier::new(&root).map_err(|e| bad(e.to_string()))?;
         Ok(SigstoreRoot { verifier })
@@ -205,17 +207,19 @@ impl SigstoreBundle {
             )));
         }
         let text = std::str::from_utf8(bytes).map_err(|_| bad("bundle is not UTF-8".into()))?;
-        // The crate defaults a missing mediaType to v0.1; ferry wants the
-        // bundle to say what it is.
-        let head: Head =
-            serde_json::from_str(text).map_err(|e| bad(format!("malformed bundle JSON: {e}")))?;
+        // Ferry's strict reading first: duplicate keys at any depth, a BOM
+        // or trailing data are refused. The crate defaults a missing
+        // mediaType to v0.1; ferry wants the bundle to say what it is.
+        let head: Head = crate::json::parse_strict(bytes, name)
+            .map_err(|e| bad(format!("malformed bundle JSON: {}", json_reason(&e))))?;
         let media_type = head
             .media_type
             .ok_or_else(|| bad("bundle has no mediaType".into()))?;
         let bundle = Bundle::from_json(text).map_err(|e| {
             bad(format!(
-                "invalid bundle (media type \"{}\"): {e}",
-                escape_untrusted(&media_type)
+                "invalid bundle (media type \"{}\"): {}",
+                escape_untrusted(&media_type),
+                escape_untrusted(&e.to_string())
             ))
         })?;
         Ok(SigstoreBundle {
@@ -351,7 +355,8 @@ impl SigstoreBundle {
             E::ArtifactMismatch(detail) => self.err(format!(
                 "artifact digest does not match the bundle ({detail})"
             )),
-            other => self.err(other.to_string()),
+            // The crate's messages may quote bundle bytes (ATTACKS C6).
+            other => self.err(escape_untrusted(&other.to_string())),
         }
     }
 
@@ -406,6 +411,15 @@ impl SigstoreBundle {
                 .map(|e| format!("{}/{}", e.kind_version.kind(), e.kind_version.version())),
             signed_time: times.iter().min().map(ToString::to_string),
         })
+    }
+}
+
+/// The message of a strict-JSON error without the document name (the
+/// caller's error names the file).
+fn json_reason(e: &Error) -> String {
+    match e {
+        Error::Format { field, message, .. } => format!("{field}: {message}"),
+        other => other.to_string(),
     }
 }
 
@@ -596,6 +610,10 @@ mod tests {
 
     #[test]
     fn oversized_and_malformed_bundles_fail() {
+        let e = SigstoreBundle::parse(br#"{"mediaType":"a","mediaType":"b"}"#, "b")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("duplicate key"), "{e}");
         let big = vec![b' '; (MAX_BUNDLE_BYTES + 1) as usize];
         assert!(matches!(
             SigstoreBundle::parse(&big, "b").err(),
