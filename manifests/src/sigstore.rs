@@ -30,6 +30,7 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
+use sigstore_verify::crypto::{KeyAlgorithm, parse_certificate_info};
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{
@@ -246,6 +247,34 @@ impl SigstoreBundle {
             }
             None => false,
         }
+    }
+
+    /// Whether checking this bundle needs the whole artifact in memory, not
+    /// a stream or a digest: a message signature by a key whose scheme
+    /// signs the raw message (Ed25519, ML-DSA). `expect` gives the managed
+    /// key, if any. Unknown keys answer `false` (verification then fails
+    /// with the reason).
+    #[must_use]
+    pub fn needs_whole_artifact(&self, expect: &Expect) -> bool {
+        let SignatureContent::MessageSignature(msg) = &self.bundle.content else {
+            return false;
+        };
+        let alg = match expect {
+            Expect::PublicKey(pem) => DerPublicKey::from_pem(pem)
+                .ok()
+                .and_then(|k| KeyAlgorithm::from_spki(&k).ok()),
+            _ => self
+                .bundle
+                .signing_certificate()
+                .and_then(|c| parse_certificate_info(c).ok())
+                .map(|info| info.key_algorithm),
+        };
+        let Some(alg) = alg else { return false };
+        let scheme = match &msg.message_digest {
+            Some(d) => alg.resolve_signing_scheme(d.algorithm).ok(),
+            None => Some(alg.default_signing_scheme()),
+        };
+        scheme.is_some_and(|s| !s.supports_prehashed())
     }
 
     fn statement(&self) -> Option<Statement> {
@@ -544,7 +573,10 @@ impl SigstoreTrust {
 ///
 /// The artifact is given by its SHA-256 only, so a DSSE attestation whose
 /// subjects carry only SHA-512 digests is refused (use [`SigstoreTrust::check`]
-/// with [`ArtifactInput::Digest`] or a reader for those). Loads the trusted
+/// with [`ArtifactInput::Digest`] or a reader for those), and so is a message
+/// signature whose key signs the raw message (Ed25519; see
+/// [`SigstoreBundle::needs_whole_artifact`], then pass
+/// [`ArtifactInput::Bytes`]). Loads the trusted
 /// root on each call; for many artifacts, load a [`SigstoreTrust`] once.
 ///
 /// # Errors

@@ -253,3 +253,22 @@ fn policy_accepts_any_listed_identity() {
     assert_eq!(err.class(), ferry_manifests::ErrorClass::Usage, "{err}");
     let _: &SigstoreIdentity = &v.sigstore_identities[0];
 }
+
+#[test]
+fn raw_message_keys_need_the_whole_artifact() {
+    use ferry_manifests::sigstore::{Expect, SigstoreBundle};
+    let managed = vectors().join("conf-managed-key-happy-path");
+    let bytes = std::fs::read(managed.join("bundle.sigstore.json")).expect("bundle");
+    let bundle = SigstoreBundle::parse(&bytes, "b.json").expect("parses");
+    let ecdsa = std::fs::read_to_string(managed.join("key.pub")).expect("key.pub");
+    // An ECDSA key signs a digest: a stream or a digest is enough.
+    assert!(!bundle.needs_whole_artifact(&Expect::PublicKey(ecdsa)));
+    // An Ed25519 key signs the raw message.
+    let ed25519 = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAERERERERERERERERERERERERERERERERERERERERERE=\n-----END PUBLIC KEY-----\n";
+    assert!(bundle.needs_whole_artifact(&Expect::PublicKey(ed25519.into())));
+    // A Fulcio certificate (ECDSA) signs a digest.
+    let happy = vectors().join("conf-happy-path-v0.3/bundle.sigstore.json");
+    let bundle =
+        SigstoreBundle::parse(&std::fs::read(happy).expect("bundle"), "h.json").expect("parses");
+    assert!(!bundle.needs_whole_artifact(&Expect::Identities(Vec::new())));
+}

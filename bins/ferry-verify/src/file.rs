@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::artifact::{MAX_LEGACY_BYTES, MinisignCheck, StreamCheck};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile, read_small_bytes};
 use ferry_manifests::policy::SigstoreIdentity;
@@ -476,7 +476,7 @@ impl FileArgs {
         if let Some(s) = sigstore {
             let res = match &s.bundle {
                 Err(reason) => Err(reason.clone()),
-                Ok(b) => match b.verify(ArtifactInput::Reader(&mut tee), &s.root, &s.expect) {
+                Ok(b) => match verify_streamed(b, s, &mut tee, &what)? {
                     Ok(outcome) => Ok(outcome),
                     // An I/O error on the artifact is not a verdict on it.
                     Err(e) if e.class() == ferry_manifests::ErrorClass::Environment => {
@@ -516,6 +516,34 @@ impl FileArgs {
         checks.extend(sig_report);
         Ok((digest, size))
     }
+}
+
+/// Runs the Sigstore verifier over the artifact stream. A signature that
+/// covers the raw message (Ed25519 managed keys) needs the whole artifact:
+/// it is then read into memory, up to [`MAX_LEGACY_BYTES`], still in the
+/// same single pass. The outer error is an I/O failure on the artifact.
+fn verify_streamed<R: Read>(
+    bundle: &SigstoreBundle,
+    s: &SigstoreSetup,
+    tee: &mut R,
+    what: &str,
+) -> Result<std::result::Result<SigstoreOutcome, ferry_manifests::Error>> {
+    if !bundle.needs_whole_artifact(&s.expect) {
+        return Ok(bundle.verify(ArtifactInput::Reader(tee), &s.root, &s.expect));
+    }
+    let mut buf = Vec::new();
+    tee.take(MAX_LEGACY_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ferry_manifests::digest::unwrap_io(e, what))?;
+    if buf.len() as u64 > MAX_LEGACY_BYTES {
+        return Ok(Err(ferry_manifests::Error::Sigstore {
+            what: s.bundle_path.clone(),
+            reason: format!(
+                "this signature covers the raw artifact, which ferry checks only up to {MAX_LEGACY_BYTES} bytes"
+            ),
+        }));
+    }
+    Ok(bundle.verify(ArtifactInput::Bytes(&buf), &s.root, &s.expect))
 }
 
 fn sigstore_report(
