@@ -191,6 +191,22 @@ fn sigstore_usage_errors_exit_2() {
         .args(["file", "--digest", "sha256:ABC", "--sha256", "00"])
         .run()
         .expect_code(2);
+    // A malformed minisign key is a bad flag value.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let junk = tmp.path().join("junk.pub");
+    std::fs::write(&junk, "not a key\n").expect("write");
+    cmd("ferry-verify")
+        .args([
+            "file".to_string(),
+            artifact.display().to_string(),
+            "--minisig".into(),
+            junk.display().to_string(),
+            "--pubkey".into(),
+            junk.display().to_string(),
+        ])
+        .run()
+        .expect_code(2)
+        .stderr_has(&["--pubkey", "junk.pub"]);
     // Nothing to check.
     cmd("ferry-verify")
         .args(["file".to_string(), artifact.display().to_string()])

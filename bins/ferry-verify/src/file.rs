@@ -26,9 +26,19 @@ const MAX_SMALL_FILE: u64 = 64 * 1024;
 /// PEM key). Exit 0 valid, 1 not valid (the reason names the file), 2 usage,
 /// 3 missing file.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-verify file app.tar.gz --sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n  ferry-verify file app.tar.gz --minisig app.tar.gz.minisig --pubkey vendor.pub\n  ferry-verify file app.tar.gz --sigstore app.tar.gz.sigstore.json --trusted-root trusted_root.json \\\n      --identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \\\n      --issuer https://token.actions.githubusercontent.com\n  ferry-verify file --digest sha512:0c1e… --sigstore provenance.sigstore.json --trusted-root trusted_root.json \\\n      --identity 'https://github.com/acme/app/\\.github/workflows/.*@refs/tags/v.*' --identity-regex \\\n      --issuer https://token.actions.githubusercontent.com\n  ferry-verify file app.tar.gz --sigstore app.sigstore.json --trusted-root trusted_root.json --pubkey cosign.pub"
-)]
+#[command(after_help = "Examples:
+  ferry-verify file app.tar.gz --sha256 9f86d081884c7d659a2feaa0c55ad015…
+  ferry-verify file app.tar.gz --minisig app.tar.gz.minisig --pubkey vendor.pub
+  ferry-verify file app.tar.gz \\
+      --sigstore app.tar.gz.sigstore.json --trusted-root trusted_root.json \\
+      --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
+      --issuer https://token.actions.githubusercontent.com
+  ferry-verify file --digest sha512:0c1e… \\
+      --sigstore provenance.sigstore.json --trusted-root trusted_root.json \\
+      --identity-regex --identity 'https://github\\.com/acme/app/.*@refs/tags/v.*' \\
+      --issuer https://token.actions.githubusercontent.com
+  ferry-verify file app.tar.gz --sigstore app.sigstore.json \\
+      --trusted-root trusted_root.json --pubkey cosign.pub")]
 pub(crate) struct FileArgs {
     /// The artifact to check.
     #[arg(
@@ -211,7 +221,17 @@ impl FileArgs {
                 if pem.replace(text).is_some() {
                     return Err(usage("--pubkey: more than one PEM public key given"));
                 }
-            } else if minisign_key.replace(PublicKey::from_arg(k)?).is_some() {
+            } else if minisign_key
+                .replace(PublicKey::from_arg(k).map_err(|e| {
+                    // A missing key file is exit 3; a malformed key, a bad flag value.
+                    if e.class() == ferry_manifests::ErrorClass::Environment {
+                        anyhow::Error::new(e)
+                    } else {
+                        usage(format!("--pubkey: {e}"))
+                    }
+                })?)
+                .is_some()
+            {
                 return Err(usage("--pubkey: more than one minisign public key given"));
             }
         }

@@ -16,9 +16,13 @@ mod file;
 /// minisign signatures and Sigstore bundles.
 #[derive(Debug, Parser)]
 #[command(name = "ferry-verify", version, propagate_version = true)]
-#[command(
-    after_help = "Examples:\n  ferry-verify file app.deb --sha256 9f86d0…\n  ferry-verify file app.deb --minisig app.deb.minisig --pubkey vendor.pub\n  ferry-verify file app.deb --sigstore app.deb.sigstore.json --trusted-root trusted_root.json \\\n      --identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0 \\\n      --issuer https://token.actions.githubusercontent.com"
-)]
+#[command(after_help = "Examples:
+  ferry-verify file app.deb --sha256 9f86d081884c7d659a2feaa0c55ad015…
+  ferry-verify file app.deb --minisig app.deb.minisig --pubkey vendor.pub
+  ferry-verify file app.deb --sigstore app.deb.sigstore.json \\
+      --trusted-root trusted_root.json \\
+      --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
+      --issuer https://token.actions.githubusercontent.com")]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
