@@ -272,3 +272,49 @@ fn raw_message_keys_need_the_whole_artifact() {
         SigstoreBundle::parse(&std::fs::read(happy).expect("bundle"), "h.json").expect("parses");
     assert!(!bundle.needs_whole_artifact(&Expect::Identities(Vec::new())));
 }
+
+/// Issue 4: `ferry-verify` links no networking crate (certificate parsing
+/// crates `rustls-pki-types` and `rustls-webpki` are fine).
+#[test]
+fn ferry_verify_links_no_network_stack() {
+    let out = program(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "ferry-verify",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(ferry_tests::repo_root())
+        .run();
+    out.expect_code(0);
+    let forbidden = [
+        "reqwest",
+        "hyper",
+        "hyper-util",
+        "tokio",
+        "rustls",
+        "native-tls",
+        "openssl",
+        "h2",
+        "sigstore-tuf",
+        "tough",
+        "ureq",
+        "curl",
+    ];
+    let linked: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| forbidden.contains(name))
+        .collect();
+    assert!(
+        linked.is_empty(),
+        "ferry-verify links {linked:?}:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("sigstore-verify"), "{}", out.stdout);
+}
