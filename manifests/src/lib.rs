@@ -30,6 +30,7 @@ pub mod name;
 pub mod path;
 pub mod policy;
 pub mod release;
+pub mod sigstore;
 pub mod time;
 pub mod vendor;
 

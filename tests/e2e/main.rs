@@ -6,3 +6,5 @@
 
 mod formats;
 mod foundation;
+mod sigstore;
+mod verify_file;
