@@ -9,5 +9,6 @@
 
 pub mod cli;
 pub mod error;
+pub mod workspace;
 
 pub use error::{Error, Result};
