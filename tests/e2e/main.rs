@@ -2,3 +2,4 @@
 //! One module per area (STYLE: one test binary).
 
 mod foundation;
+mod sync;
