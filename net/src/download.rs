@@ -116,7 +116,7 @@ pub async fn fetch(ctx: &Context, job: &FileJob) -> Result<Outcome> {
     ctx.progress.file_start(job.path.as_str(), job.size);
     let mut attempt = 0u32;
     let result = loop {
-        match attempt_once(ctx, job, &partial).await {
+        match attempt_once(ctx, job, &partial, attempt == 0).await {
             Err(e) if e.is_transient() && attempt < ctx.retries => {
                 attempt += 1;
                 ctx.progress.note(&format!(
@@ -174,7 +174,12 @@ fn discard(path: &std::path::Path) {
 }
 
 /// One attempt. Returns whether an earlier partial file was continued.
-async fn attempt_once(ctx: &Context, job: &FileJob, partial: &std::path::Path) -> Result<bool> {
+async fn attempt_once(
+    ctx: &Context,
+    job: &FileJob,
+    partial: &std::path::Path,
+    first: bool,
+) -> Result<bool> {
     let mut check = job.check()?;
     let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
     if have > job.size {
@@ -250,7 +255,10 @@ async fn attempt_once(ctx: &Context, job: &FileJob, partial: &std::path::Path) -
             .truncate(have == 0)
             .open(partial)
             .map_err(|e| Error::io(partial, "open", e))?;
-        ctx.progress.file_advance(job.path.as_str(), have);
+        if first {
+            // Bytes an earlier run left (later attempts counted them already).
+            ctx.progress.file_advance(job.path.as_str(), have);
+        }
         loop {
             let chunk = match resp.chunk().await {
                 Ok(Some(c)) => c,

@@ -156,6 +156,7 @@ pub async fn sync(
         ));
     }
     let ws = Workspace::open(&opts.workspace)?;
+    let _lock = ws.lock()?;
     let old = ws.load_state()?;
     if let Some(o) = &old
         && o.product != policy.product

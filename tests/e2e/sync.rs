@@ -405,6 +405,19 @@ fn dropped_connection_resumes_with_a_range_request() {
     sign(&ws, "org1").ok();
     sha256sum_check(&ws);
 
+    // Server errors are environment errors (exit 3), retried first.
+    s.server.fault(AMD64, Fault::Status(500));
+    let n = s.server.requests_for(AMD64).len();
+    s.sync(&s.dir.join("ws500"), &["--retries", "1"])
+        .expect_code(3)
+        .stderr_has(&["novantra_1.0.0_amd64.deb", "500"]);
+    assert_eq!(s.server.requests_for(AMD64).len() - n, 2, "one retry");
+    s.server.fault(AMD64, Fault::Status(404));
+    s.sync(&s.dir.join("ws404"), &[])
+        .expect_code(3)
+        .stderr_has(&["novantra_1.0.0_amd64.deb", "404"]);
+    s.server.clear_faults();
+
     // Within one run, a retry resumes too.
     let ws2 = s.dir.join("ws2");
     s.server.fault(AMD64, Fault::DropAfter(50_000));

@@ -149,6 +149,9 @@ impl SyncArgs {
         for i in &report.ignored {
             printer.info(&format!("note: {i}"));
         }
+        if report.releases.is_empty() {
+            printer.warn("no release of the index matches the selection (channel, profile, versions, platform); nothing to carry");
+        }
         for r in &report.releases {
             printer.line(&format!("{}: {} artifact(s)", r.version, r.artifacts.len()));
         }
