@@ -40,6 +40,10 @@ pub enum Fault {
     ExtraBytes(usize),
     /// Answer with this status and an empty body.
     Status(u16),
+    /// Ignore `Range` headers (answer 200 with the whole file).
+    IgnoreRange,
+    /// Answer a `Range` request with a `Content-Range` one byte off.
+    BadContentRange,
 }
 
 struct Shared {
@@ -179,7 +183,12 @@ fn handle(s: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
     let total = body.len();
     let mut status = 200;
     let mut headers: Vec<(String, String)> = vec![("Accept-Ranges".into(), "bytes".into())];
-    if let Some(r) = range.as_deref().and_then(|r| r.strip_prefix("bytes="))
+    let range_used = if fault == Some(Fault::IgnoreRange) {
+        None
+    } else {
+        range.as_deref()
+    };
+    if let Some(r) = range_used.and_then(|r| r.strip_prefix("bytes="))
         && let Some((a, b)) = r.split_once('-')
         && let Ok(start) = a.parse::<usize>()
     {
@@ -189,9 +198,14 @@ fn handle(s: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
             return respond_h(&mut stream, 416, &headers, &[], true);
         }
         let end = end.min(total - 1);
+        let shown = if fault == Some(Fault::BadContentRange) {
+            start + 1
+        } else {
+            start
+        };
         headers.push((
             "Content-Range".into(),
-            format!("bytes {start}-{end}/{total}"),
+            format!("bytes {shown}-{end}/{total}"),
         ));
         body = body[start..=end].to_vec();
         status = 206;

@@ -248,13 +248,15 @@ async fn attempt_once(
             }
             .into());
         }
-        let mut file = fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .create(true)
             .write(true)
             .append(have > 0)
             .truncate(have == 0)
             .open(partial)
             .map_err(|e| Error::io(partial, "open", e))?;
+        // Network chunks are small; write in large blocks.
+        let mut file = std::io::BufWriter::with_capacity(BUF_SIZE, file);
         if first {
             // Bytes an earlier run left (later attempts counted them already).
             ctx.progress.file_advance(job.path.as_str(), have);
@@ -280,6 +282,9 @@ async fn attempt_once(
             ctx.progress
                 .file_advance(job.path.as_str(), chunk.len() as u64);
         }
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io(partial, "write", e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(partial, "sync", e))?;
     }
     if let Err(e) = check.finish() {

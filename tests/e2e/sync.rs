@@ -9,6 +9,11 @@ use ferry_tests::{cmd, demo_key, demo_pub, det_bytes, have, program, sha256_hex}
 const AMD64: &str = "1.0.0/no-training/novantra_1.0.0_amd64.deb";
 const ART_SIZE: usize = 300_000;
 
+/// `ferry`, never through a proxy (the tests only talk to 127.0.0.1).
+fn ferry() -> ferry_tests::Run {
+    cmd("ferry").env("NO_PROXY", "127.0.0.1,localhost")
+}
+
 /// Says why a check was skipped (a tool is missing on this machine).
 #[allow(clippy::print_stderr)]
 fn skip(msg: &str) {
@@ -75,7 +80,7 @@ fn vendor_src(dir: &Path, extra_release: Option<&str>, yank_120: bool) -> PathBu
 
 fn build_web(dir: &Path, src: &Path) -> PathBuf {
     let web = dir.join("web");
-    cmd("ferry")
+    ferry()
         .args(["index", "build", "--from"])
         .arg_path(src)
         .args(["--key"])
@@ -129,7 +134,7 @@ fn setup() -> Setup {
 
 impl Setup {
     fn sync(&self, ws: &Path, extra: &[&str]) -> ferry_tests::Output {
-        cmd("ferry")
+        ferry()
             .args(["sync", "--index", &self.server.url("index.json"), "--trust"])
             .arg_path(&self.trust)
             .args([
@@ -180,7 +185,7 @@ fn listing(ws: &Path) -> Vec<String> {
 }
 
 fn sign(ws: &Path, key: &str) -> ferry_tests::Output {
-    cmd("ferry")
+    ferry()
         .args(["sign", "--workspace"])
         .arg_path(ws)
         .args(["--key"])
@@ -405,6 +410,29 @@ fn dropped_connection_resumes_with_a_range_request() {
     sign(&ws, "org1").ok();
     sha256sum_check(&ws);
 
+    // A server that ignores Range: a fresh download (200) replaces the
+    // partial; one that answers with a wrong Content-Range: never spliced,
+    // started over on the retry.
+    for (case, fault) in [
+        ("ignore-range", Fault::IgnoreRange),
+        ("bad-range", Fault::BadContentRange),
+    ] {
+        let w = s.dir.join(case);
+        s.server.fault(AMD64, Fault::DropAfter(120_000));
+        s.sync(&w, &["--retries", "0", "--jobs", "1"])
+            .expect_code(3);
+        s.server.fault(AMD64, fault);
+        let out = s.sync(&w, &["--json"]);
+        out.ok();
+        assert_eq!(out.json()["resumed"], 0, "{case}");
+        assert_eq!(
+            sha256_hex(&std::fs::read(w.join(target)).unwrap()),
+            sha256_hex(&std::fs::read(s.web.join(AMD64)).unwrap()),
+            "{case}"
+        );
+        s.server.clear_faults();
+    }
+
     // Server errors are environment errors (exit 3), retried first.
     s.server.fault(AMD64, Fault::Status(500));
     let n = s.server.requests_for(AMD64).len();
@@ -542,7 +570,7 @@ fn config_file_with_flags_overriding() {
         ),
     )
     .unwrap();
-    cmd("ferry")
+    ferry()
         .args(["sync", "--config"])
         .arg_path(&cfg)
         .args(["--platform", "linux-arm64"])
@@ -551,14 +579,14 @@ fn config_file_with_flags_overriding() {
     let files = listing(&s.dir.join("from-config"));
     assert_eq!(files.len(), 6, "{files:?}");
     assert!(files.iter().all(|f| !f.contains("amd64")), "{files:?}");
-    cmd("ferry")
+    ferry()
         .args(["sync", "--config"])
         .arg_path(&cfg)
         .args(["--bogus"])
         .run()
         .expect_code(2);
     std::fs::write(&cfg, "indexx = \"x\"\n").unwrap();
-    cmd("ferry")
+    ferry()
         .args(["sync", "--config"])
         .arg_path(&cfg)
         .run()
@@ -666,7 +694,7 @@ fn https_with_a_private_ca() {
     }
     let url = format!("https://127.0.0.1:{port}/index.json");
     let run = |ws: &str, ca: bool| {
-        let mut c = cmd("ferry")
+        let mut c = ferry()
             .args(["sync", "--index", &url, "--trust"])
             .arg_path(&s.trust)
             .args([
