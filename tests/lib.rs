@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
+pub mod http;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -61,16 +61,35 @@ impl License {
     /// # Errors
     /// [`Error::Signature`] for a signature by another key or over other
     /// bytes, [`Error::Policy`] for another product or profile.
-    pub fn verify(bytes: &[u8], sig: &[u8], vendor_keys: &KeySet, product: &Name, profile: &Name, what: &str) -> Result<License> {
+    pub fn verify(
+        bytes: &[u8],
+        sig: &[u8],
+        vendor_keys: &KeySet,
+        product: &Name,
+        profile: &Name,
+        what: &str,
+    ) -> Result<License> {
         // The comment names the product: check it before parsing anything.
         let expected = trusted_comment(product, &Sha256Digest::of(bytes));
-        verify_document(vendor_keys, bytes, sig, Some(&expected), &format!("{what}.minisig"))?;
+        verify_document(
+            vendor_keys,
+            bytes,
+            sig,
+            Some(&expected),
+            &format!("{what}.minisig"),
+        )?;
         let lic: License = json::parse_document(bytes, what, SCHEMA)?;
         if &lic.product != product {
-            return Err(Error::policy(what, format!("is a license for product {}, not {product}", lic.product)));
+            return Err(Error::policy(
+                what,
+                format!("is a license for product {}, not {product}", lic.product),
+            ));
         }
         if &lic.profile != profile {
-            return Err(Error::policy(what, format!("licenses the {} profile, not {profile}", lic.profile)));
+            return Err(Error::policy(
+                what,
+                format!("licenses the {} profile, not {profile}", lic.profile),
+            ));
         }
         if lic.expires <= lic.issued {
             return Err(Error::policy(what, "expires before it was issued"));

@@ -13,5 +13,6 @@ pub mod error;
 pub mod fsutil;
 pub mod mirror;
 pub mod upgrade;
+pub mod workspace;
 
 pub use error::{Error, Result};

@@ -7,4 +7,5 @@
 mod formats;
 mod foundation;
 mod sigstore;
+mod sync;
 mod verify_file;
