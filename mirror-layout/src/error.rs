@@ -43,6 +43,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A volume of a split bundle is missing, damaged or out of place.
+    #[error("{name}: {reason}")]
+    Volume {
+        /// The volume's file name.
+        name: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+
     /// Another process holds the mirror's lock.
     #[error("{}: locked by another ferry process; wait for it to finish", path.display())]
     Locked {
@@ -76,7 +85,9 @@ impl Error {
                 }
             }
             Error::Locked { .. } | Error::NoSpace { .. } => ErrorClass::Environment,
-            Error::Bundle { .. } | Error::Refused { .. } => ErrorClass::Verification,
+            Error::Bundle { .. } | Error::Refused { .. } | Error::Volume { .. } => {
+                ErrorClass::Verification
+            }
         }
     }
 
@@ -86,6 +97,22 @@ impl Error {
             path: path.into(),
             action,
             source,
+        }
+    }
+
+    /// Shorthand for a refusal.
+    pub fn refused(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Refused {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for a volume problem.
+    pub fn volume(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Volume {
+            name: name.into(),
+            reason: reason.into(),
         }
     }
 

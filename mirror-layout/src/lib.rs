@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod bundle;
 pub mod cli;
 pub mod error;
 pub mod fsutil;

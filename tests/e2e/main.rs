@@ -4,6 +4,8 @@
 // Tests report skipped halves (a missing system tool) on stderr.
 #![allow(clippy::print_stderr)]
 
+mod attacks;
+mod bundle;
 mod formats;
 mod foundation;
 mod sigstore;

@@ -10,19 +10,28 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_mirror_layout::cli::{Printer, report_error};
 
+mod bundle;
 mod file;
+mod manifest;
+mod report;
 
-/// Check what crossed the air gap, offline: vendor artifacts, their
-/// minisign signatures and Sigstore bundles.
+/// Check what crossed the air gap, offline: bundles, manifests, and single
+/// vendor artifacts with their minisign signatures and Sigstore bundles.
 #[derive(Debug, Parser)]
 #[command(name = "ferry-verify", version, propagate_version = true)]
-#[command(after_help = "Examples:
-  ferry-verify file app.deb --sha256 9f86d081884c7d659a2feaa0c55ad015…
+#[command(
+    after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or configuration error, 3 environment error (missing file...).
+
+Examples:
+  ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml
+  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml
+  ferry-verify report /media/usb/novantra.tar --trust ferry-trust.toml --format json
   ferry-verify file app.deb --minisig app.deb.minisig --pubkey vendor.pub
   ferry-verify file app.deb --sigstore app.deb.sigstore.json \\
       --trusted-root trusted_root.json \\
       --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
-      --issuer https://token.actions.githubusercontent.com")]
+      --issuer https://token.actions.githubusercontent.com"
+)]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
@@ -36,6 +45,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Verify a bundle: tar, tar.gz, zip, directory, volumes or stdin.
+    Bundle(bundle::BundleArgs),
+    /// Verify a manifest alone: signatures, threshold, expiry, validity.
+    Manifest(manifest::ManifestArgs),
+    /// Provenance of every artifact of a verified bundle.
+    Report(report::ReportArgs),
     /// Spot-check one vendor artifact (or its digest): SHA-256, minisign
     /// signature, Sigstore bundle.
     File(file::FileArgs),
@@ -48,6 +63,9 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
     };
     let result = match cli.command {
+        Command::Bundle(args) => args.run(printer),
+        Command::Manifest(args) => args.run(printer),
+        Command::Report(args) => args.run(printer),
         Command::File(args) => args.run(printer),
     };
     match result {

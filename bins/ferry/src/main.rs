@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod index;
 mod keygen;
+mod pack;
 mod password;
 mod sign;
 mod sync;
@@ -46,6 +47,8 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Write or co-sign the transfer manifest of a workspace.
     Sign(sign::SignArgs),
+    /// Pack a signed workspace into a bundle (tar, tar.gz, zip, dir; volumes).
+    Pack(pack::PackArgs),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
     Demo(demo::DemoArgs),
 }
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Index(cmd) => cmd.run(printer),
         Command::Sync(args) => args.run(printer),
         Command::Sign(args) => args.run(printer),
+        Command::Pack(args) => args.run(printer),
         Command::Demo(args) => args.run(printer),
     };
     match result {

@@ -1,0 +1,69 @@
+//! `ferry-verify manifest`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+use ferry_mirror_layout::bundle::{Input, verify_manifest_of};
+use ferry_mirror_layout::cli::Printer;
+
+/// Verify a manifest alone: the signatures (threshold of distinct trusted
+/// keys, exact trusted comment), expiry, max_validity, sequence and the
+/// site's pins. PATH is a manifest.json beside its `signatures/` folder, or
+/// a bundle (only its manifest and signatures are read).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ferry-verify manifest ws/ferry/manifest.json --trust ferry-trust.toml\n  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml --now 2026-11-21T00:00:00Z"
+)]
+pub(crate) struct ManifestArgs {
+    /// manifest.json (beside signatures/) or a bundle.
+    path: PathBuf,
+    /// The trust policy (ferry-trust.toml).
+    #[arg(long)]
+    trust: PathBuf,
+    /// "Now" for expiry checks (RFC 3339, default: the system clock).
+    #[arg(long)]
+    now: Option<Timestamp>,
+    /// The highest manifest this site accepted (ferry.verify-state/v1).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+impl ManifestArgs {
+    pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        let policy = TrustPolicy::load(&self.trust)?;
+        let opts = crate::bundle::options(self.now, self.state.as_ref())?;
+        let vm = verify_manifest_of(&Input::from_arg(&self.path), &policy, &opts)?;
+        let m = &vm.manifest;
+        let signers: Vec<String> = vm.signers.valid.iter().map(ToString::to_string).collect();
+        for (name, why) in &vm.signers.ignored {
+            printer.line(&format!("note: {name}: ignored ({why})"));
+        }
+        printer.line(&format!(
+            "verified: manifest of {} sequence {}, created {}, expires {}; {} file(s); signed by {}; sha256 {}",
+            m.product,
+            m.sequence,
+            m.created,
+            m.expires,
+            m.files.len(),
+            signers.join(", "),
+            vm.sha256
+        ));
+        printer.json(&serde_json::json!({
+            "type": "manifest-verification",
+            "result": "verified",
+            "product": m.product.to_string(),
+            "sequence": m.sequence,
+            "created": m.created,
+            "expires": m.expires,
+            "manifest_sha256": vm.sha256,
+            "signers": signers,
+            "ignored_signatures": vm.signers.ignored.iter().map(|(n, r)| serde_json::json!({"name": n, "reason": r})).collect::<Vec<_>>(),
+            "files": m.files.len(),
+            "policy_sha256": policy.sha256,
+        }));
+        Ok(())
+    }
+}

@@ -1,0 +1,651 @@
+//! The rules every bundle carrier shares (SPEC §3.3, §3.6): what may come
+//! first, which entries are allowed, and the per-file checks (size, SHA-256,
+//! vendor signatures) done while the bytes stream by.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::json::MAX_DOCUMENT_BYTES;
+use ferry_manifests::manifest::{
+    FileEntry, FileRole, MANIFEST_PATH, SHA256SUMS_PATH, SIGNATURES_DIR, Upstream, check_sha256sums,
+};
+use ferry_manifests::minisig::{
+    KeyId, Legacy, MAX_SIGNATURE_BYTES, OfferedSignature, PublicKey, SignatureFile,
+};
+use ferry_manifests::path::BundlePath;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::release::SigKind;
+use serde::Serialize;
+
+use super::manifest::{VerifiedManifest, VerifyOptions, verify_manifest};
+use super::{BUF, MAX_SIGNATURES, MAX_UPSTREAM_SIG_BYTES};
+use crate::error::{Error, Result};
+
+/// Receives each listed file's bytes while they stream by (the mirror
+/// import writes them into staging). `done` is called only after that file
+/// passed (size, digest, vendor signatures); the bundle as a whole passed
+/// only when the verify call returns `Ok` — until then, nothing received
+/// may be published.
+pub trait Sink {
+    /// A listed file starts; its manifest entry says what must follow.
+    ///
+    /// # Errors
+    /// Whatever the sink fails with; verification stops.
+    fn start(&mut self, file: &FileEntry) -> Result<()> {
+        let _ = file;
+        Ok(())
+    }
+    /// The next bytes of the current file (not yet verified).
+    ///
+    /// # Errors
+    /// Whatever the sink fails with; verification stops.
+    fn data(&mut self, buf: &[u8]) -> Result<()> {
+        let _ = buf;
+        Ok(())
+    }
+    /// The current file passed every check.
+    ///
+    /// # Errors
+    /// Whatever the sink fails with; verification stops.
+    fn done(&mut self, file: &FileEntry) -> Result<()> {
+        let _ = file;
+        Ok(())
+    }
+}
+
+/// A sink that keeps nothing (plain verification).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullSink;
+impl Sink for NullSink {}
+
+/// One verified file, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileResult {
+    /// Path in the bundle.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes read.
+    pub sha256: Sha256Digest,
+    /// `artifact`, `upstream-signature`, `notes`, `sha256sums`.
+    pub role: &'static str,
+    /// Vendor signature checks done on it, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vendor: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    Signatures,
+    Files,
+}
+
+/// A file about to be checked: everything its check needs, owned, so
+/// several can run on different threads.
+#[derive(Debug)]
+pub struct Plan {
+    entry: FileEntry,
+    role: &'static str,
+    minisign: Vec<(SignatureFile, PublicKey, String)>,
+    legacy: Legacy,
+    keep: bool,
+    notes: Vec<String>,
+}
+
+/// What a finished [`Plan`] hands back to the [`Checker`].
+#[derive(Debug)]
+pub struct Done {
+    result: FileResult,
+    kept: Option<Vec<u8>>,
+}
+
+impl Plan {
+    /// The manifest entry.
+    #[must_use]
+    pub fn entry(&self) -> &FileEntry {
+        &self.entry
+    }
+
+    /// Reads exactly the file's bytes from `reader` (which must not yield
+    /// more), checking size, digest and vendor signatures in one pass.
+    ///
+    /// # Errors
+    /// Size or digest mismatch, truncation, a bad signature, or a read error.
+    pub fn run(self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
+        let what = self.entry.path.as_str().to_string();
+        let checks: Vec<MinisignCheck<'_>> = self
+            .minisign
+            .iter()
+            .map(|(sig, key, sig_path)| MinisignCheck {
+                key,
+                sig,
+                legacy: self.legacy,
+                what: format!("{what}: vendor signature {sig_path}"),
+            })
+            .collect();
+        let mut check = StreamCheck::new(
+            &what,
+            Some((self.entry.sha256, self.entry.size)),
+            self.entry.size,
+            checks,
+        )?;
+        sink.start(&self.entry)?;
+        let mut kept = self.keep.then(Vec::new);
+        let mut buf = vec![0u8; BUF];
+        let mut left = self.entry.size;
+        while left > 0 {
+            let want = usize::try_from(left.min(BUF as u64)).unwrap_or(BUF);
+            let n = match reader.read(&mut buf[..want]) {
+                Ok(0) => {
+                    return Err(Error::bundle(
+                        &what,
+                        format!(
+                            "truncated: {} of {} bytes present; copy the bundle again from the source medium",
+                            self.entry.size - left,
+                            self.entry.size
+                        ),
+                    ));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(e, &what)),
+            };
+            check.update(&buf[..n])?;
+            sink.data(&buf[..n])?;
+            if let Some(k) = &mut kept {
+                k.extend_from_slice(&buf[..n]);
+            }
+            left -= n as u64;
+        }
+        let (sha256, size) = check.finish()?;
+        sink.done(&self.entry)?;
+        let mut vendor = self.notes;
+        for (sig, _, sig_path) in &self.minisign {
+            vendor.push(format!(
+                "minisign {sig_path}: valid, vendor key {}",
+                sig.key_id()
+            ));
+        }
+        Ok(Done {
+            result: FileResult {
+                path: what,
+                size,
+                sha256,
+                role: self.role,
+                vendor,
+            },
+            kept,
+        })
+    }
+}
+
+/// Converts an I/O error from a carrier into ours, keeping our own errors
+/// (e.g. a volume reader's) intact.
+pub(crate) fn io_err(e: std::io::Error, what: &str) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        if let Some(inner) = e.into_inner()
+            && let Ok(inner) = inner.downcast::<Error>()
+        {
+            return *inner;
+        }
+        return Error::bundle(what, "read failed");
+    }
+    if e.get_ref()
+        .is_some_and(|i| i.is::<ferry_manifests::Error>())
+    {
+        return ferry_manifests::digest::unwrap_io(e, what).into();
+    }
+    Error::Manifest(ferry_manifests::Error::Read {
+        what: what.to_string(),
+        source: e,
+    })
+}
+
+/// Everything a verification found, once the bundle passed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The manifest.
+    pub manifest: VerifiedManifest,
+    /// Every file, in the order checked.
+    pub files: Vec<FileResult>,
+    /// Notes that are not failures (ignored signatures, unchecked kinds).
+    pub findings: Vec<String>,
+}
+
+/// The state machine every carrier drives, entry by entry.
+pub struct Checker<'p> {
+    policy: &'p TrustPolicy,
+    opts: VerifyOptions,
+    stage: Stage,
+    manifest_bytes: Vec<u8>,
+    sigs: Vec<OfferedSignature>,
+    verified: Option<VerifiedManifest>,
+    allowed_dirs: HashSet<String>,
+    seen_dirs: HashSet<String>,
+    seen: HashSet<String>,
+    upstream: HashMap<String, Vec<u8>>,
+    sums: Option<Vec<u8>>,
+    files: Vec<FileResult>,
+    findings: Vec<String>,
+    manifest_only: bool,
+}
+
+impl<'p> Checker<'p> {
+    /// A check that stops once the manifest and its signatures passed
+    /// (`ferry-verify manifest`); `[vendor]` is not needed.
+    ///
+    /// # Errors
+    /// [`ferry_manifests::Error::Config`] when `[transfer]` is missing.
+    pub fn manifest_only(policy: &'p TrustPolicy, opts: VerifyOptions) -> Result<Self> {
+        policy.transfer()?;
+        let mut c = Checker::build(policy, opts);
+        c.manifest_only = true;
+        Ok(c)
+    }
+
+    /// Whether a manifest-only check is complete (carriers stop reading).
+    #[must_use]
+    pub fn is_done(&self) -> bool {
+        self.manifest_only && self.verified.is_some()
+    }
+
+    /// The verified manifest (a manifest-only check's result).
+    ///
+    /// # Errors
+    /// See [`Checker::seal`].
+    pub fn into_manifest(mut self) -> Result<VerifiedManifest> {
+        self.seal()?;
+        Ok(self.verified.take().expect("sealed"))
+    }
+
+    /// A fresh check. The policy must have `[transfer]` and `[vendor]`.
+    ///
+    /// # Errors
+    /// [`ferry_manifests::Error::Config`] (exit 2) when a section is missing.
+    pub fn new(policy: &'p TrustPolicy, opts: VerifyOptions) -> Result<Self> {
+        policy.transfer()?;
+        policy.vendor()?;
+        Ok(Checker::build(policy, opts))
+    }
+
+    fn build(policy: &'p TrustPolicy, opts: VerifyOptions) -> Self {
+        Checker {
+            policy,
+            opts,
+            stage: Stage::Start,
+            manifest_bytes: Vec::new(),
+            sigs: Vec::new(),
+            verified: None,
+            allowed_dirs: HashSet::new(),
+            seen_dirs: HashSet::new(),
+            seen: HashSet::new(),
+            upstream: HashMap::new(),
+            sums: None,
+            files: Vec::new(),
+            findings: Vec::new(),
+            manifest_only: false,
+        }
+    }
+
+    /// The verified manifest, once signatures were checked.
+    #[must_use]
+    pub fn manifest(&self) -> Option<&VerifiedManifest> {
+        self.verified.as_ref()
+    }
+
+    /// A directory entry: allowed only for parents of listed files (and
+    /// `ferry/`, `ferry/signatures/`), once each.
+    ///
+    /// # Errors
+    /// [`Error::Bundle`] naming the entry.
+    pub fn directory(&mut self, name: &str) -> Result<()> {
+        let p = bundle_path(name)?;
+        let s = p.as_str().to_string();
+        let ok = match self.stage {
+            Stage::Start => s == "ferry",
+            Stage::Signatures if s == "ferry" || s == SIGNATURES_DIR => true,
+            _ => {
+                self.seal()?;
+                if self.manifest_only {
+                    return Ok(());
+                }
+                self.allowed_dirs.contains(&s)
+            }
+        };
+        if !ok {
+            return Err(Error::bundle(
+                &s,
+                "directory entry that is not the parent of a listed file (refused)",
+            ));
+        }
+        if !self.seen_dirs.insert(s.clone()) {
+            return Err(Error::bundle(
+                &s,
+                "directory listed twice (duplicate entry)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A regular-file entry of `size` bytes whose data `reader` yields.
+    ///
+    /// # Errors
+    /// Any rule of SPEC §3.6 or any per-file check.
+    pub fn file(
+        &mut self,
+        name: &str,
+        size: u64,
+        reader: &mut dyn Read,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
+        if let Some(plan) = self.plan(name, size, reader)? {
+            let done = plan.run(reader, sink)?;
+            self.record(done)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a file entry's name, place and size; for the manifest and its
+    /// signatures reads them (they are small) and returns `None`; for every
+    /// other file returns the plan to run over its bytes.
+    ///
+    /// # Errors
+    /// Any rule of SPEC §3.6.
+    pub fn plan(&mut self, name: &str, size: u64, reader: &mut dyn Read) -> Result<Option<Plan>> {
+        let p = bundle_path(name)?;
+        let s = p.as_str();
+        match self.stage {
+            Stage::Start => {
+                if s != MANIFEST_PATH {
+                    return Err(Error::bundle(
+                        s,
+                        format!("the first file of a bundle must be {MANIFEST_PATH} (refused)"),
+                    ));
+                }
+                if size > MAX_DOCUMENT_BYTES {
+                    return Err(ferry_manifests::Error::DocumentTooLarge {
+                        doc: MANIFEST_PATH.into(),
+                        limit: MAX_DOCUMENT_BYTES,
+                    }
+                    .into());
+                }
+                self.manifest_bytes = read_exact_small(reader, size, s)?;
+                self.seen.insert(s.to_string());
+                self.stage = Stage::Signatures;
+                return Ok(None);
+            }
+            Stage::Signatures if is_signature(&p) => {
+                if self.sigs.len() >= MAX_SIGNATURES {
+                    return Err(Error::bundle(
+                        s,
+                        format!("more than {MAX_SIGNATURES} manifest signatures (refused)"),
+                    ));
+                }
+                if size > MAX_SIGNATURE_BYTES as u64 {
+                    return Err(ferry_manifests::Error::DocumentTooLarge {
+                        doc: s.to_string(),
+                        limit: MAX_SIGNATURE_BYTES as u64,
+                    }
+                    .into());
+                }
+                if !self.seen.insert(s.to_string()) {
+                    return Err(Error::bundle(s, "listed twice (duplicate entry)"));
+                }
+                let bytes = read_exact_small(reader, size, s)?;
+                self.sigs.push(OfferedSignature {
+                    name: s.to_string(),
+                    bytes,
+                });
+                return Ok(None);
+            }
+            Stage::Signatures | Stage::Files => {}
+        }
+        self.seal()?;
+        if self.manifest_only {
+            return Ok(None);
+        }
+        if s == MANIFEST_PATH {
+            return Err(Error::bundle(
+                s,
+                "a second manifest in one bundle (refused)",
+            ));
+        }
+        if p.starts_with_dir(SIGNATURES_DIR) {
+            return Err(Error::bundle(
+                s,
+                "manifest signatures must come right after ferry/manifest.json, before any other file (refused)",
+            ));
+        }
+        let vm = self.verified.as_ref().expect("sealed");
+        let m = &vm.manifest;
+        let Some(entry) = m.file(s).cloned() else {
+            return Err(Error::bundle(
+                s,
+                "not listed in the manifest: extraneous file refused",
+            ));
+        };
+        if !self.seen.insert(s.to_string()) {
+            return Err(Error::bundle(s, "listed twice (duplicate entry refused)"));
+        }
+        if size != entry.size {
+            return Err(ferry_manifests::Error::SizeMismatch {
+                what: s.to_string(),
+                expected: entry.size,
+                actual: size,
+            }
+            .into());
+        }
+        let vendor = self.policy.vendor()?;
+        let mut plan = Plan {
+            entry,
+            role: "notes",
+            minisign: Vec::new(),
+            legacy: vendor.legacy,
+            keep: false,
+            notes: Vec::new(),
+        };
+        match m.role_of(&p) {
+            Some(FileRole::Sha256Sums) => {
+                plan.role = "sha256sums";
+                plan.keep = true;
+                if size > MAX_DOCUMENT_BYTES {
+                    return Err(ferry_manifests::Error::DocumentTooLarge {
+                        doc: s.to_string(),
+                        limit: MAX_DOCUMENT_BYTES,
+                    }
+                    .into());
+                }
+            }
+            Some(FileRole::Notes(_)) | None => {}
+            Some(FileRole::UpstreamSignature(_, _, u)) => {
+                plan.role = "upstream-signature";
+                if matches!(u, Upstream::Minisign { .. }) {
+                    if size > MAX_UPSTREAM_SIG_BYTES {
+                        return Err(ferry_manifests::Error::DocumentTooLarge {
+                            doc: s.to_string(),
+                            limit: MAX_UPSTREAM_SIG_BYTES,
+                        }
+                        .into());
+                    }
+                    plan.keep = true;
+                }
+            }
+            Some(FileRole::Artifact(_, a)) => {
+                plan.role = "artifact";
+                let mut sigstore = false;
+                for u in &a.upstream {
+                    match u {
+                        Upstream::Minisign { path, key_id } => {
+                            let Some(bytes) = self.upstream.get(path.as_str()) else {
+                                return Err(Error::bundle(
+                                    s,
+                                    format!(
+                                        "its upstream signature {path} must come before it in the bundle (refused: a one-pass check needs the signature first)"
+                                    ),
+                                ));
+                            };
+                            let sig = SignatureFile::parse(bytes, path.as_str())?;
+                            let declared = KeyId::parse(key_id)
+                                .map_err(|m| Error::bundle(path.as_str(), m))?;
+                            if sig.key_id() != declared {
+                                return Err(Error::bundle(
+                                    path.as_str(),
+                                    format!(
+                                        "made by key {}, but the manifest says key {declared}",
+                                        sig.key_id()
+                                    ),
+                                ));
+                            }
+                            match vendor.minisign_keys.get(declared) {
+                                Some(key) => plan.minisign.push((
+                                    sig,
+                                    key.clone(),
+                                    path.as_str().to_string(),
+                                )),
+                                None => plan.notes.push(format!(
+                                    "minisign {path}: not checked, key {declared} is not a vendor key of this policy"
+                                )),
+                            }
+                        }
+                        Upstream::Sigstore { path, .. } => {
+                            sigstore = true;
+                            plan.notes.push(format!(
+                                "sigstore {path}: not checked by this build of ferry-verify"
+                            ));
+                        }
+                    }
+                }
+                if vendor.require.contains(&SigKind::Minisign) && plan.minisign.is_empty() {
+                    return Err(ferry_manifests::Error::policy(
+                        s,
+                        "no vendor minisign signature by a key of this policy, and the policy's vendor.require has \"minisign\"",
+                    )
+                    .into());
+                }
+                if vendor.require.contains(&SigKind::Sigstore) {
+                    let why = if sigstore {
+                        "the policy's vendor.require has \"sigstore\", and this build of ferry-verify cannot check Sigstore bundles yet (refused: fail closed)"
+                    } else {
+                        "no Sigstore bundle, and the policy's vendor.require has \"sigstore\""
+                    };
+                    return Err(ferry_manifests::Error::policy(s, why).into());
+                }
+            }
+        }
+        Ok(Some(plan))
+    }
+
+    /// Takes the result of a finished [`Plan`].
+    ///
+    /// # Errors
+    /// Never today; reserved for cross-file rules.
+    pub fn record(&mut self, done: Done) -> Result<()> {
+        if let Some(bytes) = done.kept {
+            if done.result.path == SHA256SUMS_PATH {
+                self.sums = Some(bytes);
+            } else {
+                self.upstream.insert(done.result.path.clone(), bytes);
+            }
+        }
+        self.files.push(done.result);
+        Ok(())
+    }
+
+    /// Verifies the manifest once its signatures have all been read.
+    ///
+    /// # Errors
+    /// See [`verify_manifest`].
+    pub fn seal(&mut self) -> Result<&VerifiedManifest> {
+        if self.stage == Stage::Start {
+            return Err(Error::bundle(
+                MANIFEST_PATH,
+                "missing: a bundle starts with ferry/manifest.json (refused)",
+            ));
+        }
+        if self.verified.is_none() {
+            let bytes = std::mem::take(&mut self.manifest_bytes);
+            let vm = verify_manifest(self.policy, &self.opts, bytes, &self.sigs)?;
+            for (name, why) in &vm.signers.ignored {
+                self.findings.push(format!("{name}: ignored ({why})"));
+            }
+            self.allowed_dirs.insert("ferry".into());
+            self.allowed_dirs.insert(SIGNATURES_DIR.into());
+            for f in &vm.manifest.files {
+                for a in f.path.ancestors() {
+                    self.allowed_dirs.insert(a.as_str().to_string());
+                }
+            }
+            self.verified = Some(vm);
+            self.stage = Stage::Files;
+        }
+        Ok(self.verified.as_ref().expect("just set"))
+    }
+
+    /// Whether a path has been seen (for carriers that check extras).
+    #[must_use]
+    pub fn seen(&self, path: &str) -> bool {
+        self.seen.contains(path)
+    }
+
+    /// Ends the check: every listed file present, `ferry/SHA256SUMS`
+    /// agreeing with `files`.
+    ///
+    /// # Errors
+    /// A missing file or a disagreeing SHA256SUMS.
+    pub fn finish(mut self) -> Result<Outcome> {
+        self.seal()?;
+        let vm = self.verified.take().expect("sealed");
+        for f in &vm.manifest.files {
+            if !self.seen.contains(f.path.as_str()) {
+                return Err(Error::bundle(
+                    f.path.as_str(),
+                    "listed in the manifest but missing from the bundle (truncated or incomplete copy)",
+                ));
+            }
+        }
+        if let Some(sums) = &self.sums {
+            check_sha256sums(sums, &vm.manifest)?;
+        }
+        Ok(Outcome {
+            manifest: vm,
+            files: self.files,
+            findings: self.findings,
+        })
+    }
+}
+
+fn is_signature(p: &BundlePath) -> bool {
+    p.parent().is_some_and(|d| d.as_str() == SIGNATURES_DIR) && p.file_name().ends_with(".minisig")
+}
+
+/// A name from a carrier, as a bundle path (SPEC §3.1), refusing anything
+/// that would need cleaning (ATTACKS B1–B3, B19, B20).
+pub(crate) fn bundle_path(name: &str) -> Result<BundlePath> {
+    BundlePath::new(name).map_err(|e| {
+        Error::bundle(
+            format!(
+                "entry \"{}\"",
+                ferry_manifests::error::escape_untrusted(name)
+            ),
+            format!("{e}"),
+        )
+    })
+}
+
+fn read_exact_small(reader: &mut dyn Read, size: u64, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
+    reader
+        .take(size)
+        .read_to_end(&mut out)
+        .map_err(|e| io_err(e, what))?;
+    if out.len() as u64 != size {
+        return Err(Error::bundle(
+            what,
+            format!("truncated: {} of {size} bytes present", out.len()),
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,330 @@
+//! Verification of a transfer manifest alone (SPEC §3.3, §3.4, §5.4, §5.5):
+//! verify the bytes, then parse those same bytes, then apply the policy.
+
+use std::path::{Path, PathBuf};
+
+use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::json::{self, MAX_DOCUMENT_BYTES};
+use ferry_manifests::manifest::{MANIFEST_PATH, Manifest, trusted_comment};
+use ferry_manifests::minisig::{
+    OfferedSignature, SignatureFile, ThresholdReport, verify_threshold,
+};
+use ferry_manifests::name::Name;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The schema of the verifier's state file.
+pub const STATE_SCHEMA: &str = "ferry.verify-state/v1";
+
+/// What a verification compares against: the clock and the highest
+/// manifest seen so far.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// "Now" for the whole run (ATTACKS A9: one fixed time).
+    pub now: Timestamp,
+    /// The highest manifest already accepted (`--state`).
+    pub state: Option<State>,
+}
+
+/// `--state FILE`: the highest manifest a site has accepted
+/// (`ferry.verify-state/v1`). The verifier only reads it; whoever imports
+/// (the mirror) writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Always [`STATE_SCHEMA`].
+    pub schema: String,
+    /// The product.
+    pub product: Name,
+    /// The highest sequence accepted.
+    pub sequence: u64,
+    /// SHA-256 of that manifest's bytes, to tell equivocation (same
+    /// sequence, other bytes) from a repeat of the same manifest.
+    #[serde(default)]
+    pub manifest_sha256: Option<Sha256Digest>,
+}
+
+impl State {
+    /// Reads a state file (at most 1 MiB).
+    ///
+    /// # Errors
+    /// [`Error::Manifest`] for an unreadable (exit 3) or malformed (exit 1) file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = ferry_manifests::minisig::read_small_bytes(path, 1024 * 1024)?;
+        let doc = path.display().to_string();
+        Ok(json::parse_document(&bytes, &doc, STATE_SCHEMA)?)
+    }
+
+    /// The state that records `m`.
+    #[must_use]
+    pub fn of(m: &VerifiedManifest) -> Self {
+        State {
+            schema: STATE_SCHEMA.into(),
+            product: m.manifest.product.clone(),
+            sequence: m.manifest.sequence,
+            manifest_sha256: Some(m.sha256),
+        }
+    }
+}
+
+/// A manifest whose bytes passed the threshold and the policy.
+#[derive(Debug, Clone)]
+pub struct VerifiedManifest {
+    /// The parsed manifest (parsed from [`Self::bytes`]).
+    pub manifest: Manifest,
+    /// The exact bytes that were verified.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256.
+    pub sha256: Sha256Digest,
+    /// Which signatures counted and which were ignored.
+    pub signers: ThresholdReport,
+}
+
+/// Checks manifest bytes and their signatures against the policy.
+///
+/// Order (ATTACKS C10): size cap, threshold over the raw bytes with the
+/// trusted comment bound to product, sequence and digest, then parse those
+/// bytes, then product, sequence, expiry, `max_validity`, state (rollback,
+/// equivocation), channel and profile pins.
+///
+/// # Errors
+/// [`Error::Manifest`] or [`Error::Refused`] naming the rule.
+pub fn verify_manifest(
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    bytes: Vec<u8>,
+    signatures: &[OfferedSignature],
+) -> Result<VerifiedManifest> {
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(ferry_manifests::Error::DocumentTooLarge {
+            doc: MANIFEST_PATH.into(),
+            limit: MAX_DOCUMENT_BYTES,
+        }
+        .into());
+    }
+    let transfer = policy.transfer()?;
+    let sha256 = Sha256Digest::of(&bytes);
+    if signatures.is_empty() {
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            "no signatures (ferry/signatures/*.minisig): the manifest is not signed; sign it with `ferry sign`",
+        ));
+    }
+    // The sequence is bound by the trusted comment; candidates come from the
+    // offered comments, each tried as the exact expected comment, so a
+    // signature with any other comment never counts (SPEC §3.4).
+    let mut candidates: Vec<u64> = Vec::new();
+    let prefix = format!("ferry-manifest product={} sequence=", policy.product);
+    let suffix = format!(" sha256={sha256}");
+    for s in signatures {
+        if let Ok(sig) = SignatureFile::parse(&s.bytes, &s.name)
+            && let Some(rest) = sig.trusted_comment().strip_prefix(&prefix)
+            && let Some(n) = rest.strip_suffix(&suffix)
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && !(n.len() > 1 && n.starts_with('0'))
+            && let Ok(n) = n.parse::<u64>()
+            && !candidates.contains(&n)
+        {
+            candidates.push(n);
+        }
+    }
+    let mut best: Option<(u64, ThresholdReport)> = None;
+    // For the message when nothing passes: the candidate that came closest.
+    let mut closest: Option<(usize, u64, ferry_manifests::Error)> = None;
+    for seq in &candidates {
+        let expected = trusted_comment(&policy.product, *seq, &sha256);
+        match verify_threshold(
+            &transfer.keys,
+            transfer.threshold,
+            &bytes,
+            &expected,
+            signatures,
+            MANIFEST_PATH,
+        ) {
+            Ok(r) => {
+                if best.is_some() {
+                    return Err(Error::refused(
+                        MANIFEST_PATH,
+                        "signatures bind the same bytes to two different sequence numbers",
+                    ));
+                }
+                best = Some((*seq, r));
+            }
+            Err(e) => {
+                let valid = match &e {
+                    ferry_manifests::Error::Threshold { valid, .. } => *valid,
+                    _ => 0,
+                };
+                if closest.as_ref().is_none_or(|(v, _, _)| valid > *v) {
+                    closest = Some((valid, *seq, e));
+                }
+            }
+        }
+    }
+    let (seq, signers) = match best {
+        Some(b) => b,
+        None => {
+            // Report the threshold failure with the reason each signature
+            // was not counted (against the closest candidate's comment).
+            let (seq, err) = match closest {
+                Some((_, seq, e)) => (seq, e),
+                None => (
+                    0,
+                    ferry_manifests::Error::Threshold {
+                        what: MANIFEST_PATH.into(),
+                        valid: 0,
+                        threshold: transfer.threshold,
+                    },
+                ),
+            };
+            let expected = trusted_comment(&policy.product, seq, &sha256);
+            let mut reasons = Vec::new();
+            if let Ok(r) = verify_threshold(
+                &transfer.keys,
+                0,
+                &bytes,
+                &expected,
+                signatures,
+                MANIFEST_PATH,
+            ) {
+                for (name, why) in r.ignored {
+                    reasons.push(format!("{name}: {why}"));
+                }
+            }
+            if reasons.is_empty() {
+                return Err(err.into());
+            }
+            return Err(Error::refused(
+                format!("{err}"),
+                format!("signatures not counted: {}", reasons.join("; ")),
+            ));
+        }
+    };
+
+    // Verified: now parse those same bytes.
+    let manifest = Manifest::parse(&bytes)?;
+    if manifest.product != policy.product {
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "product \"{}\" is not the policy's product \"{}\"",
+                manifest.product, policy.product
+            ),
+        ));
+    }
+    if manifest.sequence != seq {
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "sequence {} differs from the signed trusted comment's {seq}",
+                manifest.sequence
+            ),
+        ));
+    }
+    if manifest.expires <= opts.now {
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "expired at {} (now {}): ask the transfer operator for a fresh, signed bundle",
+                manifest.expires, opts.now
+            ),
+        ));
+    }
+    if let Some(max) = transfer.max_validity {
+        let valid = manifest.expires.seconds_since(manifest.created);
+        if u64::try_from(valid).unwrap_or(u64::MAX) > max.seconds() {
+            return Err(Error::refused(
+                MANIFEST_PATH,
+                format!(
+                    "valid from {} to {}, longer than the policy's max_validity {max}",
+                    manifest.created, manifest.expires
+                ),
+            ));
+        }
+    }
+    if let Some(state) = &opts.state {
+        if state.product != manifest.product {
+            return Err(ferry_manifests::Error::config(
+                PathBuf::from("--state"),
+                format!(
+                    "the state file is for product \"{}\", not \"{}\"",
+                    state.product, manifest.product
+                ),
+            )
+            .into());
+        }
+        if manifest.sequence < state.sequence {
+            return Err(Error::refused(
+                MANIFEST_PATH,
+                format!(
+                    "sequence {} is lower than {} already accepted: rollback refused",
+                    manifest.sequence, state.sequence
+                ),
+            ));
+        }
+        if manifest.sequence == state.sequence && state.manifest_sha256.is_some_and(|d| d != sha256)
+        {
+            return Err(Error::refused(
+                MANIFEST_PATH,
+                format!(
+                    "sequence {} was already accepted with other bytes (sha256 {}): equivocation refused",
+                    manifest.sequence,
+                    state
+                        .manifest_sha256
+                        .map(|d| d.to_hex())
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    check_pins(policy, &manifest)?;
+    Ok(VerifiedManifest {
+        manifest,
+        bytes,
+        sha256,
+        signers,
+    })
+}
+
+/// SPEC §5.5: a site pinned to profiles or channels refuses anything else.
+fn check_pins(policy: &TrustPolicy, m: &Manifest) -> Result<()> {
+    let profiles = policy.pinned_profiles();
+    let channels = policy.pinned_channels();
+    for r in &m.releases {
+        if !channels.is_empty() && !r.channels.iter().any(|c| channels.contains(c)) {
+            return Err(Error::refused(
+                format!("release {}", r.version),
+                format!(
+                    "channels [{}] are not among this site's pinned channels [{}]",
+                    join(&r.channels),
+                    join(channels)
+                ),
+            ));
+        }
+        for a in &r.artifacts {
+            if !profiles.is_empty() && !profiles.contains(&a.profile) {
+                return Err(Error::refused(
+                    a.path.as_str(),
+                    format!(
+                        "profile \"{}\" is not among this site's pinned profiles [{}]",
+                        a.profile,
+                        join(profiles)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join(names: &[Name]) -> String {
+    names
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,392 @@
+//! `ferry-verify bundle`: one entry point for every carrier.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use ferry_manifests::policy::TrustPolicy;
+
+use super::BUF;
+use super::checker::{Checker, NullSink, Sink};
+use super::manifest::VerifyOptions;
+use super::parity::{RepairReport, repair};
+use super::report::{Repaired, Report};
+use super::tar_read::read_tar;
+use super::volumes::{VolumeReader, VolumeSet, json_for_first_volume};
+use crate::error::{Error, Result};
+
+/// What to verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A tar or tar.gz stream on standard input.
+    Stdin,
+    /// A tar, tar.gz or zip file, a directory, a first volume `NAME.000`,
+    /// or a `NAME.volumes.json`.
+    Path(PathBuf),
+}
+
+impl Input {
+    /// `-` is standard input.
+    #[must_use]
+    pub fn from_arg(s: &Path) -> Self {
+        if s.as_os_str() == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(s.to_path_buf())
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Input::Stdin => "-".into(),
+            Input::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// `--repair`: rebuild damaged volumes from parity before verifying.
+#[derive(Debug, Clone, Default)]
+pub enum Repair {
+    /// Do not repair.
+    #[default]
+    No,
+    /// Rebuild beside the originals as `NAME.NNN.repaired`.
+    Beside,
+    /// Rebuild into this directory.
+    Into(PathBuf),
+}
+
+/// Verifies a bundle with no sink.
+///
+/// # Errors
+/// The first rule broken (exit 1), a configuration problem (exit 2), or
+/// an environment problem such as a missing file (exit 3).
+pub fn verify_bundle(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    repair_mode: &Repair,
+) -> Result<Report> {
+    run(input, policy, opts, repair_mode, &mut NullSink, false)
+}
+
+/// Verifies a bundle, handing each file's bytes to `sink` as they stream
+/// by (the mirror import). Nothing the sink received may be used unless
+/// this returns `Ok`.
+///
+/// # Errors
+/// As [`verify_bundle`].
+pub fn verify_bundle_with_sink(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    sink: &mut dyn Sink,
+) -> Result<Report> {
+    run(input, policy, opts, &Repair::No, sink, true)
+}
+
+enum Kind {
+    Tar,
+    TarGz,
+    Zip,
+    Dir,
+    Volumes(PathBuf),
+}
+
+fn sniff(path: &Path) -> Result<Kind> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, "open", e))?;
+    if meta.is_dir() {
+        return Ok(Kind::Dir);
+    }
+    let s = path.to_string_lossy();
+    if s.ends_with(".volumes.json") {
+        return Ok(Kind::Volumes(path.to_path_buf()));
+    }
+    if let Some(j) = json_for_first_volume(path)
+        && j.exists()
+    {
+        return Ok(Kind::Volumes(j));
+    }
+    if !meta.is_file() {
+        return Err(Error::bundle(
+            path.display().to_string(),
+            "not a regular file or directory (FIFOs and devices are refused)",
+        ));
+    }
+    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut magic = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match f.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(Error::io(path, "read", e)),
+        }
+    }
+    Ok(if got >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Kind::TarGz
+    } else if got == 4 && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
+        Kind::Zip
+    } else {
+        Kind::Tar
+    })
+}
+
+/// Maps decompression errors to verification failures, keeping ours.
+struct GzGuard<R>(R);
+impl<R: Read> Read for GzGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.get_ref()
+                .is_some_and(|i| i.is::<Error>() || i.is::<ferry_manifests::Error>())
+            {
+                e
+            } else {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("corrupt gzip stream ({e}); refused"),
+                )
+            }
+        })
+    }
+}
+
+fn read_targz<R: BufRead>(
+    r: R,
+    what: &str,
+    checker: &mut Checker<'_>,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let gz = flate2::bufread::GzDecoder::new(r);
+    if gz.header().is_none() {
+        // The header is parsed lazily; a read decides. Nothing to do.
+    }
+    let GzGuard(gz) = read_tar(GzGuard(gz), what, checker, sink)?;
+    if checker.is_done() {
+        return Ok(());
+    }
+    // One gzip member, nothing after it (ATTACKS B21). Reading the tar
+    // to its end made flate2 check the CRC-32 and ISIZE trailer.
+    let mut inner = gz.into_inner();
+    let rest = inner
+        .fill_buf()
+        .map_err(|e| Error::io(PathBuf::from(what), "read", e))?;
+    if !rest.is_empty() {
+        return Err(Error::bundle(
+            what,
+            "data after the gzip member (a second member or trailing bytes; refused)",
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies only the manifest of a bundle (or of a `manifest.json` beside
+/// its `signatures/` folder): signatures, threshold, expiry, validity,
+/// sequence, pins (`ferry-verify manifest`).
+///
+/// # Errors
+/// As [`super::manifest::verify_manifest`].
+pub fn verify_manifest_of(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+) -> Result<super::manifest::VerifiedManifest> {
+    if let Input::Path(p) = input
+        && p.is_file()
+        && p.extension().is_some_and(|e| e == "json")
+        && !p.to_string_lossy().ends_with(".volumes.json")
+    {
+        let bytes = ferry_manifests::minisig::read_small_bytes(
+            p,
+            ferry_manifests::json::MAX_DOCUMENT_BYTES,
+        )?;
+        let sig_dir = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("signatures");
+        let mut sigs = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&sig_dir) {
+            let mut names: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "minisig"))
+                .collect();
+            names.sort();
+            for n in names.into_iter().take(super::MAX_SIGNATURES) {
+                let b = ferry_manifests::minisig::read_small_bytes(
+                    &n,
+                    ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
+                )?;
+                sigs.push(ferry_manifests::minisig::OfferedSignature {
+                    name: n.display().to_string(),
+                    bytes: b,
+                });
+            }
+        }
+        return super::manifest::verify_manifest(policy, opts, bytes, &sigs);
+    }
+    let mut checker = Checker::manifest_only(policy, opts.clone())?;
+    let what = input.describe();
+    let mut sink = NullSink;
+    match input {
+        Input::Stdin => {
+            let r = BufReader::with_capacity(BUF, std::io::stdin().lock());
+            read_tar(r, &what, &mut checker, &mut sink)?;
+        }
+        Input::Path(p) => match sniff(p)? {
+            Kind::Dir => super::dir::verify_dir(p, &mut checker, None)?,
+            Kind::Zip => super::zip_read::verify_zip(p, &mut checker, &mut sink)?,
+            Kind::Tar => {
+                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                read_tar(
+                    BufReader::with_capacity(BUF, f),
+                    &what,
+                    &mut checker,
+                    &mut sink,
+                )?;
+            }
+            Kind::TarGz => {
+                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                read_targz(
+                    BufReader::with_capacity(BUF, f),
+                    &what,
+                    &mut checker,
+                    &mut sink,
+                )?;
+            }
+            Kind::Volumes(json) => {
+                let set = VolumeSet::load(&json)?;
+                let dir = json
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf();
+                let fmt = set.format.clone();
+                let mut vr = VolumeReader::new(&dir, set, HashMap::new());
+                let r = BufReader::with_capacity(BUF, &mut vr);
+                if fmt == "tar.gz" {
+                    read_targz(r, &what, &mut checker, &mut sink)?;
+                } else {
+                    read_tar(r, &what, &mut checker, &mut sink)?;
+                }
+            }
+        },
+    }
+    checker.into_manifest()
+}
+
+fn run(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    repair_mode: &Repair,
+    sink: &mut dyn Sink,
+    sequential: bool,
+) -> Result<Report> {
+    let mut checker = Checker::new(policy, opts.clone())?;
+    let what = input.describe();
+    let (format, volumes, repaired) = match input {
+        Input::Stdin => {
+            let mut r = BufReader::with_capacity(BUF, std::io::stdin().lock());
+            let head = r
+                .fill_buf()
+                .map_err(|e| Error::io(PathBuf::from("-"), "read", e))?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                read_targz(r, &what, &mut checker, sink)?;
+                ("tar.gz".to_string(), Vec::new(), Vec::new())
+            } else {
+                read_tar(r, &what, &mut checker, sink)?;
+                ("tar".to_string(), Vec::new(), Vec::new())
+            }
+        }
+        Input::Path(p) => match sniff(p)? {
+            Kind::Dir => {
+                super::dir::verify_dir(p, &mut checker, sequential.then_some(sink))?;
+                ("dir".to_string(), Vec::new(), Vec::new())
+            }
+            Kind::Zip => {
+                super::zip_read::verify_zip(p, &mut checker, sink)?;
+                ("zip".to_string(), Vec::new(), Vec::new())
+            }
+            Kind::Tar | Kind::TarGz => {
+                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                let r = BufReader::with_capacity(BUF, f);
+                if matches!(sniff(p)?, Kind::TarGz) {
+                    read_targz(r, &what, &mut checker, sink)?;
+                    ("tar.gz".to_string(), Vec::new(), Vec::new())
+                } else {
+                    read_tar(r, &what, &mut checker, sink)?;
+                    ("tar".to_string(), Vec::new(), Vec::new())
+                }
+            }
+            Kind::Volumes(json) => {
+                let set = VolumeSet::load(&json)?;
+                let dir = json
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf();
+                let rep: RepairReport = match repair_mode {
+                    Repair::No => RepairReport::default(),
+                    Repair::Beside => repair(&json, None)?,
+                    Repair::Into(d) => repair(&json, Some(d))?,
+                };
+                let overrides: HashMap<String, PathBuf> = rep.overrides();
+                let fmt = set.format.clone();
+                let mut vr = VolumeReader::new(&dir, set, overrides);
+                let res = if fmt == "tar.gz" {
+                    read_targz(
+                        BufReader::with_capacity(BUF, &mut vr),
+                        &what,
+                        &mut checker,
+                        sink,
+                    )
+                } else {
+                    read_tar(
+                        BufReader::with_capacity(BUF, &mut vr),
+                        &what,
+                        &mut checker,
+                        sink,
+                    )
+                    .map(|_| ())
+                };
+                if let Err(e) = res {
+                    if let Some(ve) = vr.drain_current() {
+                        return Err(ve);
+                    }
+                    return Err(e);
+                }
+                let vm = checker.seal()?;
+                if vm.sha256 != vr.set().manifest_sha256 {
+                    return Err(Error::bundle(
+                        json.display().to_string(),
+                        format!(
+                            "names manifest sha256 {}, but the volumes carry manifest {}: volumes.json belongs to another bundle (refused)",
+                            vr.set().manifest_sha256,
+                            vm.sha256
+                        ),
+                    ));
+                }
+                let repaired = rep
+                    .rebuilt
+                    .iter()
+                    .map(|(name, path)| Repaired {
+                        name: name.clone(),
+                        path: path.clone(),
+                    })
+                    .collect();
+                (
+                    format!("volumes ({fmt})"),
+                    vr.set().volumes.clone(),
+                    repaired,
+                )
+            }
+        },
+    };
+    let outcome = checker.finish()?;
+    let mut report = Report::new(policy, opts.now, what, format, outcome);
+    report.volumes = volumes;
+    report.repaired = repaired;
+    Ok(report)
+}

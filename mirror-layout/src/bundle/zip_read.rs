@@ -1,0 +1,315 @@
+//! The `zip` carrier: writing (stored entries, fixed timestamps, no
+//! directory entries) and strict verification.
+//!
+//! Beyond the zip crate's own parsing, verification checks the framing
+//! byte by byte (ATTACKS B8–B12): the archive starts at byte 0 with the
+//! first local header; each local header agrees with its central record
+//! (name, method, flags, CRC, sizes); entries follow each other with no
+//! gap and no overlap; the central directory follows the last entry; the
+//! end-of-central-directory record (with zip64 records if any) ends the
+//! file, with no comment and no trailing bytes; no duplicate names; no
+//! symlinks, encryption or data descriptors; and the bytes actually
+//! decompressed are capped at the manifest's size.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::checker::{Checker, Sink, io_err};
+use super::pack::{Workspace, copy_item_to, partial_name};
+use crate::error::{Error, Result};
+
+/// Writes a workspace as a zip archive into `out` (via a temporary name).
+pub(crate) fn write_zip(w: &Workspace, out: &Path) -> Result<u64> {
+    let tmp = partial_name(out);
+    let file = File::options()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, "create", e))?;
+    let res = (|| -> Result<u64> {
+        let created = time::OffsetDateTime::from_unix_timestamp(w.manifest.created.unix())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let dt = zip::DateTime::from_date_and_time(
+            u16::try_from(created.year())
+                .unwrap_or(1980)
+                .clamp(1980, 2107),
+            created.month() as u8,
+            created.day(),
+            created.hour(),
+            created.minute(),
+            created.second(),
+        )
+        .unwrap_or_default();
+        let mut z = zip::ZipWriter::new(BufWriter::with_capacity(super::BUF, file));
+        let zerr = |e: zip::result::ZipError| {
+            Error::bundle(out.display().to_string(), format!("zip: {e}"))
+        };
+        for item in &w.items {
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .last_modified_time(dt)
+                .unix_permissions(0o644)
+                .large_file(item.size >= 0xFFFF_FFFF);
+            z.start_file(item.path.as_str(), opts).map_err(zerr)?;
+            copy_item_to(item, &mut z, &tmp)?;
+        }
+        let bw = z.finish().map_err(zerr)?;
+        let f = bw
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, "write", e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+        let len = f.metadata().map_err(|e| Error::io(&tmp, "stat", e))?.len();
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, "rename", e))?;
+        Ok(len)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+fn read_at(f: &mut File, off: u64, buf: &mut [u8], what: &str) -> Result<()> {
+    f.seek(SeekFrom::Start(off)).map_err(|e| io_err(e, what))?;
+    f.read_exact(buf)
+        .map_err(|_| Error::bundle(what, format!("truncated zip structure at byte {off}")))
+}
+
+/// Where the central directory must start and end, from the end records.
+fn central_directory_bounds(f: &mut File, len: u64, what: &str) -> Result<(u64, u64)> {
+    let bad = |m: &str| Error::bundle(what, format!("{m} (refused)"));
+    if len < 22 {
+        return Err(bad("too short to be a zip archive"));
+    }
+    let mut eocd = [0u8; 22];
+    read_at(f, len - 22, &mut eocd, what)?;
+    if u32_at(&eocd, 0) != 0x0605_4b50 {
+        return Err(bad(
+            "the end-of-central-directory record is not at the end of the file (trailing data or a comment)",
+        ));
+    }
+    if u16_at(&eocd, 20) != 0 {
+        return Err(bad("archive comment present"));
+    }
+    let (mut cd_size, mut cd_off) = (u64::from(u32_at(&eocd, 12)), u64::from(u32_at(&eocd, 16)));
+    let mut cd_end = len - 22;
+    if cd_size == 0xFFFF_FFFF || cd_off == 0xFFFF_FFFF || u16_at(&eocd, 10) == 0xFFFF {
+        if len < 22 + 20 + 56 {
+            return Err(bad("zip64 records missing"));
+        }
+        let mut loc = [0u8; 20];
+        read_at(f, len - 42, &mut loc, what)?;
+        if u32_at(&loc, 0) != 0x0706_4b50 {
+            return Err(bad("zip64 locator missing"));
+        }
+        let z_off = u64_at(&loc, 8);
+        let mut z = [0u8; 56];
+        read_at(f, z_off, &mut z, what)?;
+        if u32_at(&z, 0) != 0x0606_4b50 || z_off.checked_add(12 + u64_at(&z, 4)) != Some(len - 42) {
+            return Err(bad(
+                "the zip64 end record is not where the locator says, or does not end at it",
+            ));
+        }
+        cd_size = u64_at(&z, 40);
+        cd_off = u64_at(&z, 48);
+        cd_end = z_off;
+    }
+    if cd_off.checked_add(cd_size) != Some(cd_end) {
+        return Err(bad(
+            "bytes between the central directory and its end record",
+        ));
+    }
+    Ok((cd_off, cd_end))
+}
+
+/// Verifies a zip bundle.
+///
+/// # Errors
+/// The first rule broken.
+pub fn verify_zip(path: &Path, checker: &mut Checker<'_>, sink: &mut dyn Sink) -> Result<()> {
+    let what = path.display().to_string();
+    let mut raw = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let len = raw
+        .metadata()
+        .map_err(|e| Error::io(path, "stat", e))?
+        .len();
+    let (cd_off, _) = central_directory_bounds(&mut raw, len, &what)?;
+    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let zerr = |e: zip::result::ZipError| {
+        Error::bundle(&what, format!("not a valid zip archive: {e} (refused)"))
+    };
+    let mut z = zip::ZipArchive::new(file).map_err(zerr)?;
+    if z.offset() != 0 {
+        return Err(Error::bundle(
+            &what,
+            format!(
+                "{} bytes before the first entry (prepended data refused)",
+                z.offset()
+            ),
+        ));
+    }
+    if z.has_duplicate_names() {
+        return Err(Error::bundle(
+            &what,
+            "two entries with the same name (duplicate entries refused)",
+        ));
+    }
+    if z.has_overlapping_files().map_err(zerr)? {
+        return Err(Error::bundle(
+            &what,
+            "entries whose data overlap (refused: zip bomb shape)",
+        ));
+    }
+    // Framing: local headers agree with the central records, back to back.
+    let mut expect_at = 0u64;
+    let mut names = Vec::with_capacity(z.len());
+    for i in 0..z.len() {
+        let e = z.by_index_raw(i).map_err(zerr)?;
+        let name_raw = e.name_raw().to_vec();
+        let name = String::from_utf8(name_raw.clone())
+            .map_err(|_| Error::bundle(&what, format!("entry {i}: name is not UTF-8 (refused)")))?;
+        let here = format!(
+            "entry \"{}\"",
+            ferry_manifests::error::escape_untrusted(&name)
+        );
+        if e.encrypted() {
+            return Err(Error::bundle(&here, "encrypted (refused)"));
+        }
+        if e.is_symlink() {
+            return Err(Error::bundle(
+                &here,
+                "a symbolic link (refused: no links in a bundle)",
+            ));
+        }
+        if e.unix_mode().is_some_and(|m| {
+            let t = m & 0o170_000;
+            t != 0 && t != 0o100_000 && t != 0o040_000
+        }) {
+            return Err(Error::bundle(
+                &here,
+                "not a regular file or directory (refused)",
+            ));
+        }
+        let method = match e.compression() {
+            zip::CompressionMethod::Stored => 0u16,
+            zip::CompressionMethod::Deflated => 8u16,
+            other => {
+                return Err(Error::bundle(
+                    &here,
+                    format!("compression {other:?} not accepted (stored or deflate only)"),
+                ));
+            }
+        };
+        let hs = e.header_start();
+        if hs != expect_at {
+            return Err(Error::bundle(
+                &here,
+                format!(
+                    "local header at byte {hs}, expected {expect_at}: gap, hidden entry or overlap (refused)"
+                ),
+            ));
+        }
+        let (csize, usize_, crc, is_dir) = (e.compressed_size(), e.size(), e.crc32(), e.is_dir());
+        drop(e);
+        let mut lh = [0u8; 30];
+        read_at(&mut raw, hs, &mut lh, &what)?;
+        let n_len = u64::from(u16_at(&lh, 26));
+        let x_len = u64::from(u16_at(&lh, 28));
+        let mut lname = vec![0u8; usize::from(u16_at(&lh, 26))];
+        read_at(&mut raw, hs + 30, &mut lname, &what)?;
+        let flags = u16_at(&lh, 6);
+        let mismatch = |f: &str| {
+            Error::bundle(
+                &here,
+                format!("local header and central directory disagree on the {f} (refused)"),
+            )
+        };
+        if u32_at(&lh, 0) != 0x0403_4b50 {
+            return Err(Error::bundle(
+                &here,
+                "no local header where the central directory points (refused)",
+            ));
+        }
+        if lname != name_raw {
+            return Err(mismatch("name"));
+        }
+        if u16_at(&lh, 8) != method {
+            return Err(mismatch("compression method"));
+        }
+        if flags & 0x0008 != 0 || flags & 0x0001 != 0 {
+            return Err(Error::bundle(
+                &here,
+                "data descriptor or encryption flag set (refused)",
+            ));
+        }
+        if u32_at(&lh, 14) != crc {
+            return Err(mismatch("CRC-32"));
+        }
+        let (lc, lu) = (u32_at(&lh, 18), u32_at(&lh, 22));
+        if (lc != 0xFFFF_FFFF && u64::from(lc) != csize)
+            || (lu != 0xFFFF_FFFF && u64::from(lu) != usize_)
+        {
+            return Err(mismatch("sizes"));
+        }
+        if method == 0 && csize != usize_ {
+            return Err(mismatch("sizes of a stored entry"));
+        }
+        expect_at = hs + 30 + n_len + x_len + csize;
+        names.push((name, usize_, is_dir));
+    }
+    if expect_at != cd_off {
+        return Err(Error::bundle(
+            &what,
+            format!(
+                "the central directory starts at byte {cd_off}, not right after the last entry ({expect_at}): hidden data refused"
+            ),
+        ));
+    }
+    for (i, (name, size, is_dir)) in names.into_iter().enumerate() {
+        if checker.is_done() {
+            return Ok(());
+        }
+        if is_dir {
+            let d = name.strip_suffix('/').unwrap_or(&name);
+            checker.directory(d)?;
+            continue;
+        }
+        let mut e = z.by_index(i).map_err(zerr)?;
+        checker.file(&name, size, &mut e, sink)?;
+        if checker.is_done() {
+            return Ok(());
+        }
+        // Decompressed bytes beyond the declared size, and the CRC check
+        // at the end of the entry (ATTACKS B12).
+        let mut one = [0u8; 1];
+        match e.read(&mut one) {
+            Ok(0) => {}
+            Ok(_) => {
+                return Err(Error::bundle(
+                    format!("entry \"{name}\""),
+                    "decompresses to more bytes than declared (refused)",
+                ));
+            }
+            Err(err) => {
+                return Err(Error::bundle(
+                    format!("entry \"{name}\""),
+                    format!("{err} (refused)"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
