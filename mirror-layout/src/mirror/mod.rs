@@ -220,16 +220,13 @@ impl Mirror {
     /// # Errors
     /// [`Error::Manifest`] for a bad signature or document.
     pub fn read_index(&self, keys: &KeySet) -> Result<(MirrorIndex, Vec<u8>)> {
-        let (bytes, comment) = read_signed(&self.root.join(INDEX_FILE), keys)?;
-        let index = MirrorIndex::parse(&bytes, INDEX_FILE)?;
-        let expected = index_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes));
-        if comment != expected {
-            return Err(ferry_manifests::Error::signature(
-                format!("{INDEX_FILE}.minisig"),
-                format!("trusted comment does not match the index (expected \"{expected}\")"),
-            )
-            .into());
-        }
+        let path = self.root.join(INDEX_FILE);
+        let bytes = read_small_bytes(&path, ferry_manifests::json::MAX_DOCUMENT_BYTES)?;
+        let sig = read_small_bytes(
+            &self.root.join(format!("{INDEX_FILE}.minisig")),
+            ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
+        )?;
+        let index = verify_index_bytes(&bytes, &sig, keys, INDEX_FILE)?;
         if index.product != self.config.product {
             return Err(Error::Refused {
                 what: INDEX_FILE.into(),
@@ -414,19 +411,77 @@ pub fn read_signed(path: &Path, keys: &KeySet) -> Result<(Vec<u8>, String)> {
         &sig_path,
         ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
     )?;
-    let what = sig_path.display().to_string();
-    let sig = SignatureFile::parse(&sig_bytes, &what)?;
+    let comment = verify_signed(&bytes, &sig_bytes, keys, &sig_path.display().to_string())?;
+    Ok((bytes, comment))
+}
+
+/// Verifies detached-signature bytes over document bytes with `keys`
+/// (prehashed only); returns the authenticated trusted comment. For
+/// documents fetched over HTTP as well as read from disk.
+///
+/// # Errors
+/// [`Error::Manifest`] naming `what` (the signature file or URL).
+pub fn verify_signed(bytes: &[u8], sig_bytes: &[u8], keys: &KeySet, what: &str) -> Result<String> {
+    let sig = SignatureFile::parse(sig_bytes, what)?;
     let key = keys.get(sig.key_id()).ok_or_else(|| {
         ferry_manifests::Error::signature(
-            &what,
+            what,
             format!(
                 "made by key {}, which the trust policy does not list as a mirror key",
                 sig.key_id()
             ),
         )
     })?;
-    key.verify(&bytes, &sig, Legacy::Refuse, &what)?;
-    Ok((bytes, sig.trusted_comment().to_string()))
+    key.verify(bytes, &sig, Legacy::Refuse, what)?;
+    Ok(sig.trusted_comment().to_string())
+}
+
+/// Verifies and parses a mirror index given as bytes (fetched from a
+/// mirror URL or read from disk): signature by a trusted mirror key, then
+/// parse, then the exact trusted comment.
+///
+/// # Errors
+/// [`Error::Manifest`].
+pub fn verify_index_bytes(
+    bytes: &[u8],
+    sig_bytes: &[u8],
+    keys: &KeySet,
+    what: &str,
+) -> Result<MirrorIndex> {
+    let comment = verify_signed(bytes, sig_bytes, keys, &format!("{what}.minisig"))?;
+    let index = MirrorIndex::parse(bytes, what)?;
+    let expected = index_comment(&index.product, index.sequence, &Sha256Digest::of(bytes));
+    if comment != expected {
+        return Err(ferry_manifests::Error::signature(
+            format!("{what}.minisig"),
+            format!("trusted comment does not match the index (expected \"{expected}\")"),
+        )
+        .into());
+    }
+    Ok(index)
+}
+
+/// Verifies and parses a hint feed given as bytes.
+///
+/// # Errors
+/// [`Error::Manifest`].
+pub fn verify_hints_bytes(
+    bytes: &[u8],
+    sig_bytes: &[u8],
+    keys: &KeySet,
+    what: &str,
+) -> Result<ferry_manifests::hints::Hints> {
+    let comment = verify_signed(bytes, sig_bytes, keys, &format!("{what}.minisig"))?;
+    let hints = ferry_manifests::hints::Hints::parse(bytes, what)?;
+    let expected = hints_comment(&hints.product, hints.sequence, &Sha256Digest::of(bytes));
+    if comment != expected {
+        return Err(ferry_manifests::Error::signature(
+            format!("{what}.minisig"),
+            format!("trusted comment does not match the feed (expected \"{expected}\")"),
+        )
+        .into());
+    }
+    Ok(hints)
 }
 
 /// SHA-256 and size of a file, streamed.
