@@ -10,4 +10,5 @@ mod formats;
 mod foundation;
 mod sigstore;
 mod sync;
+mod sync_sigstore;
 mod verify_file;
