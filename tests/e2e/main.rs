@@ -6,6 +6,7 @@
 
 mod attacks;
 mod bundle;
+mod demo;
 mod formats;
 mod foundation;
 mod sigstore;
