@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use sha2::{Digest, Sha256};
 
 pub mod fixtures;
+pub mod http;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

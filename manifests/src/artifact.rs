@@ -129,19 +129,33 @@ impl<'a> StreamCheck<'a> {
     /// # Errors
     /// [`Error::SizeMismatch`], [`Error::DigestMismatch`] or [`Error::Signature`].
     pub fn finish(self) -> Result<(Sha256Digest, u64)> {
+        let (pair, outcome) = self.finish_report();
+        outcome.map(|()| pair)
+    }
+
+    /// Finishes like [`StreamCheck::finish`], but hands back the digest and
+    /// size of what was read even when a check fails, for reports that list
+    /// every check (`ferry-verify file`).
+    ///
+    /// # Errors
+    /// The second element: as [`StreamCheck::finish`].
+    pub fn finish_report(self) -> ((Sha256Digest, u64), Result<()>) {
         let (digest, size) = self.sha.finish();
-        if let Some((d, s)) = &self.expected {
-            crate::digest::check(&self.what, (d, *s), (&digest, size))?;
-        }
-        for m in self.minisign {
-            match m {
-                Mini::Stream(v) => v.finalize()?,
-                Mini::Legacy(c) => {
-                    let data = self.legacy_buf.as_deref().unwrap_or_default();
-                    c.key.verify(data, c.sig, c.legacy, &c.what)?;
+        let outcome = (|| {
+            if let Some((d, s)) = &self.expected {
+                crate::digest::check(&self.what, (d, *s), (&digest, size))?;
+            }
+            for m in self.minisign {
+                match m {
+                    Mini::Stream(v) => v.finalize()?,
+                    Mini::Legacy(c) => {
+                        let data = self.legacy_buf.as_deref().unwrap_or_default();
+                        c.key.verify(data, c.sig, c.legacy, &c.what)?;
+                    }
                 }
             }
-        }
-        Ok((digest, size))
+            Ok(())
+        })();
+        ((digest, size), outcome)
     }
 }

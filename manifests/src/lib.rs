@@ -23,12 +23,14 @@ pub mod error;
 pub mod hints;
 pub mod index;
 pub mod json;
+pub mod license;
 pub mod manifest;
 pub mod minisig;
 pub mod name;
 pub mod path;
 pub mod policy;
 pub mod release;
+pub mod sigstore;
 pub mod time;
 pub mod vendor;
 

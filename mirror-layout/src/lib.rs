@@ -12,6 +12,8 @@ pub mod bundle;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod mirror;
 pub mod upgrade;
+pub mod workspace;
 
 pub use error::{Error, Result};

@@ -1,1 +1,22 @@
-//! placeholder
+//! # ferry-net
+//!
+//! All of ferry's network code, linked by `ferry`, `ferry-mirror` and
+//! `ferry-handoff` but never by `ferry-verify`:
+//!
+//! * [`client`]: the HTTP(S) client (rustls, `--ca-cert`, proxy variables);
+//! * [`download`]: one verified, resumable, size-capped download;
+//! * [`sync`]: `ferry sync`, fetching a vendor's signed index and releases
+//!   into a workspace, keeping nothing unverified outside `.ferry/partial/`;
+//! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod download;
+pub mod error;
+pub mod progress;
+pub mod serve;
+pub mod sync;
+
+pub use error::{Error, Result};

@@ -6,5 +6,10 @@
 
 mod attacks;
 mod bundle;
+mod demo;
 mod formats;
 mod foundation;
+mod sigstore;
+mod sync;
+mod sync_sigstore;
+mod verify_file;

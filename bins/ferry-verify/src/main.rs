@@ -1,7 +1,7 @@
-//! `ferry-verify`: offline verification (SPEC §1, §4). No networking code:
-//! it reads files and standard input, and writes only what it is asked to
-//! (`--receipt`, `--repair`). Thin: parses arguments, calls the libraries,
-//! maps the outcome to an exit code.
+//! `ferry-verify`: the air-gapped side's checks (SPEC §1, §4). Offline by
+//! construction: this binary links no networking crate. Thin: parses
+//! arguments, calls the libraries, maps the outcome to an exit code
+//! (0 valid, 1 not valid, 2 usage, 3 missing file or other environment error).
 
 #![forbid(unsafe_code)]
 
@@ -11,14 +11,26 @@ use clap::{Parser, Subcommand};
 use ferry_mirror_layout::cli::{Printer, report_error};
 
 mod bundle;
+mod file;
 mod manifest;
 mod report;
 
-/// Verify ferry bundles, manifests and artifacts offline.
+/// Check what crossed the air gap, offline: bundles, manifests, and single
+/// vendor artifacts with their minisign signatures and Sigstore bundles.
 #[derive(Debug, Parser)]
 #[command(name = "ferry-verify", version, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or configuration error, 3 environment error (missing file...).\n\nExamples:\n  ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml\n  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml\n  ferry-verify report /media/usb/novantra.tar --trust ferry-trust.toml --format json"
+    after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or configuration error, 3 environment error (missing file...).
+
+Examples:
+  ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml
+  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml
+  ferry-verify report /media/usb/novantra.tar --trust ferry-trust.toml --format json
+  ferry-verify file app.deb --minisig app.deb.minisig --pubkey vendor.pub
+  ferry-verify file app.deb --sigstore app.deb.sigstore.json \\
+      --trusted-root trusted_root.json \\
+      --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
+      --issuer https://token.actions.githubusercontent.com"
 )]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
@@ -39,6 +51,9 @@ enum Command {
     Manifest(manifest::ManifestArgs),
     /// Provenance of every artifact of a verified bundle.
     Report(report::ReportArgs),
+    /// Spot-check one vendor artifact (or its digest): SHA-256, minisign
+    /// signature, Sigstore bundle.
+    File(file::FileArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +66,7 @@ fn main() -> ExitCode {
         Command::Bundle(args) => args.run(printer),
         Command::Manifest(args) => args.run(printer),
         Command::Report(args) => args.run(printer),
+        Command::File(args) => args.run(printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

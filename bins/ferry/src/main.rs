@@ -9,18 +9,21 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_mirror_layout::cli::{Printer, report_error};
 
+mod config;
 mod demo;
 mod index;
 mod keygen;
 mod pack;
 mod password;
+mod sign;
+mod sync;
 
 /// Carry a vendor's releases into an air-gapped network, proving at every
 /// step that nothing changed on the way (connected side).
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web"
+    after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web\n  ferry sync --config ferry.toml\n  ferry sign --workspace ws --key keys/org-1.key"
 )]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
@@ -40,6 +43,10 @@ enum Command {
     /// Build vendor release indexes.
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Fetch and verify a vendor's releases into a workspace.
+    Sync(sync::SyncArgs),
+    /// Write or co-sign the transfer manifest of a workspace.
+    Sign(sign::SignArgs),
     /// Pack a signed workspace into a bundle (tar, tar.gz, zip, dir; volumes).
     Pack(pack::PackArgs),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
@@ -55,12 +62,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => args.run(printer),
         Command::Index(cmd) => cmd.run(printer),
+        Command::Sync(args) => args.run(printer),
+        Command::Sign(args) => args.run(printer),
         Command::Pack(args) => args.run(printer),
         Command::Demo(args) => args.run(printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => ExitCode::from(report_error(e.as_ref(), &|_| None)),
+        Err(e) => ExitCode::from(report_error(e.as_ref(), &|e| {
+            e.downcast_ref::<ferry_net::Error>()
+                .map(ferry_net::Error::class)
+        })),
     }
 }
 

@@ -1,0 +1,73 @@
+//! `ferry sign` (SPEC §4): thin; the work is
+//! `ferry_mirror_layout::workspace::sign`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::{Duration, Timestamp};
+use ferry_mirror_layout::cli::Printer;
+use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign};
+
+/// Write ferry/manifest.json (SPEC §3.3) and ferry/SHA256SUMS over every
+/// file of a synced workspace and sign it with KEY into
+/// ferry/signatures/<KEYID>.minisig. When a manifest is already there and
+/// the workspace still matches it, add a signature without changing it
+/// (a second signer co-signs).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  ferry sign --workspace ws --key keys/org-1.key
+  ferry sign --workspace ws --key keys/org-2.key        # co-sign: manifest unchanged
+  ferry sign --workspace ws --key keys/org-1.key --expires 14d --trust ferry-trust.toml")]
+pub(crate) struct SignArgs {
+    /// The workspace `ferry sync` filled.
+    #[arg(long)]
+    workspace: PathBuf,
+    /// Your org's minisign secret key (password from FERRY_PASSWORD or a prompt).
+    #[arg(long)]
+    key: PathBuf,
+    /// How long the transfer stays acceptable, e.g. 30d, 72h (new manifests only).
+    #[arg(long, default_value = "30d")]
+    expires: Duration,
+    /// A trust policy: refuse an --expires longer than its transfer.max_validity.
+    #[arg(long)]
+    trust: Option<PathBuf>,
+}
+
+impl SignArgs {
+    pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        let max_validity = match &self.trust {
+            Some(p) => TrustPolicy::load(p)?.transfer()?.max_validity,
+            None => None,
+        };
+        let ws = Workspace::existing(&self.workspace)?;
+        let key = crate::password::load_secret_key(&self.key)?;
+        let report = sign(
+            &ws,
+            &key,
+            SignOptions {
+                expires: self.expires,
+                max_validity,
+                now: Timestamp::now(),
+            },
+        )?;
+        if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
+            m.insert("type".into(), "sign".into());
+            printer.json(&serde_json::Value::Object(m));
+        }
+        printer.line(&format!(
+            "{}: {} manifest sequence {} ({} file(s), {} bytes, expires {}), sha256 {}; signature {} by key {}",
+            self.workspace.display(),
+            if report.new_manifest { "wrote" } else { "co-signed" },
+            report.sequence,
+            report.files,
+            report.bytes,
+            report.expires,
+            report.manifest_sha256,
+            report.signature,
+            report.key_id
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,389 @@
+//! One verified download: stream into `.ferry/partial/`, hashing and
+//! checking signatures while the bytes arrive (no second read), capped at
+//! the declared size, resumed with an HTTP `Range` request after an
+//! interruption, retried with backoff; renamed into the workspace only once
+//! size, SHA-256 and every vendor signature passed.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
+use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile};
+use ferry_manifests::path::BundlePath;
+use ferry_mirror_layout::workspace::Workspace;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, RANGE};
+
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+
+/// Largest small file (an upstream signature) read into memory.
+pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
+
+/// A minisign signature to check while downloading, owning its key.
+#[derive(Clone)]
+pub struct OwnedMinisign {
+    /// The vendor key that made it.
+    pub key: PublicKey,
+    /// The parsed signature.
+    pub sig: SignatureFile,
+    /// Whether legacy signatures are accepted.
+    pub legacy: Legacy,
+    /// The signature's name, for messages.
+    pub what: String,
+}
+
+/// One file to fetch into the workspace.
+#[derive(Clone)]
+pub struct FileJob {
+    /// Where it comes from.
+    pub url: reqwest::Url,
+    /// Where it goes in the workspace.
+    pub path: BundlePath,
+    /// The declared SHA-256.
+    pub sha256: Sha256Digest,
+    /// The declared size.
+    pub size: u64,
+    /// Minisign signatures to check over it.
+    pub minisign: Vec<OwnedMinisign>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Downloaded and verified; `resumed` if a partial file was continued.
+    Downloaded {
+        /// Whether an earlier partial download was continued.
+        resumed: bool,
+    },
+    /// Already in the workspace, re-hashed and verified.
+    Present,
+}
+
+/// What a download needs from its surroundings.
+pub struct Context {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// The workspace.
+    pub workspace: Workspace,
+    /// Retries after the first attempt, for network trouble.
+    pub retries: u32,
+    /// Progress sink.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl FileJob {
+    fn check(&self) -> Result<StreamCheck<'_>> {
+        let checks = self
+            .minisign
+            .iter()
+            .map(|m| MinisignCheck {
+                key: &m.key,
+                sig: &m.sig,
+                legacy: m.legacy,
+                what: m.what.clone(),
+            })
+            .collect();
+        Ok(StreamCheck::new(
+            self.path.as_str(),
+            Some((self.sha256, self.size)),
+            self.size,
+            checks,
+        )?)
+    }
+}
+
+/// Fetches one file into the workspace, or verifies the copy already there.
+///
+/// # Errors
+/// A verification error naming the file (exit 1; the partial download is
+/// deleted, its bytes being proven wrong), or a network error (exit 3; the
+/// partial download is kept for the next run to resume).
+pub async fn fetch(ctx: &Context, job: &FileJob) -> Result<Outcome> {
+    let dest = ctx.workspace.path(&job.path);
+    if dest.exists() {
+        verify_present(job, &dest)?;
+        ctx.progress.file_skipped(job.path.as_str(), job.size);
+        return Ok(Outcome::Present);
+    }
+    let partial = ctx.workspace.partial_path(&job.path);
+    if let Some(parent) = partial.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
+    }
+    ctx.progress.file_start(job.path.as_str(), job.size);
+    let mut attempt = 0u32;
+    let result = loop {
+        match attempt_once(ctx, job, &partial, attempt == 0).await {
+            Err(e) if e.is_transient() && attempt < ctx.retries => {
+                attempt += 1;
+                ctx.progress.note(&format!(
+                    "{}: {e}; retrying ({attempt}/{})",
+                    job.path, ctx.retries
+                ));
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => break other,
+        }
+    };
+    ctx.progress.file_done(job.path.as_str());
+    let resumed = result?;
+    ctx.workspace.commit_partial(&job.path)?;
+    Ok(Outcome::Downloaded { resumed })
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(6)))
+}
+
+/// Re-hashes a file already in the workspace against the index. A copy
+/// that does not match is an error naming it, never silently replaced.
+fn verify_present(job: &FileJob, dest: &std::path::Path) -> Result<()> {
+    let mut check = job.check()?;
+    let mut f = fs::File::open(dest).map_err(|e| Error::io(dest, "open", e))?;
+    let mut buf = vec![0u8; BUF_SIZE];
+    let res = (|| -> Result<()> {
+        loop {
+            let n = f.read(&mut buf).map_err(|e| Error::io(dest, "read", e))?;
+            if n == 0 {
+                break;
+            }
+            check.update(&buf[..n])?;
+        }
+        Ok(())
+    })();
+    res.and_then(|()| check.finish().map(|_| ()).map_err(Error::from))
+        .map_err(|e| match e {
+            Error::Manifest(m) if m.class() == ferry_manifests::ErrorClass::Verification => {
+                Error::Layout(ferry_mirror_layout::Error::Refused {
+                    what: job.path.to_string(),
+                    reason: format!(
+                        "already in the workspace but does not match the vendor index ({m}); ferry never replaces it silently: move it away and run sync again"
+                    ),
+                })
+            }
+            other => other,
+        })
+}
+
+/// Deletes a partial download whose bytes were proven wrong.
+fn discard(path: &std::path::Path) {
+    let _ = fs::remove_file(path);
+}
+
+/// One attempt. Returns whether an earlier partial file was continued.
+async fn attempt_once(
+    ctx: &Context,
+    job: &FileJob,
+    partial: &std::path::Path,
+    first: bool,
+) -> Result<bool> {
+    let mut check = job.check()?;
+    let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
+    if have > job.size {
+        discard(partial);
+        have = 0;
+    }
+    if have > 0 {
+        // Rebuild the hash state from the bytes already on disk.
+        let mut f = fs::File::open(partial).map_err(|e| Error::io(partial, "open", e))?;
+        let mut buf = vec![0u8; BUF_SIZE];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| Error::io(partial, "read", e))?;
+            if n == 0 {
+                break;
+            }
+            check.update(&buf[..n])?;
+        }
+    }
+    let mut resumed = have > 0;
+    if have < job.size || job.size == 0 {
+        let url = job.url.as_str();
+        let mut req = ctx.client.get(job.url.clone());
+        if have > 0 {
+            req = req.header(RANGE, format!("bytes={have}-"));
+        }
+        let mut resp = req.send().await.map_err(|e| Error::from_reqwest(url, e))?;
+        let status = resp.status();
+        if have > 0 && status == StatusCode::PARTIAL_CONTENT {
+            if let Err(reason) = check_content_range(&resp, have, job.size) {
+                // Never splice bytes we cannot place: start over next time.
+                discard(partial);
+                return Err(Error::Protocol {
+                    url: url.to_string(),
+                    reason,
+                });
+            }
+        } else if status == StatusCode::OK {
+            if have > 0 {
+                // The server ignored the Range: start over.
+                check = job.check()?;
+                have = 0;
+                resumed = false;
+            }
+        } else {
+            if status == StatusCode::RANGE_NOT_SATISFIABLE {
+                discard(partial);
+                return Err(Error::Protocol {
+                    url: url.to_string(),
+                    reason: "the server refused the Range request (416); starting over".into(),
+                });
+            }
+            return Err(Error::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        if let Some(len) = resp.content_length()
+            && have.saturating_add(len) > job.size
+        {
+            discard(partial);
+            return Err(ferry_manifests::Error::TooMuchData {
+                what: job.path.to_string(),
+                limit: job.size,
+            }
+            .into());
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(have > 0)
+            .truncate(have == 0)
+            .open(partial)
+            .map_err(|e| Error::io(partial, "open", e))?;
+        // Network chunks are small; write in large blocks.
+        let mut file = std::io::BufWriter::with_capacity(BUF_SIZE, file);
+        if first {
+            // Bytes an earlier run left (later attempts counted them already).
+            ctx.progress.file_advance(job.path.as_str(), have);
+        }
+        loop {
+            let chunk = match resp.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    // Keep what arrived (unverified, inside .ferry/partial)
+                    // for a resume.
+                    let _ = file.flush();
+                    return Err(Error::from_reqwest(url, e));
+                }
+            };
+            if let Err(e) = check.update(&chunk) {
+                drop(file);
+                discard(partial);
+                return Err(e.into());
+            }
+            file.write_all(&chunk)
+                .map_err(|e| Error::io(partial, "write", e))?;
+            ctx.progress
+                .file_advance(job.path.as_str(), chunk.len() as u64);
+        }
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io(partial, "write", e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(partial, "sync", e))?;
+    }
+    if let Err(e) = check.finish() {
+        discard(partial);
+        return Err(e.into());
+    }
+    Ok(resumed)
+}
+
+/// Checks `Content-Range: bytes START-END/TOTAL` against the request.
+fn check_content_range(
+    resp: &reqwest::Response,
+    start: u64,
+    size: u64,
+) -> std::result::Result<(), String> {
+    let value = resp
+        .headers()
+        .get(CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("206 without a readable Content-Range header")?;
+    let bad = || format!("unexpected Content-Range \"{value}\" for bytes={start}-");
+    let rest = value.strip_prefix("bytes ").ok_or_else(bad)?;
+    let (range, total) = rest.split_once('/').ok_or_else(bad)?;
+    let (a, b) = range.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.parse().map_err(|_| bad())?;
+    let b: u64 = b.parse().map_err(|_| bad())?;
+    if a != start || b < a || b >= size {
+        return Err(bad());
+    }
+    if total != "*" && total.parse::<u64>().map_err(|_| bad())? != size {
+        return Err(format!(
+            "Content-Range \"{value}\": the server's file is not the {size} bytes the index declares"
+        ));
+    }
+    Ok(())
+}
+
+/// Fetches a small file (an upstream signature, the index's signature)
+/// into memory, at most `limit` bytes. `Ok(Err(status))` for a non-success
+/// status, so callers can tell "missing" from other failures.
+///
+/// # Errors
+/// Network errors, or [`ferry_manifests::Error::DocumentTooLarge`].
+pub async fn fetch_small(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    limit: u64,
+    what: &str,
+) -> Result<std::result::Result<Vec<u8>, u16>> {
+    let u = url.as_str();
+    let mut resp = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| Error::from_reqwest(u, e))?;
+    if !resp.status().is_success() {
+        return Ok(Err(resp.status().as_u16()));
+    }
+    let too_large = || ferry_manifests::Error::DocumentTooLarge {
+        doc: what.to_string(),
+        limit,
+    };
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large().into());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Error::from_reqwest(u, e))? {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large().into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Ok(out))
+}
+
+/// Like [`fetch_small`], retrying network trouble with backoff.
+///
+/// # Errors
+/// As [`fetch_small`].
+pub async fn fetch_small_retry(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    limit: u64,
+    what: &str,
+    retries: u32,
+) -> Result<std::result::Result<Vec<u8>, u16>> {
+    let mut attempt = 0;
+    loop {
+        let r = fetch_small(client, url, limit, what).await;
+        let transient = match &r {
+            Err(e) => e.is_transient(),
+            Ok(Err(status)) => *status >= 500,
+            Ok(Ok(_)) => false,
+        };
+        if transient && attempt < retries {
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt)).await;
+            continue;
+        }
+        return r;
+    }
+}

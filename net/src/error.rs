@@ -1,0 +1,153 @@
+//! The one error type of `ferry-net`.
+
+use std::path::PathBuf;
+
+use ferry_manifests::ErrorClass;
+
+/// Everything that can go wrong in ferry's network code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A format, signature or policy error (exit 1, or as classed there).
+    #[error(transparent)]
+    Manifest(#[from] ferry_manifests::Error),
+
+    /// A workspace error.
+    #[error(transparent)]
+    Layout(#[from] ferry_mirror_layout::Error),
+
+    /// The server's certificate is not trusted (exit 3).
+    #[error(
+        "{url}: TLS: certificate not trusted; pass --ca-cert with the CA that issued the server's certificate"
+    )]
+    Tls {
+        /// The URL.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Connecting or reading failed (exit 3).
+    #[error("{url}: network error")]
+    Network {
+        /// The URL.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The server answered with an unexpected status (exit 3).
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+
+    /// The server answered a Range request inconsistently (exit 3).
+    #[error("{url}: {reason}")]
+    Protocol {
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A signature the policy requires is not published (exit 1).
+    #[error("{what}: missing ({url} answered {status}): {reason}")]
+    MissingSignature {
+        /// The signed file.
+        what: String,
+        /// The URL of the signature.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// What the policy needs.
+        reason: String,
+    },
+
+    /// A local file could not be read or written (exit 3).
+    #[error("{}: {action} failed", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A bad option value: URL, CA file, range (exit 2).
+    #[error("{what}: {reason}")]
+    Usage {
+        /// The option or value.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The exit-code class (SPEC §4).
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Manifest(e) => e.class(),
+            Error::Layout(e) => e.class(),
+            Error::Tls { .. }
+            | Error::Network { .. }
+            | Error::Status { .. }
+            | Error::Protocol { .. }
+            | Error::Io { .. } => ErrorClass::Environment,
+            Error::MissingSignature { .. } => ErrorClass::Verification,
+            Error::Usage { .. } => ErrorClass::Usage,
+        }
+    }
+
+    /// Whether trying again may help (network trouble, not bad bytes).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Network { .. } | Error::Protocol { .. } => true,
+            Error::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            _ => false,
+        }
+    }
+
+    /// Shorthand for an I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+
+    /// Classifies a `reqwest` error: certificate trouble becomes [`Error::Tls`].
+    #[must_use]
+    pub fn from_reqwest(url: &str, source: reqwest::Error) -> Self {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+        let mut tls = false;
+        while let Some(e) = cur {
+            let msg = e.to_string().to_ascii_lowercase();
+            if msg.contains("certificate") || msg.contains("unknownissuer") {
+                tls = true;
+                break;
+            }
+            cur = e.source();
+        }
+        let url = url.to_string();
+        if tls {
+            Error::Tls { url, source }
+        } else {
+            Error::Network { url, source }
+        }
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
