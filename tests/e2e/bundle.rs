@@ -499,3 +499,96 @@ fn long_names_use_pax_and_stock_tar_reads_them() {
         out.ok().stdout_has(&[&long]);
     }
 }
+
+/// A real Sigstore bundle (../shared/vectors/sigstore, copied at run time)
+/// over the artifact, required by the policy: checked offline while the
+/// bundle is verified.
+#[test]
+fn vendor_sigstore_checked_offline_when_required() {
+    let case = ferry_tests::shared_dir().join("vectors/sigstore/conf-happy-path-v0.3");
+    if !case.exists() {
+        eprintln!("skipped: {} is missing", case.display());
+        return;
+    }
+    const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    const ISSUER: &str = "https://token.actions.githubusercontent.com";
+    let mut w = World::new();
+    let art = std::fs::read(case.join("a.txt")).unwrap();
+    let bundle = std::fs::read(case.join("bundle.sigstore.json")).unwrap();
+    std::fs::copy(case.join("trusted_root.json"), w.path("trusted_root.json")).unwrap();
+    let sig = fixtures::secret("vendor").sign(&art[..], "file").unwrap();
+    let sst = format!("{}.sigstore.json", fixtures::ARTIFACT);
+    w.fx.put(fixtures::ARTIFACT_SIG, sig.as_bytes());
+    w.fx.put(&sst, &bundle);
+    w.fx.put(fixtures::ARTIFACT, &art);
+    // Signatures before their artifact, as `ferry sign` orders them.
+    let files = w.fx.manifest["files"].as_array_mut().unwrap();
+    let i = files
+        .iter()
+        .position(|f| f["path"] == fixtures::ARTIFACT)
+        .unwrap();
+    let a = files.remove(i);
+    files.push(a);
+    w.fx.manifest["releases"][0]["artifacts"][0]["upstream"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"kind": "sigstore", "path": sst, "identity": IDENTITY, "issuer": ISSUER, "log_index": null}));
+    w.fx.seal();
+    let tar = w.pack("s.tar", &[]);
+    let policy = |san: &str| {
+        fixtures::policy_with(
+            w.tmp.path(),
+            2,
+            &format!(
+                "require = [\"minisign\", \"sigstore\"]\nsigstore_trusted_root = \"trusted_root.json\"\n[[vendor.sigstore_identity]]\nsan = \"{san}\"\nissuer = \"{ISSUER}\"\n"
+            ),
+        )
+    };
+    let p = policy(IDENTITY);
+    let out = cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&tar)
+        .arg("--trust")
+        .arg(&p)
+        .args(["--now", NOW])
+        .run();
+    out.ok()
+        .stdout_has(&["sigstore", "valid, identity", IDENTITY]);
+    // Another signer expected: refused.
+    let p = policy("https://github.com/someone/else/.github/workflows/x.yml@refs/heads/main");
+    let before = snapshot(w.tmp.path());
+    cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&tar)
+        .arg("--trust")
+        .arg(&p)
+        .args(["--now", NOW])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["sigstore"]);
+    assert_unchanged(w.tmp.path(), &before);
+    // Required but absent: refused.
+    let plain = World::new();
+    std::fs::copy(
+        case.join("trusted_root.json"),
+        plain.path("trusted_root.json"),
+    )
+    .unwrap();
+    let p = fixtures::policy_with(
+        plain.tmp.path(),
+        2,
+        &format!(
+            "require = [\"minisign\", \"sigstore\"]\nsigstore_trusted_root = \"trusted_root.json\"\n[[vendor.sigstore_identity]]\nsan = \"{IDENTITY}\"\nissuer = \"{ISSUER}\"\n"
+        ),
+    );
+    let tar = plain.pack("p.tar", &[]);
+    cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&tar)
+        .arg("--trust")
+        .arg(&p)
+        .args(["--now", NOW])
+        .run()
+        .expect_code(1)
+        .stderr_has(&[fixtures::ARTIFACT, "vendor.require has \"sigstore\""]);
+}

@@ -93,6 +93,10 @@ pub struct Plan {
     legacy: Legacy,
     keep: bool,
     notes: Vec<String>,
+    /// Sigstore bundles to check over the artifact's digest, with the
+    /// vendor policy that says whom to accept.
+    sigstore: Vec<(String, Vec<u8>)>,
+    vendor: Option<ferry_manifests::policy::VendorPolicy>,
 }
 
 /// What a finished [`Plan`] hands back to the [`Checker`].
@@ -132,6 +136,27 @@ impl Plan {
                 "minisign {sig_path}: valid, vendor key {}",
                 sig.key_id()
             ));
+        }
+        // Sigstore bundles sign the artifact's digest: checked once the
+        // bytes hashed to the manifest's SHA-256.
+        if !self.sigstore.is_empty() {
+            let Some(policy) = &self.vendor else {
+                return Err(Error::bundle(
+                    self.entry.path.as_str(),
+                    "Sigstore bundles to check but no vendor policy (internal error; refused)",
+                ));
+            };
+            for (path, bytes) in &self.sigstore {
+                let o =
+                    ferry_manifests::sigstore::check_vendor_sigstore(policy, bytes, path, &sha256)?;
+                vendor.push(format!(
+                    "sigstore {path}: valid, identity {}, issuer {}, log index {}",
+                    o.identity.as_deref().unwrap_or("(managed key)"),
+                    o.issuer.as_deref().unwrap_or("-"),
+                    o.log_index
+                        .map_or_else(|| "-".to_string(), |i| i.to_string())
+                ));
+            }
         }
         Ok(Done {
             result: FileResult {
@@ -609,6 +634,8 @@ impl<'p> Checker<'p> {
             legacy: vendor.legacy,
             keep: false,
             notes: Vec::new(),
+            sigstore: Vec::new(),
+            vendor: None,
         };
         match m.role_of(&p) {
             Some(FileRole::Sha256Sums) => {
@@ -623,18 +650,16 @@ impl<'p> Checker<'p> {
                 }
             }
             Some(FileRole::Notes(_)) | None => {}
-            Some(FileRole::UpstreamSignature(_, _, u)) => {
+            Some(FileRole::UpstreamSignature(..)) => {
                 plan.role = "upstream-signature";
-                if matches!(u, Upstream::Minisign { .. }) {
-                    if size > MAX_UPSTREAM_SIG_BYTES {
-                        return Err(ferry_manifests::Error::DocumentTooLarge {
-                            doc: s.to_string(),
-                            limit: MAX_UPSTREAM_SIG_BYTES,
-                        }
-                        .into());
+                if size > MAX_UPSTREAM_SIG_BYTES {
+                    return Err(ferry_manifests::Error::DocumentTooLarge {
+                        doc: s.to_string(),
+                        limit: MAX_UPSTREAM_SIG_BYTES,
                     }
-                    plan.keep = true;
+                    .into());
                 }
+                plan.keep = true;
             }
             Some(FileRole::Artifact(_, a)) => {
                 plan.role = "artifact";
@@ -675,9 +700,25 @@ impl<'p> Checker<'p> {
                         }
                         Upstream::Sigstore { path, .. } => {
                             sigstore = true;
-                            plan.notes.push(format!(
-                                "sigstore {path}: not checked by this build of ferry-verify"
-                            ));
+                            let Some(bytes) = self.upstream.get(path.as_str()) else {
+                                return Err(Error::bundle(
+                                    s,
+                                    format!(
+                                        "its upstream signature {path} must come before it in the bundle (refused: a one-pass check needs the signature first)"
+                                    ),
+                                ));
+                            };
+                            if vendor.sigstore_trusted_root.is_some()
+                                && !vendor.sigstore_identities.is_empty()
+                            {
+                                plan.sigstore
+                                    .push((path.as_str().to_string(), bytes.clone()));
+                                plan.vendor = Some(vendor.clone());
+                            } else {
+                                plan.notes.push(format!(
+                                    "sigstore {path}: not checked, the policy has no vendor.sigstore_trusted_root and identities"
+                                ));
+                            }
                         }
                     }
                 }
@@ -688,13 +729,14 @@ impl<'p> Checker<'p> {
                     )
                     .into());
                 }
-                if vendor.require.contains(&SigKind::Sigstore) {
-                    let why = if sigstore {
-                        "the policy's vendor.require has \"sigstore\", and this build of ferry-verify cannot check Sigstore bundles yet (refused: fail closed)"
-                    } else {
-                        "no Sigstore bundle, and the policy's vendor.require has \"sigstore\""
-                    };
-                    return Err(ferry_manifests::Error::policy(s, why).into());
+                if vendor.require.contains(&SigKind::Sigstore)
+                    && (!sigstore || plan.sigstore.is_empty())
+                {
+                    return Err(ferry_manifests::Error::policy(
+                        s,
+                        "no Sigstore bundle checkable with this policy, and the policy's vendor.require has \"sigstore\"",
+                    )
+                    .into());
                 }
             }
         }
