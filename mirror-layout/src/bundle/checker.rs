@@ -667,7 +667,7 @@ impl<'p> Checker<'p> {
                 for u in &a.upstream {
                     match u {
                         Upstream::Minisign { path, key_id } => {
-                            let Some(bytes) = self.upstream.get(path.as_str()) else {
+                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
                                 return Err(Error::bundle(
                                     s,
                                     format!(
@@ -675,7 +675,7 @@ impl<'p> Checker<'p> {
                                     ),
                                 ));
                             };
-                            let sig = SignatureFile::parse(bytes, path.as_str())?;
+                            let sig = SignatureFile::parse(&bytes, path.as_str())?;
                             let declared = KeyId::parse(key_id)
                                 .map_err(|m| Error::bundle(path.as_str(), m))?;
                             if sig.key_id() != declared {
@@ -700,7 +700,7 @@ impl<'p> Checker<'p> {
                         }
                         Upstream::Sigstore { path, .. } => {
                             sigstore = true;
-                            let Some(bytes) = self.upstream.get(path.as_str()) else {
+                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
                                 return Err(Error::bundle(
                                     s,
                                     format!(
