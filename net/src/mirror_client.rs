@@ -52,6 +52,8 @@ impl HttpClient {
 
 impl HealthProbe for HttpClient {
     fn wait_healthy(&self, url: &str, timeout: Duration) -> std::result::Result<String, String> {
+        // Responses and timers are dropped inside the runtime's context.
+        let _rt = self.rt.enter();
         let start = Instant::now();
         let deadline = start + timeout;
         let mut tries = 0u32;
@@ -156,6 +158,7 @@ impl MirrorSource for HttpMirror {
     }
 
     fn read_small(&self, path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
+        let _rt = self.http.rt.enter();
         let url = self.url(path)?;
         let res = self.http.rt.block_on(fetch_small_retry(
             &self.http.client,
@@ -172,6 +175,7 @@ impl MirrorSource for HttpMirror {
     }
 
     fn open(&self, path: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let _rt = self.http.rt.enter();
         let url = self.url(path)?;
         let u = url.to_string();
         let resp = self
@@ -185,22 +189,19 @@ impl MirrorSource for HttpMirror {
         Ok(Box::new(BodyReader {
             rt: &self.http.rt,
             url: u,
-            resp,
-            chunk: bytes_empty(),
+            resp: Some(resp),
+            chunk: Vec::new(),
             pos: 0,
         }))
     }
-}
-
-fn bytes_empty() -> Vec<u8> {
-    Vec::new()
 }
 
 /// A response body as a blocking reader.
 struct BodyReader<'a> {
     rt: &'a tokio::runtime::Runtime,
     url: String,
-    resp: reqwest::Response,
+    /// Always `Some` until dropped (inside the runtime's context).
+    resp: Option<reqwest::Response>,
     chunk: Vec<u8>,
     pos: usize,
 }
@@ -208,7 +209,10 @@ struct BodyReader<'a> {
 impl Read for BodyReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.pos >= self.chunk.len() {
-            match self.rt.block_on(self.resp.chunk()) {
+            let Some(resp) = self.resp.as_mut() else {
+                return Ok(0);
+            };
+            match self.rt.block_on(resp.chunk()) {
                 Ok(Some(c)) => {
                     self.chunk = c.to_vec();
                     self.pos = 0;
@@ -221,5 +225,13 @@ impl Read for BodyReader<'_> {
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+impl Drop for BodyReader<'_> {
+    fn drop(&mut self) {
+        // A response holds timers that must be dropped inside the runtime.
+        let _rt = self.rt.enter();
+        drop(self.resp.take());
     }
 }

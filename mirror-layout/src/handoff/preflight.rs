@@ -200,8 +200,15 @@ pub fn run(
         .supported_from
         .clone()
         .unwrap_or_else(|| default_supported_from(target));
-    let tc = cands.iter().find(|c| &c.version == target);
-    let hop_ok = tc.is_some_and(|c| c.accepts_from(current));
+    // The hop is judged on the release itself, whatever its artifacts and
+    // yank state (those are checks of their own).
+    let hop_ok = upgrade::Candidate {
+        version: target.clone(),
+        supported_from: rel.supported_from.clone(),
+        required: rel.required,
+        yanked: false,
+    }
+    .accepts_from(current);
     let mut measured = format!("{target} accepts upgrades from {range}");
     if !hop_ok {
         let working: Vec<&Version> = cands
