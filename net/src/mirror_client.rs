@@ -79,8 +79,9 @@ impl HealthProbe for HttpClient {
             let now = Instant::now();
             if now >= deadline {
                 return Err(format!(
-                    "no 2xx answer within {}s: last {last} ({tries} tries)",
-                    timeout.as_secs_f32()
+                    "no 2xx answer within {}s: last {last} ({tries} tr{})",
+                    timeout.as_secs_f32(),
+                    if tries == 1 { "y" } else { "ies" }
                 ));
             }
             let backoff = Duration::from_millis(200u64.saturating_mul(1 << tries.min(5)));

@@ -88,7 +88,12 @@ pub fn prepare(
     check_pins(mirror, policy, sel)?;
     let checks = preflight::run(mirror, policy, sel, inputs)?;
     let release = super::release(&mirror.index, sel, &inputs.target)
-        .expect("preflight::run refused a missing target")
+        .ok_or_else(|| {
+            Error::refused(
+                format!("upgrade to {}", inputs.target),
+                "is not on the mirror for this channel",
+            )
+        })?
         .clone();
     let cands = super::candidates(&mirror.index, sel);
     let upgrade_path = upgrade::latest(&cands)
@@ -302,10 +307,12 @@ pub fn install(
     if let Some(e) = planned.failure() {
         return Err(e);
     }
-    let artifact = planned
-        .artifact
-        .as_ref()
-        .expect("the profile check passed, so the artifact is known");
+    let artifact = planned.artifact.as_ref().ok_or_else(|| {
+        Error::refused(
+            format!("upgrade to {}", planned.target),
+            format!("the release has no artifact for profile {}", sel.profile),
+        )
+    })?;
     note(&format!("fetching and verifying {}", artifact.path));
     let delivered = deliver(source, policy, artifact, &actions.to)?;
     let record_path = actions.to.join(FILE_NAME);
