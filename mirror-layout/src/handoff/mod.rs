@@ -438,3 +438,6 @@ pub fn check(
         status,
     })
 }
+
+#[cfg(test)]
+mod tests;
