@@ -176,3 +176,76 @@ pub fn build(root: &Path, releases: &[Rel]) -> PathBuf {
     mirror.publish(&index, &mirror_key).expect("publish");
     root.to_path_buf()
 }
+
+/// Replaces the artifact of `version`/`profile` on a fixture mirror with
+/// `bytes` (re-signed by the vendor key), optionally with a Sigstore bundle
+/// listed beside it, and publishes the mirror again (new sequence, audit
+/// entry).
+pub fn replace_artifact(
+    root: &Path,
+    version: &str,
+    profile: &str,
+    bytes: &[u8],
+    sigstore: Option<&[u8]>,
+) {
+    let mirror_key = secret("mirror");
+    let vendor = secret("vendor");
+    let mirror = Mirror::open(root).expect("open");
+    let keys = mirror.recorded_keys().expect("keys");
+    let (mut index, _) = mirror.read_index(&keys).expect("index");
+    let rel = artifact_path(version, profile);
+    let sig_rel = format!("{rel}.minisig");
+    let bundle_rel = format!("{rel}.sigstore.json");
+    let sig = vendor.sign(bytes, "replaced").expect("sign");
+    let mut written: Vec<(String, Vec<u8>)> = vec![
+        (rel.clone(), bytes.to_vec()),
+        (sig_rel.clone(), sig.into_bytes()),
+    ];
+    if let Some(b) = sigstore {
+        written.push((bundle_rel.clone(), b.to_vec()));
+    }
+    index
+        .files
+        .retain(|f| !written.iter().any(|(p, _)| p == f.path.as_str()));
+    for (p, b) in &written {
+        std::fs::write(root.join(p), b).expect("write");
+        index.files.push(FileEntry {
+            path: bpath(p),
+            size: b.len() as u64,
+            sha256: Sha256Digest::of(b),
+        });
+    }
+    let v = Version::parse(version).expect("version");
+    let release = index
+        .releases
+        .iter_mut()
+        .find(|r| r.version == v)
+        .expect("release");
+    let a = release
+        .artifacts
+        .iter_mut()
+        .find(|a| a.profile.as_str() == profile)
+        .expect("artifact");
+    a.size = bytes.len() as u64;
+    a.sha256 = Sha256Digest::of(bytes);
+    if sigstore.is_some() {
+        a.upstream.push(Upstream::Sigstore {
+            path: bpath(&bundle_rel),
+            identity: None,
+            issuer: None,
+            log_index: None,
+        });
+    }
+    let now = Timestamp::now();
+    let entry = audit::next_entry(
+        Some(index.audit_head),
+        now,
+        Action::Import,
+        "ferry-tests",
+        serde_json::json!({"replaced": rel}),
+    );
+    index.audit_head = mirror.append_audit(&entry).expect("audit");
+    index.sequence += 1;
+    index.generated = now;
+    mirror.publish(&index, &mirror_key).expect("publish");
+}

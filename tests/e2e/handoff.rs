@@ -649,3 +649,56 @@ fn help_has_examples() {
         .ok()
         .stdout_has(&["Examples:"]);
 }
+
+#[test]
+fn sigstore_is_checked_when_the_policy_requires_it() {
+    let s = site(CATALOGUE);
+    let case = ferry_tests::shared_dir().join("vectors/sigstore/conf-happy-path-v0.3");
+    let gha = "https://token.actions.githubusercontent.com";
+    let beacon = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+    let policy_for = |san: &str| {
+        ferry_tests::fixtures::policy_with(
+            &s.dir,
+            1,
+            &format!(
+                "require = [\"minisign\", \"sigstore\"]\nsigstore_trusted_root = {:?}\n[[vendor.sigstore_identity]]\nsan = {san:?}\nissuer = {gha:?}\n",
+                case.join("trusted_root.json").display().to_string()
+            ),
+        )
+    };
+    let m = s.mirror.display().to_string();
+    let artifact = std::fs::read(case.join("a.txt")).unwrap();
+    // No bundle listed yet: refused before anything is written.
+    policy_for(beacon);
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&["carries no Sigstore bundle, which the trust policy requires"]);
+    assert_not_run(&s);
+    let bundle = std::fs::read(case.join("bundle.sigstore.json")).unwrap();
+    ferry_tests::mirror_fixture::replace_artifact(
+        &s.mirror,
+        "3.2.1",
+        "no-training",
+        &artifact,
+        Some(&bundle),
+    );
+    // Another identity: refused, nothing handed over.
+    policy_for("https://example.com/other");
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&["sigstore.json", "does not match expected identity"]);
+    assert_not_run(&s);
+    assert_eq!(std::fs::read_dir(&s.to).unwrap().count(), 0);
+    // The vendor's identity: handed over, both signatures recorded.
+    policy_for(beacon);
+    install(&s, &m, "2.4.0", "3.2.1").run().ok();
+    let h: Value =
+        serde_json::from_slice(&std::fs::read(s.to.join("handoff.json")).unwrap()).unwrap();
+    let sigs = h["artifact"]["signatures"].to_string();
+    assert!(
+        sigs.contains("minisign ") && sigs.contains(&format!("sigstore {beacon}")),
+        "{sigs}"
+    );
+}
