@@ -702,3 +702,31 @@ fn sigstore_is_checked_when_the_policy_requires_it() {
         "{sigs}"
     );
 }
+
+#[test]
+fn a_feed_from_another_publish_or_a_missing_mirror_is_refused() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let feed = s.mirror.join("feed/hints.json");
+    let feed_sig = s.mirror.join("feed/hints.json.minisig");
+    let (old, old_sig) = (
+        std::fs::read(&feed).unwrap(),
+        std::fs::read(&feed_sig).unwrap(),
+    );
+    let bytes = artifact_bytes("3.2.1", "no-training");
+    ferry_tests::mirror_fixture::replace_artifact(&s.mirror, "3.2.1", "no-training", &bytes, None);
+    check(&m, &s, "3.2.1").expect_code(0);
+    // The old feed is validly signed, but of an earlier publish.
+    std::fs::write(&feed, old).unwrap();
+    std::fs::write(&feed_sig, old_sig).unwrap();
+    check(&m, &s, "3.2.1").expect_code(1).stderr_has(&[
+        "hints.json",
+        "is publish 2",
+        "the index is publish 3",
+    ]);
+    // A URL that is no mirror: an environment error.
+    let server = StaticServer::start(&s.dir, "127.0.0.1:0".parse().unwrap()).unwrap();
+    check(&format!("{}nothing-here/", server.url()), &s, "3.2.1")
+        .expect_code(3)
+        .stderr_has(&["nothing-here/index.json", "404"]);
+}
