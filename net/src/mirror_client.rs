@@ -1,8 +1,8 @@
 //! The hand-off's HTTP side (issue 7): reading a mirror served over HTTP
 //! (`ferry-mirror serve`, nginx…) as a
-//! [`MirrorSource`](ferry_mirror_layout::handoff::MirrorSource), and the
+//! [`MirrorSource`], and the
 //! post-upgrade `--health-url` probe as a
-//! [`HealthProbe`](ferry_mirror_layout::handoff::install::HealthProbe).
+//! [`HealthProbe`].
 //!
 //! Blocking on a runtime of its own, so the library's hand-off logic stays
 //! synchronous and free of network crates.
