@@ -11,7 +11,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use ferry_mirror_layout::handoff::MirrorSource;
-use ferry_mirror_layout::handoff::install::HealthProbe;
+use ferry_mirror_layout::handoff::install::{HealthProbe, redact_url};
 
 use crate::client::{ClientOptions, build};
 use crate::download::fetch_small_retry;
@@ -74,7 +74,7 @@ impl HealthProbe for HttpClient {
                     ));
                 }
                 Ok(resp) => last = format!("HTTP {}", resp.status().as_u16()),
-                Err(e) => last = Error::from_reqwest(url, e).to_string(),
+                Err(e) => last = Error::from_reqwest(&redact_url(url), e).to_string(),
             }
             let now = Instant::now();
             if now >= deadline {
@@ -153,9 +153,11 @@ fn status_error(status: u16) -> std::io::Error {
 
 impl MirrorSource for HttpMirror {
     fn location(&self, path: &str) -> String {
-        self.base
+        let full = self
+            .base
             .join(path)
-            .map_or_else(|_| format!("{}{path}", self.base), |u| u.to_string())
+            .map_or_else(|_| format!("{}{path}", self.base), |u| u.to_string());
+        redact_url(&full)
     }
 
     fn read_small(&self, path: &str, limit: u64) -> std::io::Result<Vec<u8>> {
@@ -171,6 +173,14 @@ impl MirrorSource for HttpMirror {
         match res {
             Ok(Ok(bytes)) => Ok(bytes),
             Ok(Err(status)) => Err(status_error(status)),
+            Err(e) if url.password().is_some() || !url.username().is_empty() => {
+                // The error names the URL: never with its credentials.
+                let io = to_io(e);
+                let text = io
+                    .to_string()
+                    .replace(url.as_str(), &redact_url(url.as_str()));
+                Err(std::io::Error::new(io.kind(), text))
+            }
             Err(e) => Err(to_io(e)),
         }
     }
@@ -178,7 +188,7 @@ impl MirrorSource for HttpMirror {
     fn open(&self, path: &str) -> std::io::Result<Box<dyn Read + '_>> {
         let _rt = self.http.rt.enter();
         let url = self.url(path)?;
-        let u = url.to_string();
+        let u = redact_url(url.as_str());
         let resp = self
             .http
             .rt

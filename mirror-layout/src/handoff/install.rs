@@ -369,19 +369,20 @@ pub fn install(
     }
     if record.failed_step.is_none() {
         for url in &actions.health_urls {
-            note(&format!("health check: {url}"));
+            note(&format!("health check: {}", redact_url(url)));
             let (passed, detail) = match probe.wait_healthy(url, actions.health_timeout) {
                 Ok(d) => (true, d),
                 Err(d) => (false, d),
             };
+            let shown = redact_url(url);
             record.health.push(HealthRecord {
                 kind: "url".into(),
-                target: url.clone(),
+                target: shown.clone(),
                 passed,
                 detail,
             });
             if !passed {
-                record.failed_step = Some(format!("health-url {url}"));
+                record.failed_step = Some(format!("health-url {shown}"));
                 break;
             }
         }
@@ -428,6 +429,20 @@ pub fn install(
     })
 }
 
+/// A URL without its user-info (`https://***@host/…`): credentials never
+/// land in a record or a message (SPEC §5 rule 6).
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// `exit 3`, `killed by a signal`, plus any note.
 #[must_use]
 pub fn describe(r: &CommandRecord) -> String {
@@ -442,6 +457,14 @@ pub fn describe(r: &CommandRecord) -> String {
 
 /// Runs `sh -c CMD` with `env`, its stdout and stderr going to this
 /// process's stderr (stdout carries data only), killed after `timeout`.
+#[cfg(test)]
+#[test]
+fn urls_lose_their_credentials() {
+    assert_eq!(redact_url("http://u:p@h:1/x@y"), "http://***@h:1/x@y");
+    assert_eq!(redact_url("http://h/x"), "http://h/x");
+    assert_eq!(redact_url("not a url"), "not a url");
+}
+
 fn run_sh(cmd: &str, env: &[(&str, OsString)], timeout: Option<Duration>) -> CommandRecord {
     let mut c = Command::new("sh");
     c.arg("-c").arg(cmd).stdin(Stdio::null());
