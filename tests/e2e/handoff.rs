@@ -427,9 +427,9 @@ fn each_preflight_check_fails_on_its_own_and_the_installer_is_not_run() {
         .stderr_has(&["profile: measured 2.5.0 has artifacts for default"]);
     assert_not_run(&s);
     // A yanked target.
-    install(&s, &m, "2.4.0", "3.3.0")
-        .run()
-        .expect_code(1)
+    let o = install(&s, &m, "2.4.0", "3.3.0").arg("--json").run();
+    assert_eq!(o.json()["passed"], false);
+    o.expect_code(1)
         .stderr_has(&["not-yanked: measured yanked by the vendor: pulled"]);
     assert_not_run(&s);
     // A required release skipped (2.2.0 accepts 1.4.0, but 2.0.0 is required).

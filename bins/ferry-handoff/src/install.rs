@@ -116,6 +116,13 @@ impl InstallArgs {
         for c in &planned.checks {
             printer.info(&check_line(c));
         }
+        if let Some(e) = planned.failure() {
+            // Under --json, the checks are the document; nothing ran.
+            if printer.json {
+                print_plan(printer, &planned, false);
+            }
+            return Err(e.into());
+        }
         let actions = Actions {
             to: self.to.clone(),
             exec: self.exec.clone(),
