@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod handoff;
 pub mod mirror;
 pub mod upgrade;
 pub mod workspace;

@@ -332,6 +332,26 @@ mod tests {
     }
 
     #[test]
+    fn a_yanked_release_is_never_a_hop() {
+        // 3.0.0 is the only bridge from 1.x to 4.x, but it was yanked.
+        let cat = vec![
+            c("1.0.0", None, false, false),
+            c("3.0.0", None, false, true),
+            c("4.1.0", None, false, false),
+        ];
+        let e = plan(&v("1.0.0"), &v("4.1.0"), &cat)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no upgrade path from 1.0.0"), "{e}");
+        // A yanked required release is no waypoint either.
+        let cat = vec![c("2.0.0", None, true, true), c("2.1.0", None, false, false)];
+        assert_eq!(
+            plan(&v("1.5.0"), &v("2.1.0"), &cat).unwrap(),
+            vec![v("2.1.0")]
+        );
+    }
+
+    #[test]
     fn latest_ignores_yanked() {
         let mut cat = catalogue();
         cat.push(c("3.3.0", None, false, true));

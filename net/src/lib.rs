@@ -7,6 +7,7 @@
 //! * [`download`]: one verified, resumable, size-capped download;
 //! * [`sync`]: `ferry sync`, fetching a vendor's signed index and releases
 //!   into a workspace, keeping nothing unverified outside `.ferry/partial/`;
+//! * [`mirror_client`]: a mirror over HTTP and health probes for `ferry-handoff`;
 //! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror).
 
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod mirror_client;
 pub mod progress;
 pub mod serve;
 pub mod sync;

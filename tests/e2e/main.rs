@@ -9,6 +9,7 @@ mod bundle;
 mod demo;
 mod formats;
 mod foundation;
+mod handoff;
 mod sigstore;
 mod sync;
 mod sync_sigstore;

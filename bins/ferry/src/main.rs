@@ -13,6 +13,7 @@ mod config;
 mod demo;
 mod index;
 mod keygen;
+mod license;
 mod pack;
 mod password;
 mod sign;
@@ -43,6 +44,9 @@ enum Command {
     /// Build vendor release indexes.
     #[command(subcommand)]
     Index(index::IndexCommand),
+    /// Issue vendor-signed product licenses (for the hand-off's pre-flight).
+    #[command(subcommand)]
+    License(license::LicenseCommand),
     /// Fetch and verify a vendor's releases into a workspace.
     Sync(sync::SyncArgs),
     /// Write or co-sign the transfer manifest of a workspace.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(args) => args.run(printer),
         Command::Index(cmd) => cmd.run(printer),
+        Command::License(cmd) => cmd.run(printer),
         Command::Sync(args) => args.run(printer),
         Command::Sign(args) => args.run(printer),
         Command::Pack(args) => args.run(printer),

@@ -1,0 +1,232 @@
+//! `ferry-handoff preflight` and `ferry-handoff install`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use ferry_manifests::time::{Duration, Timestamp};
+use ferry_mirror_layout::cli::{Printer, UsageError, VerifyError};
+use ferry_mirror_layout::handoff::install::{self as lib, Actions, Planned};
+use ferry_mirror_layout::handoff::preflight::{self, Inputs, LicenseInput};
+use semver::Version;
+
+use crate::common::MirrorArgs;
+
+/// Which subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Preflight,
+    Install,
+}
+
+/// Hand a verified release to the product's installer. In order: verify
+/// the mirror's signed index and feed; refuse channels and profiles the
+/// policy is not pinned to; plan; run the pre-flight checks (each prints
+/// what it measured); fetch the artifact into a private staging folder
+/// inside --to, checking size, SHA-256 and the vendor signatures while it
+/// streams; move it into --to; write --to/handoff.json; run --exec with
+/// FERRY_ARTIFACT, FERRY_VERSION and FERRY_HANDOFF set; then each
+/// --health-url and --health-cmd; run --rollback if the installer or a
+/// health check fails. Nothing runs when a step before it failed.
+///
+/// `preflight` runs the plan and the checks alone and changes nothing.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ferry-handoff install --mirror http://mirror.internal:8080/ --trust ferry-trust.toml \\\n      --current 2.4.0 --channel stable --profile no-training --version 3.2.1 \\\n      --to /var/lib/novantra/incoming --exec ./install.sh \\\n      --backup /backups/novantra --backup-max-age 24h --license /etc/novantra/license.json \\\n      --data-dir /var/lib/novantra/data --health-url http://localhost:9000/healthz --rollback ./restore.sh\n  ferry-handoff install … --dry-run          # print the plan and the checks, change nothing\n  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml --current 2.4.0 \\\n      --channel stable --profile no-training --version 3.2.1 --license-expires 2027-03-31"
+)]
+pub(crate) struct InstallArgs {
+    #[command(flatten)]
+    mirror: MirrorArgs,
+    /// The version to install (the next hop of `check`'s path).
+    #[arg(long, value_name = "TARGET")]
+    version: Version,
+    /// Where the verified artifact and handoff.json go.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// The product's installer, run with `sh -c` once everything verified.
+    #[arg(long, value_name = "CMD")]
+    exec: Option<String>,
+    /// A backup file or folder: its newest file must be recent enough.
+    #[arg(long, value_name = "PATH")]
+    backup: Option<PathBuf>,
+    /// Largest age of the newest backup file.
+    #[arg(long, value_name = "AGE", default_value = "24h", requires = "backup")]
+    backup_max_age: Duration,
+    /// The product license (FILE and FILE.minisig, signed by a vendor key).
+    #[arg(long, value_name = "FILE", conflicts_with = "license_expires")]
+    license: Option<PathBuf>,
+    /// The license's expiry, for sites without a license file (2027-03-31).
+    #[arg(long, value_name = "DATE", value_parser = preflight::parse_date)]
+    license_expires: Option<Timestamp>,
+    /// Days of license validity the upgrade needs left.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    license_min_days: u64,
+    /// The product's data folder: its filesystem needs twice its size free.
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
+    /// A URL that must answer 2xx after the installer (repeatable).
+    #[arg(long, value_name = "URL")]
+    health_url: Vec<String>,
+    /// A command that must exit 0 after the installer.
+    #[arg(long, value_name = "CMD")]
+    health_cmd: Option<String>,
+    /// How long each health check may take.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    health_timeout: Duration,
+    /// The site's restore, run when the installer or a health check fails.
+    #[arg(long, value_name = "CMD")]
+    rollback: Option<String>,
+    /// Print the plan and the checks; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl InstallArgs {
+    pub(crate) fn run(self, printer: Printer, mode: Mode) -> Result<u8> {
+        let now = Timestamp::now();
+        if !self.to.is_dir() {
+            return Err(UsageError(format!(
+                "--to {}: is not a folder; create it first",
+                self.to.display()
+            ))
+            .into());
+        }
+        let l = self.mirror.load(now)?;
+        let inputs = Inputs {
+            current: self.mirror.current.clone(),
+            target: self.version.clone(),
+            backup: self.backup.clone().map(|b| (b, self.backup_max_age)),
+            license: match (&self.license, self.license_expires) {
+                (Some(f), _) => Some(LicenseInput::File(f.clone())),
+                (None, Some(t)) => Some(LicenseInput::Expires(t)),
+                (None, None) => None,
+            },
+            license_min_days: self.license_min_days,
+            data_dir: self.data_dir.clone(),
+            now,
+        };
+        let planned = lib::prepare(&l.mirror, &l.policy, &l.sel, &inputs)?;
+        if mode == Mode::Preflight || self.dry_run {
+            print_plan(printer, &planned, self.dry_run);
+            return match planned.failure() {
+                Some(e) => Err(e.into()),
+                None => Ok(0),
+            };
+        }
+        for c in &planned.checks {
+            printer.info(&check_line(c));
+        }
+        if let Some(e) = planned.failure() {
+            // Under --json, the checks are the document; nothing ran.
+            if printer.json {
+                print_plan(printer, &planned, false);
+            }
+            return Err(e.into());
+        }
+        let actions = Actions {
+            to: self.to.clone(),
+            exec: self.exec.clone(),
+            health_urls: self.health_url.clone(),
+            health_cmd: self.health_cmd.clone(),
+            health_timeout: std::time::Duration::from_secs(self.health_timeout.seconds()),
+            rollback: self.rollback.clone(),
+        };
+        let probe = l.probe()?;
+        let outcome = lib::install(
+            l.source.as_dyn(),
+            probe.get(),
+            &l.mirror,
+            &l.policy,
+            &l.sel,
+            &planned,
+            &actions,
+            now,
+            &|s| printer.info(s),
+        )?;
+        let r = &outcome.record;
+        printer.json(&serde_json::json!({
+            "type": "install",
+            "record": outcome.record_path,
+            "handoff": r,
+        }));
+        printer.line(&format!(
+            "{} {} ({}) handed over: {}; status {}; record {}",
+            l.policy.product,
+            r.target,
+            r.artifact.sha256,
+            r.artifact.file,
+            r.status,
+            outcome.record_path.display()
+        ));
+        if let Some(step) = &r.failed_step {
+            let rollback = r.rollback.as_ref().map_or_else(
+                || "no --rollback was given".to_string(),
+                |rb| {
+                    format!(
+                        "the rollback {} ({})",
+                        if rb.exit_code == Some(0) {
+                            "succeeded"
+                        } else {
+                            "FAILED"
+                        },
+                        lib::describe(rb)
+                    )
+                },
+            );
+            let what = match (step.as_str(), &r.installer) {
+                ("installer", Some(i)) => format!("the installer failed ({})", lib::describe(i)),
+                _ => format!(
+                    "{step} failed ({})",
+                    r.health.last().map_or("", |h| h.detail.as_str())
+                ),
+            };
+            return Err(VerifyError(format!(
+                "install of {} {}: {what}; {rollback}; see {}",
+                l.policy.product,
+                r.target,
+                outcome.record_path.display()
+            ))
+            .into());
+        }
+        Ok(0)
+    }
+}
+
+fn check_line(c: &preflight::CheckResult) -> String {
+    format!(
+        "{} {}: {} (required: {})",
+        if c.passed { "ok  " } else { "FAIL" },
+        c.name,
+        c.measured,
+        c.required
+    )
+}
+
+fn print_plan(printer: Printer, p: &Planned, dry_run: bool) {
+    printer.json(&serde_json::json!({
+        "type": if dry_run { "dry-run" } else { "preflight" },
+        "current": p.current,
+        "target": p.target,
+        "upgrade_path": p.upgrade_path,
+        "artifact": p.artifact,
+        "checks": p.checks,
+        "passed": p.failure().is_none(),
+    }));
+    printer.line(&format!("plan: {} -> {}", p.current, p.target));
+    if !p.upgrade_path.is_empty() {
+        let path: Vec<String> = p.upgrade_path.iter().map(ToString::to_string).collect();
+        printer.line(&format!("upgrade path to latest: {}", path.join(" -> ")));
+    }
+    if let Some(a) = &p.artifact {
+        printer.line(&format!(
+            "artifact: {} ({} bytes, sha256 {})",
+            a.path, a.size, a.sha256
+        ));
+    }
+    for c in &p.checks {
+        printer.line(&check_line(c));
+    }
+    if dry_run {
+        printer.line("dry run: nothing was fetched, written or run");
+    }
+}
