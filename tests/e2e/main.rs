@@ -8,6 +8,7 @@ mod attacks;
 mod bundle;
 mod formats;
 mod foundation;
+mod mirror;
 mod sigstore;
 mod sync;
 mod verify_file;

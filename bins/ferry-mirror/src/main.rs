@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+mod import;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,6 +39,8 @@ struct Cli {
 enum Command {
     /// Create a mirror in a new or empty folder.
     Init(InitArgs),
+    /// Verify bundles and add them to the mirror, atomically.
+    Import(import::ImportArgs),
     /// Re-hash everything against the signed index.
     Fsck(FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
@@ -79,6 +83,9 @@ struct FsckArgs {
     /// damage, not against someone who can write the mirror).
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// Wait for another ferry process holding the mirror's lock instead of failing.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Show what the mirror holds.
@@ -100,6 +107,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init(a) => init(a, printer),
+        Command::Import(a) => a.run(printer),
         Command::Fsck(a) => fsck(a, printer),
         Command::Status(a) => status(a, printer),
     };
@@ -109,7 +117,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_key(path: &Path) -> Result<SecretKey> {
+pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
     let password = if SecretKey::file_is_encrypted(path)? {
         match std::env::var("FERRY_PASSWORD") {
             Ok(p) => Some(p),
@@ -162,7 +170,13 @@ fn init(a: InitArgs, printer: Printer) -> Result<()> {
 fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
     let m = Mirror::open(&a.dir)?;
     let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
+    // Finish (or discard) an interrupted change first, under the lock.
+    let lock = if a.wait { m.lock_wait()? } else { m.lock()? };
+    if let Some(t) = m.recover(&lock)? {
+        printer.info(&format!("finished the interrupted transaction {t}"));
+    }
     let r = m.fsck(&keys)?;
+    drop(lock);
     printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r}));
     for p in &r.problems {
         printer.line(&format!("problem: {p}"));

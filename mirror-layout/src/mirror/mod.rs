@@ -15,6 +15,9 @@
 //! so renames are atomic), syncs files and directories, and publishes the
 //! signed index last: the index is the commit point.
 
+pub mod commit;
+pub mod failpoint;
+pub mod import;
 pub mod index;
 
 use std::fs::{self, File, OpenOptions};
