@@ -9,6 +9,7 @@ mod bundle;
 mod formats;
 mod foundation;
 mod mirror;
+mod mirror_crash;
 mod sigstore;
 mod sync;
 mod verify_file;

@@ -76,29 +76,39 @@ impl World {
     }
 
     pub(crate) fn fsck(&self) -> Output {
-        cmd("ferry-mirror")
-            .args(["fsck"])
-            .arg(&self.mirror)
-            .arg("--trust")
-            .arg(&self.policy)
-            .run()
+        fsck_of(&self.mirror, &self.policy)
     }
 
     pub(crate) fn audit_log(&self) -> Output {
-        cmd("ferry-verify")
-            .args(["audit-log"])
-            .arg(self.mirror.join("audit/log.jsonl"))
-            .arg("--index")
-            .arg(self.mirror.join("index.json"))
-            .arg("--trust")
-            .arg(&self.policy)
-            .run()
+        audit_log_of(&self.mirror, &self.policy)
     }
 
     pub(crate) fn index(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.mirror.join("index.json")).expect("index"))
             .expect("index json")
     }
+}
+
+/// `ferry-mirror fsck MIRROR --trust POLICY`.
+pub(crate) fn fsck_of(mirror: &Path, policy: &Path) -> Output {
+    cmd("ferry-mirror")
+        .args(["fsck"])
+        .arg(mirror)
+        .arg("--trust")
+        .arg(policy)
+        .run()
+}
+
+/// `ferry-verify audit-log` with the signed index as anchor.
+pub(crate) fn audit_log_of(mirror: &Path, policy: &Path) -> Output {
+    cmd("ferry-verify")
+        .args(["audit-log"])
+        .arg(mirror.join("audit/log.jsonl"))
+        .arg("--index")
+        .arg(mirror.join("index.json"))
+        .arg("--trust")
+        .arg(policy)
+        .run()
 }
 
 /// `ferry-mirror import BUNDLE --mirror M --trust P --key mirror.key --now NOW`.
