@@ -366,3 +366,195 @@ fn yanks_in_a_newer_manifest_mark_releases_yanked() {
     );
     w.fsck().ok();
 }
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `curl -s -i` (optionally `-I` / `-X` / `-r`): (status, headers, body).
+fn curl(url: &str, extra: &[&str]) -> (u16, String, Vec<u8>) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-i", "--noproxy", "*", "--max-time", "10"])
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("curl");
+    let raw = out.stdout;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
+}
+
+fn wait_http(url: &str) {
+    let start = std::time::Instant::now();
+    while curl(url, &[]).0 != 200 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{url} never answered 200"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Fetches the index, the feed and a byte range of an artifact from
+/// `base` and verifies them against the mirror key and the file on disk.
+fn fetch_and_verify(w: &World, base: &str) {
+    use ferry_mirror_layout::mirror::{verify_hints_bytes, verify_index_bytes};
+    let policy = ferry_manifests::policy::TrustPolicy::load(&w.policy).expect("policy");
+    let keys = &policy.mirror().expect("[mirror]").keys;
+    let get = |p: &str| {
+        let (s, _, b) = curl(&format!("{base}{p}"), &[]);
+        assert_eq!(s, 200, "{base}{p}");
+        b
+    };
+    let index = verify_index_bytes(
+        &get("index.json"),
+        &get("index.json.minisig"),
+        keys,
+        "index.json",
+    )
+    .expect("index verifies");
+    assert_eq!(index.sequence, 2);
+    let hints = verify_hints_bytes(
+        &get("feed/hints.json"),
+        &get("feed/hints.json.minisig"),
+        keys,
+        "feed/hints.json",
+    )
+    .expect("feed verifies");
+    assert_eq!(hints.sequence, 2);
+    let art = index.releases[0].artifacts[0].path.as_str().to_string();
+    let on_disk = std::fs::read(w.mirror.join(&art)).unwrap();
+    let (s, head, body) = curl(&format!("{base}{art}"), &["-r", "1000-4999"]);
+    assert_eq!(s, 206, "{head}");
+    assert_eq!(body, on_disk[1000..5000], "range bytes differ");
+    assert!(head.to_ascii_lowercase().contains("etag:"), "{head}");
+    assert_eq!(curl(&format!("{base}.ferry/lock"), &[]).0, 404);
+}
+
+#[test]
+fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
+    let w = World::new();
+    let mut fx = w.workspace("ws", 7, 0);
+    fx.manifest["releases"][0]["advisories"] = json!([{
+        "id": "NOV-2026-004", "severity": "high", "affected": "<3.2.1",
+        "fixed_in": "3.2.1", "summary": "auth bypass <script>alert(1)</script>"
+    }]);
+    fx.seal();
+    w.import(&w.pack(&fx, "b7"), &[]).ok();
+
+    // ferry-mirror serve.
+    let port = free_port();
+    let _serve = KillOnDrop(
+        std::process::Command::new(ferry_tests::bin("ferry-mirror"))
+            .arg("serve")
+            .arg(&w.mirror)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let base = format!("http://127.0.0.1:{port}/");
+    wait_http(&format!("{base}healthz"));
+    fetch_and_verify(&w, &base);
+    let (s, head, body) = curl(&format!("{base}{}", fixtures::ARTIFACT), &["-I"]);
+    assert_eq!(s, 200, "{head}");
+    assert!(body.is_empty());
+    assert!(head.to_ascii_lowercase().contains("etag: \""), "{head}");
+    assert_eq!(curl(&format!("{base}index.json"), &["-X", "POST"]).0, 405);
+    assert_eq!(curl(&format!("{base}index.json"), &["-X", "DELETE"]).0, 405);
+    assert_eq!(curl(&format!("{base}.ferry/staging/"), &[]).0, 404);
+    assert_eq!(curl(&format!("{base}%2Eferry/lock"), &[]).0, 404);
+    let (s, _, body) = curl(&format!("{base}healthz"), &[]);
+    assert_eq!((s, body), (200, b"ok\n".to_vec()));
+    // The status page: versions, advisories (escaped), sequence, last import.
+    let (s, _, body) = curl(&base, &[]);
+    assert_eq!(s, 200);
+    let html = String::from_utf8(body).unwrap();
+    for needle in [
+        "novantra mirror",
+        "<td class=\"latest\">3.2.1</td>",
+        "NOV-2026-004",
+        "auth bypass &lt;script&gt;alert(1)&lt;/script&gt;",
+        "<b id=\"sequence\">2</b>",
+        "Last import: ",
+    ] {
+        assert!(
+            html.contains(needle),
+            "status page lacks {needle:?}:\n{html}"
+        );
+    }
+    assert!(
+        !html.contains("<script>"),
+        "unescaped text on the status page"
+    );
+    // A broken signature: /healthz says so.
+    let sig = w.mirror.join("index.json.minisig");
+    let good = std::fs::read(&sig).unwrap();
+    std::fs::write(&sig, b"untrusted comment: x\nbroken\n").unwrap();
+    assert_eq!(curl(&format!("{base}healthz"), &[]).0, 503);
+    std::fs::write(&sig, good).unwrap();
+
+    // Stock nginx on the same directory.
+    if !ferry_tests::have("nginx") {
+        eprintln!(
+            "SKIPPED the nginx half: nginx is not installed (scripts/ci.sh installs nginx-light)"
+        );
+        return;
+    }
+    let port = free_port();
+    let conf_dir = w.path("nginx");
+    for d in ["", "body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(conf_dir.join(d)).unwrap();
+    }
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let c = conf_dir.display();
+    let conf = format!(
+        "{user}daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {c}/error.log;\npid {c}/nginx.pid;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {c}/body;\n  proxy_temp_path {c}/proxy;\n  fastcgi_temp_path {c}/fastcgi;\n  uwsgi_temp_path {c}/uwsgi;\n  scgi_temp_path {c}/scgi;\n  types {{ application/json json; }}\n  default_type application/octet-stream;\n  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n    location ~ /\\.ferry {{ return 404; }}\n  }}\n}}\n",
+        user = if is_root { "user root;\n" } else { "" },
+        root = w.mirror.display(),
+    );
+    let conf_path = conf_dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let _nginx = KillOnDrop(
+        std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(&conf_dir)
+            .arg("-e")
+            .arg(conf_dir.join("error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx"),
+    );
+    let base = format!("http://127.0.0.1:{port}/");
+    wait_http(&format!("{base}index.json"));
+    fetch_and_verify(&w, &base);
+}

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod import;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Init(InitArgs),
     /// Verify bundles and add them to the mirror, atomically.
     Import(import::ImportArgs),
+    /// Serve the mirror read-only over HTTP, with a status page.
+    Serve(serve::ServeArgs),
     /// Re-hash everything against the signed index.
     Fsck(FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => init(a, printer),
         Command::Import(a) => a.run(printer),
+        Command::Serve(a) => a.run(printer),
         Command::Fsck(a) => fsck(a, printer),
         Command::Status(a) => status(a, printer),
     };
