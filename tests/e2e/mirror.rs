@@ -558,3 +558,260 @@ fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
     wait_http(&format!("{base}index.json"));
     fetch_and_verify(&w, &base);
 }
+
+/// A vendor source folder for `ferry index build`: `versions`, stable,
+/// one no-training amd64 artifact each.
+fn vendor_src(dir: &Path, versions: &[&str]) -> PathBuf {
+    let src = dir.to_path_buf();
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("product.toml"), "product = \"novantra\"\n").unwrap();
+    for (seed, v) in versions.iter().enumerate() {
+        let d = src.join(v);
+        std::fs::create_dir_all(d.join("no-training")).unwrap();
+        let name = format!("novantra_{v}_amd64.deb");
+        std::fs::write(
+            d.join("no-training").join(&name),
+            det_bytes(seed as u64 + 50, 20_000 + seed),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("release.toml"),
+            format!("channels = [\"stable\"]\npublished = \"2026-11-01T00:00:00Z\"\n[[artifacts]]\nfile = \"{name}\"\nprofile = \"no-training\"\nplatform = \"linux-amd64\"\nformat = \"deb\"\n"),
+        )
+        .unwrap();
+        std::fs::write(d.join("NOTES.md"), format!("# novantra {v}\n")).unwrap();
+    }
+    src
+}
+
+fn ferry() -> ferry_tests::Run {
+    cmd("ferry").env("NO_PROXY", "127.0.0.1,localhost")
+}
+
+/// Builds a signed vendor index for `versions`, serves it, syncs `ws`.
+fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
+    let src = vendor_src(&w.path(&format!("src-{tag}")), versions);
+    let web = w.path(&format!("web-{tag}"));
+    ferry()
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .args(["--generated", "2026-11-20T00:00:00Z"])
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    ferry()
+        .args(["sync", "--index", &server.url("index.json"), "--trust"])
+        .arg(&w.policy)
+        .args([
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+            "--workspace",
+        ])
+        .arg(ws)
+        .run()
+        .ok();
+}
+
+fn sign_ws(ws: &Path, key: &str, since: Option<&Path>) -> Output {
+    let mut c = ferry()
+        .args(["sign", "--workspace"])
+        .arg(ws)
+        .arg("--key")
+        .arg(demo_key(key));
+    if let Some(s) = since {
+        c = c.arg("--since").arg(s);
+    }
+    c.run()
+}
+
+/// Paths inside a tar bundle.
+fn tar_listing(p: &Path) -> Vec<String> {
+    let out = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(p)
+        .output()
+        .expect("tar");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn pack_since_the_exported_state_carries_only_what_the_mirror_lacks() {
+    let w = World::new();
+    // First transfer: 1.0.0, full bundle, by the real sync/sign/pack.
+    let ws = w.path("ws");
+    sync_versions(&w, "a", &["1.0.0"], &ws);
+    sign_ws(&ws, "org1", None).ok();
+    sign_ws(&ws, "org2", None).ok();
+    let full = w.path("full.tar");
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&full)
+        .run()
+        .ok();
+    let import = |b: &Path| {
+        cmd("ferry-mirror")
+            .args(["import"])
+            .arg(b)
+            .arg("--mirror")
+            .arg(&w.mirror)
+            .arg("--trust")
+            .arg(&w.policy)
+            .arg("--key")
+            .arg(demo_key("mirror"))
+            .run()
+    };
+    import(&full).ok();
+    let state = w.path("mirror-state.json");
+    cmd("ferry-mirror")
+        .args(["export-state"])
+        .arg(&w.mirror)
+        .arg("--out")
+        .arg(&state)
+        .arg("--trust")
+        .arg(&w.policy)
+        .run()
+        .ok()
+        .stdout_has(&["3 file(s)"]);
+    let st: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(st["schema"], "ferry.mirror-state/v1");
+
+    // The vendor publishes 1.2.0; the connected side syncs both again.
+    sync_versions(&w, "b", &["1.0.0", "1.2.0"], &ws);
+    // A full manifest cannot be packed --since.
+    sign_ws(&ws, "org1", None).ok();
+    let refused = w.path("refused.tar");
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&refused)
+        .arg("--since")
+        .arg(&state)
+        .run()
+        .expect_code(1)
+        .stderr_has(&["is a full manifest", "ferry sign --since"]);
+    assert!(!refused.exists());
+    std::fs::remove_dir_all(ws.join("ferry")).unwrap();
+    sign_ws(&ws, "org1", Some(&state)).ok();
+    // Co-signing needs the same state.
+    sign_ws(&ws, "org2", None)
+        .expect_code(1)
+        .stderr_has(&["another --since state"]);
+    sign_ws(&ws, "org2", Some(&state)).ok();
+    let inc = w.path("inc.tar");
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&inc)
+        .arg("--since")
+        .arg(&state)
+        .run()
+        .ok();
+    let listing = tar_listing(&inc);
+    assert!(
+        listing.iter().any(|p| p.starts_with("releases/1.2.0/")),
+        "{listing:?}"
+    );
+    assert!(
+        !listing.iter().any(|p| p.starts_with("releases/1.0.0")),
+        "an incremental bundle carries what the mirror already holds: {listing:?}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("ferry/manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        m["base_state_sha256"],
+        ferry_tests::sha256_hex(&std::fs::read(&state).unwrap())
+    );
+    import(&inc)
+        .ok()
+        .stdout_has(&["imported manifest", "1.2.0"]);
+    w.fsck().ok();
+    w.audit_log().ok();
+    let idx = w.index();
+    let versions: Vec<&str> = idx["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["1.0.0", "1.2.0"]);
+    // Nothing left to carry: sign --since a fresh state refuses.
+    let state2 = w.path("mirror-state-2.json");
+    cmd("ferry-mirror")
+        .args(["export-state"])
+        .arg(&w.mirror)
+        .arg("--out")
+        .arg(&state2)
+        .run()
+        .ok();
+    std::fs::remove_dir_all(ws.join("ferry")).unwrap();
+    sign_ws(&ws, "org1", Some(&state2))
+        .expect_code(1)
+        .stderr_has(&["nothing to carry"]);
+}
+
+#[test]
+fn prune_keeps_the_newest_and_the_latest_and_is_audited() {
+    let w = World::new();
+    let ws = w.path("ws");
+    sync_versions(&w, "a", &["1.0.0", "1.1.0", "1.2.0"], &ws);
+    sign_ws(&ws, "org1", None).ok();
+    sign_ws(&ws, "org2", None).ok();
+    let full = w.path("full.tar");
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&full)
+        .run()
+        .ok();
+    cmd("ferry-mirror")
+        .args(["import"])
+        .arg(&full)
+        .arg("--mirror")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    let prune = |keep: &str| {
+        cmd("ferry-mirror")
+            .args(["prune"])
+            .arg(&w.mirror)
+            .args(["--keep", keep, "--key"])
+            .arg(demo_key("mirror"))
+            .arg("--trust")
+            .arg(&w.policy)
+            .run()
+    };
+    prune("0").expect_code(1);
+    prune("2")
+        .ok()
+        .stdout_has(&["removed 1.0.0", "kept 1.1.0, 1.2.0"]);
+    assert!(!w.mirror.join("releases/1.0.0").exists());
+    assert!(w.mirror.join("releases/1.2.0/NOTES.md").is_file());
+    w.fsck().ok();
+    w.audit_log().ok().stdout_has(&["3 entries chained"]);
+    let before = snapshot(&w.mirror);
+    prune("2").ok().stdout_has(&["nothing to prune"]);
+    assert_unchanged(&w.mirror, &before);
+    prune("1").ok().stdout_has(&["removed 1.1.0"]);
+    let idx = w.index();
+    assert_eq!(idx["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(idx["releases"][0]["version"], "1.2.0");
+    w.fsck().ok();
+}

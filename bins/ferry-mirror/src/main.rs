@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod import;
+mod prune;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Serve the mirror read-only over HTTP, with a status page.
     Serve(serve::ServeArgs),
+    /// Remove old versions (never the latest of a channel).
+    Prune(prune::PruneArgs),
+    /// Write what the mirror holds, for `ferry pack --since`.
+    ExportState(prune::ExportStateArgs),
     /// Re-hash everything against the signed index.
     Fsck(FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
@@ -112,6 +117,8 @@ fn main() -> ExitCode {
         Command::Init(a) => init(a, printer),
         Command::Import(a) => a.run(printer),
         Command::Serve(a) => a.run(printer),
+        Command::Prune(a) => a.run(printer),
+        Command::ExportState(a) => a.run(printer),
         Command::Fsck(a) => fsck(a, printer),
         Command::Status(a) => status(a, printer),
     };
@@ -136,7 +143,11 @@ pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
     Ok(SecretKey::from_file(path, password)?)
 }
 
-fn mirror_keys(mirror: &Mirror, trust: Option<&Path>, printer: Printer) -> Result<KeySet> {
+pub(crate) fn mirror_keys(
+    mirror: &Mirror,
+    trust: Option<&Path>,
+    printer: Printer,
+) -> Result<KeySet> {
     match trust {
         Some(p) => {
             let policy = TrustPolicy::load(p)?;

@@ -9,7 +9,7 @@ use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
 use ferry_mirror_layout::cli::Printer;
-use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign};
+use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign_since};
 
 /// Write ferry/manifest.json (SPEC §3.3) and ferry/SHA256SUMS over every
 /// file of a synced workspace and sign it with KEY into
@@ -34,6 +34,11 @@ pub(crate) struct SignArgs {
     /// A trust policy: refuse an --expires longer than its transfer.max_validity.
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// A mirror's exported state (ferry-mirror export-state): the new
+    /// manifest lists only the releases that mirror lacks (then `ferry pack
+    /// --since` the same state).
+    #[arg(long, value_name = "STATE.json")]
+    since: Option<PathBuf>,
 }
 
 impl SignArgs {
@@ -51,7 +56,12 @@ impl SignArgs {
             None
         };
         let key = SecretKey::from_file(&self.key, password)?;
-        let report = sign(
+        let since = self
+            .since
+            .as_deref()
+            .map(ferry_mirror_layout::mirror::state::MirrorState::load)
+            .transpose()?;
+        let report = sign_since(
             &ws,
             &key,
             SignOptions {
@@ -59,6 +69,7 @@ impl SignArgs {
                 max_validity,
                 now: Timestamp::now(),
             },
+            since.as_ref(),
         )?;
         if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
             m.insert("type".into(), "sign".into());

@@ -234,7 +234,9 @@ impl Mirror {
                 fs::remove_file(&p).map_err(|e| Error::io(&p, "remove", e))?;
             }
             let mut dir = p.parent().map(Path::to_path_buf);
-            if let Some(d) = &dir {
+            if let Some(d) = &dir
+                && d.is_dir()
+            {
                 sync_dir(d)?;
             }
             // Remove folders the removal emptied, up to releases/ or manifests/.

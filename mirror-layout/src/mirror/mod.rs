@@ -19,6 +19,8 @@ pub mod commit;
 pub mod failpoint;
 pub mod import;
 pub mod index;
+pub mod prune;
+pub mod state;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
