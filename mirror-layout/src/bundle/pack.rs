@@ -552,21 +552,6 @@ pub(crate) fn copy_item_to(item: &Item, out: &mut dyn Write, out_name: &Path) ->
     copy_item(item, out, out_name)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn split_sizes() {
-        assert_eq!("100M".parse::<Split>().unwrap().0, 100 << 20);
-        assert_eq!("4G".parse::<Split>().unwrap().0, 4 << 30);
-        assert_eq!("fat32".parse::<Split>().unwrap().0, (4 << 30) - 1);
-        assert_eq!("2048".parse::<Split>().unwrap().0, 2048);
-        assert!("12".parse::<Split>().is_err());
-        assert!("1X".parse::<Split>().is_err());
-    }
-}
-
 /// `ferry pack --since STATE.json`: the workspace's manifest must have
 /// been written by `ferry sign --since` the same state, so it lists only
 /// what that mirror lacks (the packer packs exactly the listed files).
@@ -589,5 +574,20 @@ pub fn check_since(ws: &Path, since: &crate::mirror::state::LoadedState) -> Resu
             MANIFEST_PATH,
             "is a full manifest; sign the workspace with `ferry sign --since STATE.json` first so it lists only what the mirror lacks",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sizes() {
+        assert_eq!("100M".parse::<Split>().unwrap().0, 100 << 20);
+        assert_eq!("4G".parse::<Split>().unwrap().0, 4 << 30);
+        assert_eq!("fat32".parse::<Split>().unwrap().0, (4 << 30) - 1);
+        assert_eq!("2048".parse::<Split>().unwrap().0, 2048);
+        assert!("12".parse::<Split>().is_err());
+        assert!("1X".parse::<Split>().is_err());
     }
 }
