@@ -88,6 +88,14 @@ pub struct Journal {
     pub index_sig: String,
 }
 
+/// A transaction id unique on this host: time, process id, a counter.
+#[must_use]
+pub fn new_txn(now: ferry_manifests::time::Timestamp) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{}-{n}", now.unix(), std::process::id())
+}
+
 fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     let p = BundlePath::new(rel)?;
     if !(p.starts_with_dir("releases") || p.starts_with_dir("manifests")) {

@@ -235,7 +235,7 @@ impl Mirror {
         self.check_space(new_bytes + vm.bytes.len() as u64 + 8 * index.to_bytes().len() as u64)?;
         hit("space-checked");
 
-        let txn = format!("{}-{}", now.unix(), std::process::id());
+        let txn = super::commit::new_txn(now);
         let staging = self.root.join(STAGING_DIR).join(&txn);
         create_dir_all_durable(&staging)?;
         let result =

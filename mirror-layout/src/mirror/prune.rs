@@ -143,7 +143,7 @@ impl Mirror {
                 "index_sequence": next.sequence,
             }),
         );
-        let txn = format!("{}-{}", now.unix(), std::process::id());
+        let txn = super::commit::new_txn(now);
         let journal = self.journal(
             key,
             &txn,
