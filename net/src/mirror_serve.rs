@@ -62,12 +62,10 @@ async fn guard(req: Request, next: Next) -> Response {
         )
             .into_response();
     }
-    if req
-        .uri()
-        .path()
-        .split('/')
-        .any(|c| c == ".ferry" || c.eq_ignore_ascii_case("%2eferry"))
-    {
+    // Decoded as ServeDir decodes it, so `%2eferry` or `.%66erry` is caught.
+    let hidden = percent_decode(req.uri().path())
+        .is_none_or(|p| p.split('/').any(|c| c == ".ferry" || c.contains('\\')));
+    if hidden {
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(req).await

@@ -487,6 +487,11 @@ fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
     assert_eq!(curl(&format!("{base}index.json"), &["-X", "DELETE"]).0, 405);
     assert_eq!(curl(&format!("{base}.ferry/staging/"), &[]).0, 404);
     assert_eq!(curl(&format!("{base}%2Eferry/lock"), &[]).0, 404);
+    assert_eq!(curl(&format!("{base}.%66erry/lock"), &[]).0, 404);
+    assert_eq!(
+        curl(&format!("{base}releases/../.ferry/lock"), &["--path-as-is"]).0,
+        404
+    );
     let (s, _, body) = curl(&format!("{base}healthz"), &[]);
     assert_eq!((s, body), (200, b"ok\n".to_vec()));
     // The status page: versions, advisories (escaped), sequence, last import.
@@ -584,12 +589,12 @@ fn vendor_src(dir: &Path, versions: &[&str]) -> PathBuf {
     src
 }
 
-fn ferry() -> ferry_tests::Run {
+pub(crate) fn ferry() -> ferry_tests::Run {
     cmd("ferry").env("NO_PROXY", "127.0.0.1,localhost")
 }
 
 /// Builds a signed vendor index for `versions`, serves it, syncs `ws`.
-fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
+pub(crate) fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
     let src = vendor_src(&w.path(&format!("src-{tag}")), versions);
     let web = w.path(&format!("web-{tag}"));
     ferry()
@@ -618,7 +623,7 @@ fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
         .ok();
 }
 
-fn sign_ws(ws: &Path, key: &str, since: Option<&Path>) -> Output {
+pub(crate) fn sign_ws(ws: &Path, key: &str, since: Option<&Path>) -> Output {
     let mut c = ferry()
         .args(["sign", "--workspace"])
         .arg(ws)

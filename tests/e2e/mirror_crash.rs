@@ -270,3 +270,85 @@ fn disk_full_is_exit_3_and_changes_nothing() {
     assert_unchanged(&w.mirror, &before);
     w.fsck().ok();
 }
+
+#[test]
+fn prune_killed_at_every_step_is_all_or_nothing() {
+    use crate::mirror::{ferry, sign_ws, sync_versions};
+    let w = World::new();
+    let ws = w.path("ws");
+    sync_versions(&w, "a", &["1.0.0", "1.1.0", "1.2.0"], &ws);
+    sign_ws(&ws, "org1", None).ok();
+    sign_ws(&ws, "org2", None).ok();
+    let full = w.path("full.tar");
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&full)
+        .run()
+        .ok();
+    ferry_tests::cmd("ferry-mirror")
+        .args(["import"])
+        .arg(&full)
+        .arg("--mirror")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    let template = w.path("template");
+    cp_a(&w.mirror, &template);
+    let prune = |m: &Path| {
+        let mut c = Command::new(bin("ferry-mirror"));
+        c.arg("prune")
+            .arg(m)
+            .args(["--keep", "1", "--key"])
+            .arg(demo_key("mirror"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let list_mirror = w.path("list-mirror");
+    cp_a(&template, &list_mirror);
+    let list = w.path("points.txt");
+    let st = prune(&list_mirror)
+        .env("FERRY_FAILPOINT", "list")
+        .env("FERRY_FAILPOINT_MARK", &list)
+        .status()
+        .expect("prune");
+    assert!(st.success());
+    let points: Vec<String> = std::fs::read_to_string(&list)
+        .expect("points")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(points.len() >= 12, "{points:?}");
+    let armed_at = points.iter().position(|p| p == "journal-armed").unwrap();
+    let after = index_sequence(&list_mirror);
+    for (i, point) in points.iter().enumerate() {
+        let m = w.path(&format!("m-{i}"));
+        cp_a(&template, &m);
+        let mark = w.path(&format!("mark-{i}"));
+        let mut child = prune(&m)
+            .env("FERRY_FAILPOINT", point)
+            .env("FERRY_FAILPOINT_MARK", &mark)
+            .spawn()
+            .expect("spawn");
+        wait_for_mark(&mut child, &mark, point);
+        child_kill(&mut child);
+        crate::mirror::fsck_of(&m, &w.policy).ok();
+        crate::mirror::audit_log_of(&m, &w.policy).ok();
+        let seq = index_sequence(&m);
+        assert_eq!(seq, if i < armed_at { 1 + 1 } else { after }, "{point}");
+        let st = prune(&m).status().expect("prune");
+        assert!(st.success(), "{point}: re-run failed");
+        assert_eq!(index_sequence(&m), after, "{point}");
+        assert!(!m.join("releases/1.0.0").exists(), "{point}");
+        crate::mirror::fsck_of(&m, &w.policy).ok();
+        std::fs::remove_dir_all(&m).expect("cleanup");
+    }
+    eprintln!("prune crash test: {} kill points passed", points.len());
+}
