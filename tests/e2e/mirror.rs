@@ -220,10 +220,19 @@ fn import_then_fsck_and_audit_log_pass() {
         let n = std::fs::read_dir(w.mirror.join(d)).map_or(0, Iterator::count);
         assert_eq!(n, 0, "{d} not empty");
     }
-    // A broken chain is refused.
+    // A broken chain is refused, by ferry-verify, fsck, and a new import
+    // (before anything is written).
     let log_path = w.mirror.join("audit/log.jsonl");
     std::fs::write(&log_path, log.replace("\"import\"", "\"prune\"")).unwrap();
     w.audit_log().expect_code(1);
+    w.fsck().expect_code(1);
+    let before = snapshot(&w.mirror);
+    let mut fx8 = derive(&fx, &w.path("ws8"), 8);
+    fx8.seal();
+    w.import(&w.pack(&fx8, "b8"), &[])
+        .expect_code(1)
+        .stderr_has(&["audit/log.jsonl", "run ferry-mirror fsck"]);
+    assert_unchanged(&w.mirror, &before);
 }
 
 /// Moves the fixture's artifact to the `default` profile.

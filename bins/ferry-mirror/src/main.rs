@@ -219,7 +219,7 @@ fn status(a: StatusArgs, printer: Printer) -> Result<()> {
     let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
     let (index, _) = m.read_index(&keys)?;
     let hints = index.hints();
-    printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len()}));
+    printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len(), "last_import": index.manifests.iter().max_by_key(|m| m.imported)}));
     printer.line(&format!(
         "{} mirror at {}: index sequence {}, {} release(s)",
         index.product,
@@ -227,6 +227,15 @@ fn status(a: StatusArgs, printer: Printer) -> Result<()> {
         index.sequence,
         index.releases.len()
     ));
+    if let Some(last) = index.manifests.iter().max_by_key(|m| m.imported) {
+        printer.line(&format!(
+            "  last import {}: manifest sequence {} ({}), signed by {}",
+            last.imported,
+            last.sequence,
+            last.sha256.short(),
+            last.signers.join(", ")
+        ));
+    }
     for (channel, profiles) in &hints.channels {
         for (profile, cp) in profiles {
             let versions: Vec<String> = cp.versions.iter().map(ToString::to_string).collect();

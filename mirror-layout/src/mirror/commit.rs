@@ -122,6 +122,26 @@ fn staged_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> 
 }
 
 impl Mirror {
+    /// Refuses to start a change when the audit log is not the unbroken
+    /// chain whose head the signed index records (the commit could not
+    /// append to it; `fsck` says more).
+    ///
+    /// # Errors
+    /// [`Error::Refused`], [`Error::Io`].
+    pub(crate) fn check_audit_head(&self, index_head: Head) -> Result<()> {
+        let log = read_small_bytes(&self.root.join(AUDIT_FILE), audit::MAX_LOG_BYTES)?;
+        let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
+        if head != Some(index_head) {
+            return Err(Error::refused(
+                AUDIT_FILE,
+                format!(
+                    "head {head:?} is not the one the signed index records ({index_head:?}); nothing was changed: run ferry-mirror fsck"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes, syncs and arms `journal`, then rolls it forward.
     ///
     /// # Errors

@@ -191,6 +191,7 @@ impl Mirror {
         }
         self.check_signing_key(key, Some(policy))?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;
+        self.check_audit_head(index.audit_head)?;
         let vm = verify_manifest_of(input, policy, &VerifyOptions { now, state: None })?;
         let m = &vm.manifest;
         let mut outcome = ImportOutcome {

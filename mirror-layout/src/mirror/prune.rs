@@ -92,6 +92,7 @@ impl Mirror {
         let recovered = self.recover(lock)?;
         self.check_signing_key(key, policy)?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;
+        self.check_audit_head(index.audit_head)?;
         let kept = kept_versions(&index, keep);
         let mut next = index.clone();
         next.releases.retain(|r| kept.contains(&r.version));
