@@ -188,6 +188,18 @@ fn import_then_fsck_and_audit_log_pass() {
     w.audit_log()
         .ok()
         .stdout_has(&["2 entries chained", "matches the signed index"]);
+    cmd("ferry-mirror")
+        .args(["status"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .run()
+        .ok()
+        .stdout_has(&[
+            "stable/no-training: latest 3.2.1",
+            "last import",
+            "manifest sequence 7",
+        ]);
     let idx = w.index();
     assert_eq!(idx["sequence"], 2);
     assert_eq!(idx["manifest_sequence"], 7);
