@@ -19,9 +19,9 @@
 //!   ferry/manifest.json, ferry/SHA256SUMS, ferry/signatures/<KEYID>.minisig
 //! ```
 
+use crate::fsutil::sync_dir;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ferry_manifests::digest::{Sha256Digest, hash_reader};
@@ -341,24 +341,8 @@ fn refused(what: &str, reason: &str) -> Error {
 /// [`Error::Io`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| Error::io(parent, "create directory", e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, "create", e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(&tmp, "write", e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename", e))?;
-    sync_dir(parent)
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    let d = fs::File::open(dir).map_err(|e| Error::io(dir, "open", e))?;
-    d.sync_all().map_err(|e| Error::io(dir, "sync", e))
+    crate::fsutil::create_dir_all_durable(parent)?;
+    crate::fsutil::write_atomic(path, bytes)
 }
 
 /// Orders manifest files as the packer and the one-pass verifier need:

@@ -567,6 +567,10 @@ async fn run_task(
 }
 
 /// One signature file kept in memory until its artifact passed.
+/// Largest Sigstore bundle fetched (bundles with certificate chains are a
+/// few KiB).
+const MAX_SIGSTORE_BYTES: u64 = 1024 * 1024;
+
 struct HeldSignature {
     path: BundlePath,
     bytes: Vec<u8>,
@@ -668,7 +672,56 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
                     ));
                     continue;
                 }
-                // Checked below, at the one Sigstore call site.
+                let sig_path = BundlePath::new(&format!("{what}.sigstore.json"))?;
+                let in_place = ctx.workspace.path(&sig_path);
+                let bytes = if in_place.exists() {
+                    ferry_manifests::minisig::read_small_bytes(&in_place, MAX_SIGSTORE_BYTES)?
+                } else {
+                    match fetch_small_retry(
+                        &ctx.client,
+                        url,
+                        MAX_SIGSTORE_BYTES,
+                        sig_path.as_str(),
+                        ctx.retries,
+                    )
+                    .await?
+                    {
+                        Ok(b) => b,
+                        Err(status) if (400..500).contains(&status) => {
+                            return Err(Error::MissingSignature {
+                                what: what.clone(),
+                                url: url.to_string(),
+                                status,
+                                reason: "the trust policy requires a vendor Sigstore bundle on every artifact".into(),
+                            });
+                        }
+                        Err(status) => {
+                            return Err(Error::Status {
+                                url: url.to_string(),
+                                status,
+                            });
+                        }
+                    }
+                };
+                // The bundle signs the index's digest; the streamed bytes
+                // must then hash to exactly that digest (checked by the
+                // download), so the artifact kept is the one signed.
+                let outcome = ferry_manifests::sigstore::check_vendor_sigstore(
+                    vendor,
+                    &bytes,
+                    sig_path.as_str(),
+                    &t.artifact.sha256,
+                )?;
+                held.push(HeldSignature {
+                    upstream: Upstream::Sigstore {
+                        path: sig_path.clone(),
+                        identity: outcome.identity,
+                        issuer: outcome.issuer,
+                        log_index: outcome.log_index,
+                    },
+                    path: sig_path,
+                    bytes,
+                });
             }
         }
     }
@@ -679,16 +732,14 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
         )
         .into());
     }
-    if require_sigstore {
-        // SIGSTORE CALL SITE (issue: Sigstore bundles). Once
-        // `ferry_manifests::sigstore::check_vendor_sigstore(policy, bundle_bytes,
-        // name, &sha256)` exists: fetch the `.sigstore.json` (64 KiB cap) into
-        // memory, check it against `t.artifact.sha256` (the digest the
-        // streamed bytes must then match), and push a `HeldSignature` with
-        // `Upstream::Sigstore { identity, issuer, log_index }`.
+    if require_sigstore
+        && !held
+            .iter()
+            .any(|h| matches!(h.upstream, Upstream::Sigstore { .. }))
+    {
         return Err(ferry_manifests::Error::policy(
             what.as_str(),
-            "the trust policy requires a Sigstore bundle (vendor.require = [\"sigstore\"]), but sigstore support is not built yet in this ferry; remove \"sigstore\" from vendor.require or use a ferry with Sigstore support",
+            "the index lists no Sigstore bundle for it, and the trust policy requires one on every artifact",
         )
         .into());
     }

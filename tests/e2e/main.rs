@@ -6,10 +6,12 @@
 
 mod attacks;
 mod bundle;
+mod demo;
 mod formats;
 mod foundation;
 mod mirror;
 mod mirror_crash;
 mod sigstore;
 mod sync;
+mod sync_sigstore;
 mod verify_file;

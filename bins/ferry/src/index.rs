@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::time::Timestamp;
 use ferry_manifests::vendor;
 use ferry_mirror_layout::cli::Printer;
@@ -47,14 +46,7 @@ pub(crate) struct BuildArgs {
 
 impl BuildArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let password = if SecretKey::file_is_encrypted(&self.key)? {
-            Some(crate::password::for_existing_key(
-                &self.key.display().to_string(),
-            )?)
-        } else {
-            None
-        };
-        let key = SecretKey::from_file(&self.key, password)?;
+        let key = crate::password::load_secret_key(&self.key)?;
         let report = vendor::build_index(
             &self.from,
             &self.out,

@@ -15,6 +15,19 @@ pub(crate) fn for_existing_key(what: &str) -> Result<String> {
     prompt(&format!("Password for {what}: "))
 }
 
+/// Loads a secret key, asking for its password only if it is encrypted.
+pub(crate) fn load_secret_key(
+    path: &std::path::Path,
+) -> Result<ferry_manifests::minisig::SecretKey> {
+    use ferry_manifests::minisig::SecretKey;
+    let password = if SecretKey::file_is_encrypted(path)? {
+        Some(for_existing_key(&path.display().to_string())?)
+    } else {
+        None
+    };
+    Ok(SecretKey::from_file(path, password)?)
+}
+
 /// A new password, asked twice.
 pub(crate) fn new_password() -> Result<String> {
     if let Ok(p) = std::env::var(ENV) {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
 use ferry_mirror_layout::cli::Printer;
@@ -48,14 +47,7 @@ impl SignArgs {
             None => None,
         };
         let ws = Workspace::existing(&self.workspace)?;
-        let password = if SecretKey::file_is_encrypted(&self.key)? {
-            Some(crate::password::for_existing_key(
-                &self.key.display().to_string(),
-            )?)
-        } else {
-            None
-        };
-        let key = SecretKey::from_file(&self.key, password)?;
+        let key = crate::password::load_secret_key(&self.key)?;
         let since = self
             .since
             .as_deref()

@@ -1,0 +1,58 @@
+//! The README's demo command: the whole flow on the sample vendor.
+
+use ferry_tests::cmd;
+
+#[test]
+fn demo_runs_the_flow_and_keeps_its_documented_layout() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("demo");
+    let o = cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["demo", "--dir"])
+        .arg(&dir)
+        .run();
+    o.ok().stdout_has(&[
+        "ferry index build",
+        "ferry sync",
+        "ferry sign",
+        "ferry pack",
+        "ferry-verify bundle",
+        "refused, as it must be: novantra.tar.001",
+        "verified again",
+    ]);
+    for p in [
+        "vendor/index.json",
+        "vendor/index.json.minisig",
+        "keys/vendor.key",
+        "keys/mirror.pub",
+        "policy/connected.toml",
+        "policy/site.toml",
+        "workspace/ferry/manifest.json",
+        "bundle/novantra.tar.volumes.json",
+    ] {
+        assert!(dir.join(p).exists(), "{p} missing");
+    }
+    // Nothing of the default profile or of a preview-only / yanked release crossed.
+    let m = std::fs::read_to_string(dir.join("workspace/ferry/manifest.json")).unwrap();
+    assert!(
+        !m.contains("/default/") && !m.contains("4.0.0-rc.1") && !m.contains("releases/3.0.0"),
+        "{m}"
+    );
+    // A second run over its own folder works; a foreign non-empty folder is refused untouched.
+    cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["-q", "demo", "--dir"])
+        .arg(&dir)
+        .run()
+        .ok();
+    let foreign = t.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("precious"), b"keep me").unwrap();
+    cmd("ferry")
+        .args(["demo", "--dir"])
+        .arg(&foreign)
+        .run()
+        .expect_code(2)
+        .stderr_has(&["not made by `ferry demo`"]);
+    assert_eq!(std::fs::read(foreign.join("precious")).unwrap(), b"keep me");
+}
