@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages the tests use (minisign, nginx-light, openssl)"
+step "system packages the tests use (minisign, nginx-light, openssl, curl)"
 missing=()
 command -v minisign >/dev/null 2>&1 || missing+=(minisign)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -429,6 +429,25 @@ pub struct SignOptions {
 /// [`Error::Refused`] when files changed since sync or since the manifest
 /// was written (exit 1), [`Error::Io`].
 pub fn sign(ws: &Workspace, key: &SecretKey, opts: SignOptions) -> Result<SignReport> {
+    sign_since(ws, key, opts, None)
+}
+
+/// `ferry sign --since STATE.json`: as [`sign`], but a new manifest lists
+/// only the releases with at least one file the mirror that exported
+/// `since` lacks (each such release with all its files, as a manifest must
+/// list every file its releases name), and records `base_state_sha256`.
+/// Releases the mirror holds entirely are left out. Co-signing an
+/// incremental manifest needs the same state file.
+///
+/// # Errors
+/// As [`sign`]; [`Error::Refused`] when the mirror already holds everything
+/// or the state is for another product or another base.
+pub fn sign_since(
+    ws: &Workspace,
+    key: &SecretKey,
+    opts: SignOptions,
+    since: Option<&crate::mirror::state::LoadedState>,
+) -> Result<SignReport> {
     let _lock = ws.lock()?;
     let mut state = ws.load_state()?.ok_or_else(|| {
         refused(
@@ -468,6 +487,12 @@ pub fn sign(ws: &Workspace, key: &SecretKey, opts: SignOptions) -> Result<SignRe
     let (bytes, manifest, new_manifest) = if manifest_path.exists() {
         let bytes = read_small_bytes(&manifest_path, json::MAX_DOCUMENT_BYTES)?;
         let manifest = Manifest::parse(&bytes)?;
+        if manifest.base_state_sha256 != since.map(|s| s.sha256) {
+            return Err(refused(
+                MANIFEST_PATH,
+                "was written with another --since state (or without one); co-sign with the same state file, or remove ferry/ to issue a new manifest",
+            ));
+        }
         check_unchanged(ws, &manifest, &current)?;
         (bytes, manifest, false)
     } else {
@@ -486,13 +511,17 @@ pub fn sign(ws: &Workspace, key: &SecretKey, opts: SignOptions) -> Result<SignRe
         let sequence = state
             .last_sequence
             .map_or(now_unix, |s| s.saturating_add(1).max(now_unix));
-        let sums_bytes = render_sha256sums(&ordered_files(None, &state.releases, &current)?);
+        let (releases, current) = match since {
+            None => (state.releases.clone(), current),
+            Some(ls) => incremental(&state, current, ls)?,
+        };
+        let sums_bytes = render_sha256sums(&ordered_files(None, &releases, &current)?);
         let sums = FileEntry {
             path: BundlePath::new(SHA256SUMS_PATH)?,
             size: sums_bytes.len() as u64,
             sha256: Sha256Digest::of(&sums_bytes),
         };
-        let files = ordered_files(Some(sums), &state.releases, &current)?;
+        let files = ordered_files(Some(sums), &releases, &current)?;
         if files.len() != current.len() + 1 {
             let named: std::collections::HashSet<&BundlePath> =
                 files.iter().map(|f| &f.path).collect();
@@ -513,8 +542,8 @@ pub fn sign(ws: &Workspace, key: &SecretKey, opts: SignOptions) -> Result<SignRe
             expires: opts.now.plus(opts.expires),
             source: state.source.clone(),
             selection: state.selection.clone(),
-            base_state_sha256: None,
-            releases: state.releases.clone(),
+            base_state_sha256: since.map(|s| s.sha256),
+            releases,
             yanks: state.yanks.clone(),
             files,
         };
@@ -552,7 +581,57 @@ pub fn sign(ws: &Workspace, key: &SecretKey, opts: SignOptions) -> Result<SignRe
     })
 }
 
-/// Checks that an existing manifest still describes the workspace exactly.
+/// The releases (and their files) a mirror in state `ls` lacks.
+fn incremental(
+    state: &State,
+    current: Vec<FileEntry>,
+    ls: &crate::mirror::state::LoadedState,
+) -> Result<(Vec<ManifestRelease>, Vec<FileEntry>)> {
+    if ls.state.product != state.product {
+        return Err(refused(
+            "--since",
+            &format!(
+                "the mirror state is for product \"{}\", the workspace for \"{}\"",
+                ls.state.product, state.product
+            ),
+        ));
+    }
+    let by_path: HashMap<&BundlePath, &FileEntry> = current.iter().map(|f| (&f.path, f)).collect();
+    let mut keep = Vec::new();
+    let mut paths = std::collections::HashSet::new();
+    for r in &state.releases {
+        let mut named = vec![&r.notes];
+        for a in &r.artifacts {
+            named.push(&a.path);
+            named.extend(
+                a.upstream
+                    .iter()
+                    .map(ferry_manifests::manifest::Upstream::path),
+            );
+        }
+        let lacks = named
+            .iter()
+            .any(|p| by_path.get(p).is_none_or(|f| !ls.state.holds(f)));
+        if lacks {
+            paths.extend(named.into_iter().cloned());
+            keep.push(r.clone());
+        }
+    }
+    if keep.is_empty() && state.yanks.is_empty() {
+        return Err(refused(
+            "--since",
+            "the mirror already holds every release of this workspace; there is nothing to carry",
+        ));
+    }
+    let current = current
+        .into_iter()
+        .filter(|f| paths.contains(&f.path))
+        .collect();
+    Ok((keep, current))
+}
+
+/// Checks that an existing manifest still describes the workspace exactly
+/// (an incremental one: every file it lists, unchanged).
 fn check_unchanged(ws: &Workspace, manifest: &Manifest, current: &[FileEntry]) -> Result<()> {
     let stale = |what: &str, why: &str| {
         refused(
@@ -566,6 +645,7 @@ fn check_unchanged(ws: &Workspace, manifest: &Manifest, current: &[FileEntry]) -
         manifest.files.iter().map(|f| (&f.path, f)).collect();
     for f in current {
         match listed.get(&f.path) {
+            None if manifest.base_state_sha256.is_some() => {}
             None => return Err(stale(f.path.as_str(), "added")),
             Some(m) if m.sha256 != f.sha256 || m.size != f.size => {
                 return Err(stale(f.path.as_str(), "changed"));

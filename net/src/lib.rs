@@ -17,6 +17,7 @@ pub mod client;
 pub mod download;
 pub mod error;
 pub mod mirror_client;
+pub mod mirror_serve;
 pub mod progress;
 pub mod serve;
 pub mod sync;

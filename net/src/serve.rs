@@ -56,6 +56,15 @@ impl StaticServer {
     /// # Errors
     /// [`Error::Io`] if the address cannot be bound.
     pub fn start(root: &Path, listen: SocketAddr) -> Result<Self> {
+        Self::start_router(router(root), root, listen)
+    }
+
+    /// As [`StaticServer::start`], serving any router (`root` names the
+    /// server in errors).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the address cannot be bound.
+    pub fn start_router(app: Router, root: &Path, listen: SocketAddr) -> Result<Self> {
         let listener = std::net::TcpListener::bind(listen)
             .map_err(|e| Error::io(root, "bind the server socket", e))?;
         let addr = listener
@@ -64,7 +73,6 @@ impl StaticServer {
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(root, "bind the server socket", e))?;
-        let app = router(root);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

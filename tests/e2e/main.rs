@@ -10,6 +10,8 @@ mod demo;
 mod formats;
 mod foundation;
 mod handoff;
+mod mirror;
+mod mirror_crash;
 mod sigstore;
 mod sync;
 mod sync_sigstore;

@@ -3,6 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+mod import;
+mod prune;
+mod serve;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,6 +41,14 @@ struct Cli {
 enum Command {
     /// Create a mirror in a new or empty folder.
     Init(InitArgs),
+    /// Verify bundles and add them to the mirror, atomically.
+    Import(import::ImportArgs),
+    /// Serve the mirror read-only over HTTP, with a status page.
+    Serve(serve::ServeArgs),
+    /// Remove old versions (never the latest of a channel).
+    Prune(prune::PruneArgs),
+    /// Write what the mirror holds, for `ferry pack --since`.
+    ExportState(prune::ExportStateArgs),
     /// Re-hash everything against the signed index.
     Fsck(FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
@@ -79,6 +91,9 @@ struct FsckArgs {
     /// damage, not against someone who can write the mirror).
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// Wait for another ferry process holding the mirror's lock instead of failing.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Show what the mirror holds.
@@ -100,6 +115,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init(a) => init(a, printer),
+        Command::Import(a) => a.run(printer),
+        Command::Serve(a) => a.run(printer),
+        Command::Prune(a) => a.run(printer),
+        Command::ExportState(a) => a.run(printer),
         Command::Fsck(a) => fsck(a, printer),
         Command::Status(a) => status(a, printer),
     };
@@ -109,7 +128,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_key(path: &Path) -> Result<SecretKey> {
+pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
     let password = if SecretKey::file_is_encrypted(path)? {
         match std::env::var("FERRY_PASSWORD") {
             Ok(p) => Some(p),
@@ -124,7 +143,11 @@ fn load_key(path: &Path) -> Result<SecretKey> {
     Ok(SecretKey::from_file(path, password)?)
 }
 
-fn mirror_keys(mirror: &Mirror, trust: Option<&Path>, printer: Printer) -> Result<KeySet> {
+pub(crate) fn mirror_keys(
+    mirror: &Mirror,
+    trust: Option<&Path>,
+    printer: Printer,
+) -> Result<KeySet> {
     match trust {
         Some(p) => {
             let policy = TrustPolicy::load(p)?;
@@ -162,7 +185,13 @@ fn init(a: InitArgs, printer: Printer) -> Result<()> {
 fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
     let m = Mirror::open(&a.dir)?;
     let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
+    // Finish (or discard) an interrupted change first, under the lock.
+    let lock = if a.wait { m.lock_wait()? } else { m.lock()? };
+    if let Some(t) = m.recover(&lock)? {
+        printer.info(&format!("finished the interrupted transaction {t}"));
+    }
     let r = m.fsck(&keys)?;
+    drop(lock);
     printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r}));
     for p in &r.problems {
         printer.line(&format!("problem: {p}"));
@@ -190,7 +219,7 @@ fn status(a: StatusArgs, printer: Printer) -> Result<()> {
     let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
     let (index, _) = m.read_index(&keys)?;
     let hints = index.hints();
-    printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len()}));
+    printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len(), "last_import": index.manifests.iter().max_by_key(|m| m.imported)}));
     printer.line(&format!(
         "{} mirror at {}: index sequence {}, {} release(s)",
         index.product,
@@ -198,6 +227,15 @@ fn status(a: StatusArgs, printer: Printer) -> Result<()> {
         index.sequence,
         index.releases.len()
     ));
+    if let Some(last) = index.manifests.iter().max_by_key(|m| m.imported) {
+        printer.line(&format!(
+            "  last import {}: manifest sequence {} ({}), signed by {}",
+            last.imported,
+            last.sequence,
+            last.sha256.short(),
+            last.signers.join(", ")
+        ));
+    }
     for (channel, profiles) in &hints.channels {
         for (profile, cp) in profiles {
             let versions: Vec<String> = cp.versions.iter().map(ToString::to_string).collect();

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use ferry_mirror_layout::cli::{Printer, report_error};
 
+mod audit_log;
 mod bundle;
 mod file;
 mod manifest;
@@ -54,6 +55,8 @@ enum Command {
     /// Spot-check one vendor artifact (or its digest): SHA-256, minisign
     /// signature, Sigstore bundle.
     File(file::FileArgs),
+    /// Check a mirror's hash-chained audit log (and that the signed index anchors it).
+    AuditLog(audit_log::AuditLogArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Manifest(args) => args.run(printer),
         Command::Report(args) => args.run(printer),
         Command::File(args) => args.run(printer),
+        Command::AuditLog(args) => args.run(printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,10 +34,19 @@ pub(crate) struct PackArgs {
     /// damaged volumes can be rebuilt with `ferry-verify bundle --repair`.
     #[arg(long, value_name = "K", default_value_t = 0, requires = "split")]
     parity: usize,
+    /// A mirror's exported state (ferry-mirror export-state): the manifest
+    /// must come from `ferry sign --since` the same state, so the bundle
+    /// carries only what that mirror lacks.
+    #[arg(long, value_name = "STATE.json")]
+    since: Option<PathBuf>,
 }
 
 impl PackArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        if let Some(p) = &self.since {
+            let state = ferry_mirror_layout::mirror::state::MirrorState::load(p)?;
+            ferry_mirror_layout::bundle::pack::check_since(&self.workspace, &state)?;
+        }
         let report = pack(
             &self.workspace,
             &self.out,

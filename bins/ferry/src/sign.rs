@@ -8,7 +8,7 @@ use clap::Args;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
 use ferry_mirror_layout::cli::Printer;
-use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign};
+use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign_since};
 
 /// Write ferry/manifest.json (SPEC §3.3) and ferry/SHA256SUMS over every
 /// file of a synced workspace and sign it with KEY into
@@ -33,6 +33,11 @@ pub(crate) struct SignArgs {
     /// A trust policy: refuse an --expires longer than its transfer.max_validity.
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// A mirror's exported state (ferry-mirror export-state): the new
+    /// manifest lists only the releases that mirror lacks (then `ferry pack
+    /// --since` the same state).
+    #[arg(long, value_name = "STATE.json")]
+    since: Option<PathBuf>,
 }
 
 impl SignArgs {
@@ -43,7 +48,12 @@ impl SignArgs {
         };
         let ws = Workspace::existing(&self.workspace)?;
         let key = crate::password::load_secret_key(&self.key)?;
-        let report = sign(
+        let since = self
+            .since
+            .as_deref()
+            .map(ferry_mirror_layout::mirror::state::MirrorState::load)
+            .transpose()?;
+        let report = sign_since(
             &ws,
             &key,
             SignOptions {
@@ -51,6 +61,7 @@ impl SignArgs {
                 max_validity,
                 now: Timestamp::now(),
             },
+            since.as_ref(),
         )?;
         if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
             m.insert("type".into(), "sign".into());

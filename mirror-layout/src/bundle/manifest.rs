@@ -81,6 +81,8 @@ pub struct VerifiedManifest {
     pub sha256: Sha256Digest,
     /// Which signatures counted and which were ignored.
     pub signers: ThresholdReport,
+    /// The signatures offered with the bytes (the mirror keeps them).
+    pub signatures: Vec<OfferedSignature>,
 }
 
 /// Checks manifest bytes and their signatures against the policy.
@@ -287,6 +289,7 @@ pub fn verify_manifest(
         bytes,
         sha256,
         signers,
+        signatures: signatures.to_vec(),
     })
 }
 

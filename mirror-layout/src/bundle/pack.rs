@@ -604,6 +604,31 @@ pub(crate) fn copy_item_to(item: &Item, out: &mut dyn Write, out_name: &Path) ->
     copy_item(item, out, out_name)
 }
 
+/// `ferry pack --since STATE.json`: the workspace's manifest must have
+/// been written by `ferry sign --since` the same state, so it lists only
+/// what that mirror lacks (the packer packs exactly the listed files).
+///
+/// # Errors
+/// [`Error::Refused`] when the manifest is a full one or built on another state.
+pub fn check_since(ws: &Path, since: &crate::mirror::state::LoadedState) -> Result<()> {
+    let bytes = read_small_bytes(&ws.join(MANIFEST_PATH), MAX_DOCUMENT_BYTES)?;
+    let manifest = Manifest::parse(&bytes)?;
+    match manifest.base_state_sha256 {
+        Some(d) if d == since.sha256 => Ok(()),
+        Some(d) => Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "was signed for mirror state sha256 {d}, not this one ({}); sign again with `ferry sign --since` this state",
+                since.sha256
+            ),
+        )),
+        None => Err(Error::refused(
+            MANIFEST_PATH,
+            "is a full manifest; sign the workspace with `ferry sign --since STATE.json` first so it lists only what the mirror lacks",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

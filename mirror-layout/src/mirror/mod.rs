@@ -15,7 +15,12 @@
 //! so renames are atomic), syncs files and directories, and publishes the
 //! signed index last: the index is the commit point.
 
+pub mod commit;
+pub mod failpoint;
+pub mod import;
 pub mod index;
+pub mod prune;
+pub mod state;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};

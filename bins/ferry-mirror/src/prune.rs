@@ -1,0 +1,99 @@
+//! `ferry-mirror prune` and `ferry-mirror export-state`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+use ferry_mirror_layout::cli::Printer;
+use ferry_mirror_layout::fsutil::write_atomic;
+use ferry_mirror_layout::mirror::Mirror;
+
+/// Remove old versions: keeps the newest N per channel and profile (never
+/// the latest of a channel, never a file a kept release needs); recorded in
+/// the audit log; committed crash-safely like an import.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  ferry-mirror prune /srv/mirror --keep 3 --key mirror.key --trust site.toml"
+)]
+pub(crate) struct PruneArgs {
+    /// The mirror folder.
+    dir: PathBuf,
+    /// Versions to keep per channel and profile (at least 1).
+    #[arg(long)]
+    keep: usize,
+    /// The mirror's minisign secret key (re-signs the index and feed).
+    #[arg(long)]
+    key: PathBuf,
+    /// Trust policy: its [mirror] keys must list the mirror key.
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// Wait for another ferry process holding the mirror's lock instead of failing.
+    #[arg(long)]
+    wait: bool,
+}
+
+impl PruneArgs {
+    pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        let policy = self.trust.as_deref().map(TrustPolicy::load).transpose()?;
+        let key = crate::load_key(&self.key)?;
+        let m = Mirror::open(&self.dir)?;
+        let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
+        let o = m.prune(&lock, self.keep, &key, policy.as_ref(), Timestamp::now())?;
+        printer.json(&serde_json::json!({"type": "prune", "outcome": o}));
+        if o.removed.is_empty() {
+            printer.line(&format!(
+                "{}: nothing to prune (kept {})",
+                self.dir.display(),
+                o.kept.join(", ")
+            ));
+        } else {
+            printer.line(&format!(
+                "{}: removed {} ({} file(s), {} bytes); kept {}; index sequence {}",
+                self.dir.display(),
+                o.removed.join(", "),
+                o.files,
+                o.bytes,
+                o.kept.join(", "),
+                o.index_sequence
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Write what the mirror holds (ferry.mirror-state/v1), for `ferry sign
+/// --since` and `ferry pack --since` on the connected side.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  ferry-mirror export-state /srv/mirror --out /media/usb/mirror-state.json"
+)]
+pub(crate) struct ExportStateArgs {
+    /// The mirror folder.
+    dir: PathBuf,
+    /// The state file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Trust policy whose [mirror] keys check the index (default: the key recorded at init).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+}
+
+impl ExportStateArgs {
+    pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        let m = Mirror::open(&self.dir)?;
+        let keys = crate::mirror_keys(&m, self.trust.as_deref(), printer)?;
+        let state = m.export_state(&keys)?;
+        write_atomic(&self.out, &state.to_bytes())?;
+        printer.json(&serde_json::json!({"type": "export-state", "out": self.out, "files": state.files.len(), "manifest_sequence": state.manifest_sequence}));
+        printer.line(&format!(
+            "{}: {} file(s), manifest sequence {}, index sequence {}",
+            self.out.display(),
+            state.files.len(),
+            state.manifest_sequence,
+            state.index_sequence
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The crash-safe commit of a mirror change (SPEC §5 rule 2, ATTACKS D1).
+//!
+//! A change (import, prune) first stages everything it adds under
+//! `.ferry/staging/<txn>/` and computes the new audit line, feed and index
+//! (already signed). Then:
+//!
+//! 1. the journal `.ferry/commit/<txn>.pending` is written and synced
+//!    (an *unarmed* journal: discarded by recovery, the change never happened);
+//! 2. it is *armed* by renaming it to `.ferry/commit/journal.json` and
+//!    syncing the directory: from here on the change will happen;
+//! 3. the staged files are renamed to their final names (each destination
+//!    directory synced), removed files are removed;
+//! 4. the audit line is appended (the log is rewritten atomically);
+//! 5. the feed and its signature, then the index and its signature are
+//!    written atomically: the index is the commit point for readers;
+//! 6. the journal and the staging folder are removed.
+//!
+//! Every step is idempotent, so recovery (done under the lock by every later
+//! mutating command and by `fsck`) rolls an armed journal forward from the
+//! start. A crash therefore leaves the mirror as before (nothing armed) or,
+//! after the next command, as after.
+//!
+//! `index.json` and `index.json.minisig` are two files, each replaced
+//! atomically; between the two renames a reader other than ferry can see a
+//! new index with the old signature (it then fails verification and should
+//! retry). ferry's own commands hold the lock and roll forward first.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::minisig::read_small_bytes;
+use ferry_manifests::path::BundlePath;
+
+use super::failpoint::hit;
+use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
+use crate::audit::{self, Head};
+use crate::error::{Error, Result};
+use crate::fsutil::{create_dir_all_durable, is_regular_file, sync_dir, write_atomic, write_new};
+
+/// Schema of the journal.
+pub const JOURNAL_SCHEMA: &str = "ferry.mirror-journal/v1";
+/// The staging folder (under the mirror root).
+pub const STAGING_DIR: &str = ".ferry/staging";
+/// The commit folder (under the mirror root).
+pub const COMMIT_DIR: &str = ".ferry/commit";
+/// The armed journal.
+pub const ARMED: &str = ".ferry/commit/journal.json";
+
+/// One staged file and its final name, both relative to the mirror root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// Under `.ferry/staging/<txn>/`.
+    pub from: String,
+    /// Under `releases/` or `manifests/`.
+    pub to: String,
+}
+
+/// Everything a change does, computed before anything final is touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// Always [`JOURNAL_SCHEMA`].
+    pub schema: String,
+    /// The transaction id (its staging folder's name).
+    pub txn: String,
+    /// `import` or `prune`.
+    pub action: String,
+    /// Files to move into place.
+    pub renames: Vec<Rename>,
+    /// Files to remove (prune), relative to the root.
+    #[serde(default)]
+    pub removes: Vec<String>,
+    /// The audit head the new line follows.
+    pub audit_prev: Head,
+    /// The new audit line (no newline).
+    pub audit_line: String,
+    /// New `feed/hints.json`.
+    pub hints: String,
+    /// Its signature.
+    pub hints_sig: String,
+    /// New `index.json`.
+    pub index: String,
+    /// Its signature.
+    pub index_sig: String,
+}
+
+/// A transaction id unique on this host: time, process id, a counter.
+#[must_use]
+pub fn new_txn(now: ferry_manifests::time::Timestamp) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{}-{n}", now.unix(), std::process::id())
+}
+
+fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    let p = BundlePath::new(rel)?;
+    if !(p.starts_with_dir("releases") || p.starts_with_dir("manifests")) {
+        return Err(Error::refused(
+            ARMED,
+            format!("names \"{rel}\" outside releases/ and manifests/ (refused)"),
+        ));
+    }
+    Ok(p.under(root))
+}
+
+fn staged_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
+    let prefix = format!("{STAGING_DIR}/{txn}/");
+    let inner = rel.strip_prefix(&prefix).ok_or_else(|| {
+        Error::refused(
+            ARMED,
+            format!("names \"{rel}\" outside its staging folder (refused)"),
+        )
+    })?;
+    Ok(root
+        .join(STAGING_DIR)
+        .join(txn)
+        .join(BundlePath::new(inner)?.as_str()))
+}
+
+impl Mirror {
+    /// Refuses to start a change when the audit log is not the unbroken
+    /// chain whose head the signed index records (the commit could not
+    /// append to it; `fsck` says more).
+    ///
+    /// # Errors
+    /// [`Error::Refused`], [`Error::Io`].
+    pub(crate) fn check_audit_head(&self, index_head: Head) -> Result<()> {
+        let log = read_small_bytes(&self.root.join(AUDIT_FILE), audit::MAX_LOG_BYTES)?;
+        let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
+        if head != Some(index_head) {
+            return Err(Error::refused(
+                AUDIT_FILE,
+                format!(
+                    "head {head:?} is not the one the signed index records ({index_head:?}); nothing was changed: run ferry-mirror fsck"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes, syncs and arms `journal`, then rolls it forward.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; after arming, a failure leaves the journal for the
+    /// next command's recovery.
+    pub(crate) fn commit(&self, _lock: &MirrorLock, journal: &Journal) -> Result<()> {
+        let dir = self.root.join(COMMIT_DIR);
+        create_dir_all_durable(&dir)?;
+        let pending = dir.join(format!("{}.pending", journal.txn));
+        let bytes = serde_json::to_vec_pretty(journal).map_err(|e| {
+            Error::refused(pending.display().to_string(), format!("cannot encode: {e}"))
+        })?;
+        write_new(&pending, &bytes)?;
+        sync_dir(&dir)?;
+        hit("journal-written");
+        let armed = self.root.join(ARMED);
+        fs::rename(&pending, &armed).map_err(|e| Error::io(&armed, "arm journal", e))?;
+        sync_dir(&dir)?;
+        hit("journal-armed");
+        self.roll_forward(journal)
+    }
+
+    /// Finishes an interrupted change and cleans what an unfinished one
+    /// left (SPEC §5 rule 2). Call with the lock held, before anything else.
+    /// Returns the transaction rolled forward, if any.
+    ///
+    /// # Errors
+    /// [`Error::Io`], or [`Error::Refused`] if the journal is unreadable or
+    /// cannot be completed (the mirror is then left untouched for a human).
+    pub fn recover(&self, _lock: &MirrorLock) -> Result<Option<String>> {
+        let armed = self.root.join(ARMED);
+        let mut done = None;
+        if armed.exists() {
+            let bytes = read_small_bytes(&armed, 256 * 1024 * 1024)?;
+            let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::refused(
+                    ARMED,
+                    format!("unreadable journal ({e}); inspect it by hand"),
+                )
+            })?;
+            if journal.schema != JOURNAL_SCHEMA {
+                return Err(Error::refused(
+                    ARMED,
+                    format!("schema \"{}\" is not {JOURNAL_SCHEMA}", journal.schema),
+                ));
+            }
+            self.roll_forward(&journal)?;
+            done = Some(journal.txn);
+        }
+        // Unarmed journals: the change never happened.
+        let commit = self.root.join(COMMIT_DIR);
+        if let Ok(rd) = fs::read_dir(&commit) {
+            let mut removed = false;
+            for e in rd.flatten() {
+                let p = e.path();
+                fs::remove_file(&p).map_err(|err| Error::io(&p, "remove", err))?;
+                removed = true;
+            }
+            if removed {
+                sync_dir(&commit)?;
+            }
+        }
+        // Stale staging.
+        let staging = self.root.join(STAGING_DIR);
+        if let Ok(rd) = fs::read_dir(&staging) {
+            let mut removed = false;
+            for e in rd.flatten() {
+                let p = e.path();
+                remove_any(&p)?;
+                removed = true;
+            }
+            if removed {
+                sync_dir(&staging)?;
+            }
+        }
+        // Temporary files of an interrupted atomic write.
+        for d in [".", "feed", "audit", PRIVATE_DIR] {
+            let dir = self.root.join(d);
+            if let Ok(rd) = fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    if e.file_name().to_string_lossy().starts_with(".ferry-tmp-")
+                        && e.file_type().is_ok_and(|t| t.is_file())
+                    {
+                        let p = e.path();
+                        fs::remove_file(&p).map_err(|err| Error::io(&p, "remove", err))?;
+                    }
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Performs an armed journal's steps; each is idempotent.
+    fn roll_forward(&self, j: &Journal) -> Result<()> {
+        let root = &self.root;
+        for (i, r) in j.renames.iter().enumerate() {
+            let from = staged_path(root, &j.txn, &r.from)?;
+            let to = final_path(root, &r.to)?;
+            let parent = to.parent().unwrap_or(root).to_path_buf();
+            if is_regular_file(&from) {
+                create_dir_all_durable(&parent)?;
+                fs::rename(&from, &to).map_err(|e| Error::io(&to, "rename into place", e))?;
+                sync_dir(&parent)?;
+            } else if !is_regular_file(&to) {
+                return Err(Error::refused(
+                    &r.to,
+                    format!(
+                        "the interrupted {} staged it but it is neither staged nor in place; restore the mirror from backup",
+                        j.action
+                    ),
+                ));
+            }
+            hit(&format!("renamed-{}", i + 1));
+        }
+        for (i, rel) in j.removes.iter().enumerate() {
+            let p = final_path(root, rel)?;
+            if fs::symlink_metadata(&p).is_ok() {
+                fs::remove_file(&p).map_err(|e| Error::io(&p, "remove", e))?;
+            }
+            let mut dir = p.parent().map(Path::to_path_buf);
+            if let Some(d) = &dir
+                && d.is_dir()
+            {
+                sync_dir(d)?;
+            }
+            // Remove folders the removal emptied, up to releases/ or manifests/.
+            while let Some(d) = dir {
+                let top = d == root.join("releases") || d == root.join("manifests");
+                if top || !d.starts_with(root) || fs::remove_dir(&d).is_err() {
+                    break;
+                }
+                let up = d.parent().map(Path::to_path_buf);
+                if let Some(u) = &up {
+                    sync_dir(u)?;
+                }
+                dir = up;
+            }
+            hit(&format!("removed-{}", i + 1));
+        }
+        // The audit line, once.
+        let log_path = root.join(AUDIT_FILE);
+        let mut log = read_small_bytes(&log_path, audit::MAX_LOG_BYTES)?;
+        let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
+        let line = j.audit_line.as_bytes();
+        let new_head = Head {
+            seq: j.audit_prev.seq + 1,
+            sha256: Sha256Digest::of(line),
+        };
+        if head == Some(j.audit_prev) {
+            log.extend_from_slice(line);
+            log.push(b'\n');
+            write_atomic(&log_path, &log)?;
+        } else if head != Some(new_head) {
+            return Err(Error::refused(
+                AUDIT_FILE,
+                format!(
+                    "head {head:?} is neither the one the interrupted {} started from nor the one it writes; restore the mirror from backup",
+                    j.action
+                ),
+            ));
+        }
+        hit("audit-appended");
+        write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
+        hit("feed-written");
+        write_atomic(
+            &root.join(format!("{HINTS_FILE}.minisig")),
+            j.hints_sig.as_bytes(),
+        )?;
+        hit("feed-signed");
+        write_atomic(&root.join(INDEX_FILE), j.index.as_bytes())?;
+        hit("index-written");
+        write_atomic(
+            &root.join(format!("{INDEX_FILE}.minisig")),
+            j.index_sig.as_bytes(),
+        )?;
+        hit("index-signed");
+        let armed = root.join(ARMED);
+        fs::remove_file(&armed).map_err(|e| Error::io(&armed, "remove journal", e))?;
+        sync_dir(&root.join(COMMIT_DIR))?;
+        hit("journal-removed");
+        let staging = root.join(STAGING_DIR).join(&j.txn);
+        if staging.exists() {
+            remove_any(&staging)?;
+            sync_dir(&root.join(STAGING_DIR))?;
+        }
+        hit("staging-removed");
+        Ok(())
+    }
+}
+
+fn remove_any(p: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(p).map_err(|e| Error::io(p, "stat", e))?;
+    if meta.is_dir() {
+        fs::remove_dir_all(p).map_err(|e| Error::io(p, "remove", e))
+    } else {
+        fs::remove_file(p).map_err(|e| Error::io(p, "remove", e))
+    }
+}

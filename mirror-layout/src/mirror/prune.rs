@@ -1,0 +1,162 @@
+//! `ferry-mirror prune --keep N` (SPEC §4): removes old versions, their
+//! files and index entries, with the same crash-safe commit as import.
+//!
+//! Kept: for every channel × profile of the mirror, the newest `N` versions
+//! carrying that profile in that channel, and always the latest (not
+//! yanked) one; a file another kept release names is never removed. The
+//! imported manifests under `manifests/` are evidence and are never pruned.
+
+use std::collections::BTreeSet;
+
+use semver::Version;
+use serde::Serialize;
+
+use ferry_manifests::minisig::SecretKey;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+
+use super::failpoint::hit;
+use super::index::MirrorIndex;
+use super::{Mirror, MirrorLock};
+use crate::audit::{self, Action};
+use crate::error::{Error, Result};
+
+/// What a prune did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneOutcome {
+    /// Versions removed (empty: nothing to do, nothing changed).
+    pub removed: Vec<String>,
+    /// Versions kept.
+    pub kept: Vec<String>,
+    /// Files removed.
+    pub files: usize,
+    /// Bytes freed.
+    pub bytes: u64,
+    /// The index sequence after.
+    pub index_sequence: u64,
+    /// The interrupted transaction finished first, if any.
+    pub recovered: Option<String>,
+}
+
+/// The versions `prune --keep keep` keeps.
+#[must_use]
+pub fn kept_versions(index: &MirrorIndex, keep: usize) -> BTreeSet<Version> {
+    let mut kept = BTreeSet::new();
+    for c in &index.channels {
+        for p in &index.profiles {
+            let mut vs: Vec<(&Version, bool)> = index
+                .releases
+                .iter()
+                .filter(|r| r.channels.contains(c) && r.artifacts.iter().any(|a| &a.profile == p))
+                .map(|r| (&r.version, r.yanked.is_some()))
+                .collect();
+            vs.sort_by(|a, b| b.0.cmp(a.0));
+            kept.extend(vs.iter().take(keep).map(|(v, _)| (*v).clone()));
+            if let Some((v, _)) = vs.iter().find(|(_, yanked)| !yanked) {
+                kept.insert((*v).clone());
+            }
+        }
+    }
+    // Releases outside every channel × profile of the mirror are left alone.
+    for r in &index.releases {
+        let listed = index.channels.iter().any(|c| r.channels.contains(c))
+            && r.artifacts
+                .iter()
+                .any(|a| index.profiles.contains(&a.profile));
+        if !listed {
+            kept.insert(r.version.clone());
+        }
+    }
+    kept
+}
+
+impl Mirror {
+    /// Removes old versions (see the module documentation). Hold `lock`.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] for `keep == 0` or a wrong key; [`Error::Io`].
+    pub fn prune(
+        &self,
+        lock: &MirrorLock,
+        keep: usize,
+        key: &SecretKey,
+        policy: Option<&TrustPolicy>,
+        now: Timestamp,
+    ) -> Result<PruneOutcome> {
+        if keep == 0 {
+            return Err(Error::refused(
+                "--keep",
+                "must be at least 1 (the latest of a channel is never removed)",
+            ));
+        }
+        let recovered = self.recover(lock)?;
+        self.check_signing_key(key, policy)?;
+        let (index, _) = self.read_index(&self.recorded_keys()?)?;
+        self.check_audit_head(index.audit_head)?;
+        let kept = kept_versions(&index, keep);
+        let mut next = index.clone();
+        next.releases.retain(|r| kept.contains(&r.version));
+        // Paths the kept releases name, and the folders of removed versions.
+        let mut needed = BTreeSet::new();
+        for r in &next.releases {
+            needed.insert(r.notes.as_str().to_string());
+            for a in &r.artifacts {
+                needed.insert(a.path.as_str().to_string());
+                for u in &a.upstream {
+                    needed.insert(u.path().as_str().to_string());
+                }
+            }
+        }
+        let removed: Vec<&Version> = index
+            .releases
+            .iter()
+            .map(|r| &r.version)
+            .filter(|v| !kept.contains(*v))
+            .collect();
+        let prefixes: Vec<String> = removed.iter().map(|v| format!("releases/{v}")).collect();
+        let (gone, stay): (Vec<_>, Vec<_>) = index.files.iter().cloned().partition(|f| {
+            prefixes.iter().any(|p| f.path.starts_with_dir(p)) && !needed.contains(f.path.as_str())
+        });
+        let mut outcome = PruneOutcome {
+            removed: removed.iter().map(ToString::to_string).collect(),
+            kept: kept.iter().map(ToString::to_string).collect(),
+            files: gone.len(),
+            bytes: gone.iter().map(|f| f.size).sum(),
+            index_sequence: index.sequence,
+            recovered,
+        };
+        if removed.is_empty() {
+            return Ok(outcome);
+        }
+        next.files = stay;
+        next.sequence = index.sequence + 1;
+        next.generated = now;
+        let entry = audit::next_entry(
+            Some(index.audit_head),
+            now,
+            Action::Prune,
+            &audit::current_actor(),
+            serde_json::json!({
+                "keep": keep,
+                "removed": outcome.removed,
+                "files": outcome.files,
+                "bytes": outcome.bytes,
+                "index_sequence": next.sequence,
+            }),
+        );
+        let txn = super::commit::new_txn(now);
+        let journal = self.journal(
+            key,
+            &txn,
+            "prune",
+            &mut next,
+            &entry,
+            Vec::new(),
+            gone.iter().map(|f| f.path.as_str().to_string()).collect(),
+        )?;
+        hit("prune-planned");
+        self.commit(lock, &journal)?;
+        outcome.index_sequence = next.sequence;
+        Ok(outcome)
+    }
+}
