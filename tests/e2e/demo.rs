@@ -19,6 +19,11 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "ferry-verify bundle",
         "refused, as it must be: novantra.tar.001",
         "verified again",
+        "ferry-mirror import",
+        "no problems",
+        "upgrade path 1.4.0 -> 2.0.0 -> 3.2.1",
+        "advisory NOV-2026-004",
+        "installer received FERRY_VERSION=2.0.0",
     ]);
     for p in [
         "vendor/index.json",
@@ -29,6 +34,11 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "policy/site.toml",
         "workspace/ferry/manifest.json",
         "bundle/novantra.tar.volumes.json",
+        "mirror/index.json.minisig",
+        "mirror/feed/hints.json",
+        "mirror/audit/log.jsonl",
+        "host/incoming/handoff.json",
+        "host/installer-received.txt",
     ] {
         assert!(dir.join(p).exists(), "{p} missing");
     }
@@ -38,6 +48,28 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         !m.contains("/default/") && !m.contains("4.0.0-rc.1") && !m.contains("releases/3.0.0"),
         "{m}"
     );
+    // The installer received exactly the verified bytes the mirror holds.
+    let received = std::fs::read_to_string(dir.join("host/installer-received.txt")).unwrap();
+    let artifact = dir.join("mirror/releases/2.0.0/no-training/novantra_2.0.0_amd64.deb");
+    let digest = ferry_tests::sha256_hex(&std::fs::read(artifact).unwrap());
+    assert!(received.contains(&format!("sha256={digest}")), "{received}");
+    // The mirror the demo made passes the real fsck and audit-log checks.
+    cmd("ferry-mirror")
+        .args(["fsck"])
+        .arg(dir.join("mirror"))
+        .arg("--trust")
+        .arg(dir.join("policy/site.toml"))
+        .run()
+        .ok();
+    cmd("ferry-verify")
+        .args(["audit-log"])
+        .arg(dir.join("mirror/audit/log.jsonl"))
+        .arg("--index")
+        .arg(dir.join("mirror/index.json"))
+        .arg("--trust")
+        .arg(dir.join("policy/site.toml"))
+        .run()
+        .ok();
     // A second run over its own folder works; a foreign non-empty folder is refused untouched.
     cmd("ferry")
         .env("NO_PROXY", "127.0.0.1,localhost")

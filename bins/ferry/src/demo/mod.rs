@@ -16,6 +16,7 @@ use ferry_manifests::time::Timestamp;
 use ferry_manifests::vendor;
 use ferry_mirror_layout::bundle::{self, Format, Input, PackOptions, Repair, Split, VerifyOptions};
 use ferry_mirror_layout::cli::{Printer, UsageError};
+use ferry_mirror_layout::mirror::Mirror;
 use ferry_mirror_layout::workspace::{self, SignOptions, Workspace};
 use ferry_net::serve::StaticServer;
 use ferry_net::sync::SyncOptions;
@@ -94,6 +95,8 @@ impl DemoArgs {
         let index_url = demo.stage_serve_vendor()?;
         demo.stage_sync_sign(&index_url)?;
         demo.stage_pack_verify()?;
+        let mirror_url = demo.stage_mirror()?;
+        demo.stage_handoff(&mirror_url)?;
         demo.finish(self.serve, self.dir.is_some())
     }
 }
@@ -365,6 +368,254 @@ impl Demo {
         self.command(&format!("mv {} {}", fixed.display(), damaged.display()));
         bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;
         self.say("verified again with the repaired volume in place");
+        Ok(())
+    }
+
+    /// Stage 5: the mirror admin imports the verified bundle into the
+    /// internal signed mirror and serves it.
+    fn stage_mirror(&mut self) -> Result<String> {
+        self.step(
+            "Mirror admin: create the internal mirror, import the bundle, check it, serve it",
+        );
+        let root = self.path("mirror");
+        let key_path = self.path("keys/mirror.key");
+        let site = self.path("policy/site.toml");
+        let volumes = self.path("bundle/novantra.tar.volumes.json");
+        self.command(&format!(
+            "ferry-mirror init {} --product novantra --channel stable --profile no-training --key {}",
+            root.display(),
+            key_path.display()
+        ));
+        let key = SecretKey::from_file(&key_path, None)?;
+        let name = |s: &str| Name::new(s).map_err(anyhow::Error::msg);
+        let mirror = Mirror::init(
+            &root,
+            name("novantra")?,
+            vec![name("stable")?],
+            vec![name("no-training")?],
+            &key,
+            Timestamp::now(),
+        )?;
+        self.command(&format!(
+            "ferry-mirror import {} --mirror {} --trust {} --key {}",
+            volumes.display(),
+            root.display(),
+            site.display(),
+            key_path.display()
+        ));
+        let policy = ferry_manifests::policy::TrustPolicy::load(&site)?;
+        let outcome = {
+            let lock = mirror.lock()?;
+            mirror.import(
+                &lock,
+                &Input::Path(volumes),
+                &policy,
+                &key,
+                Timestamp::now(),
+            )?
+        };
+        self.say(&format!(
+            "imported manifest {} (sequence {}): versions {}; {} file(s), {} bytes; index sequence {}",
+            outcome.manifest_sha256.short(),
+            outcome.manifest_sequence,
+            outcome.releases.join(", "),
+            outcome.files_added,
+            outcome.bytes_added,
+            outcome.index_sequence
+        ));
+        self.command(&format!(
+            "ferry-mirror fsck {} --trust {}",
+            root.display(),
+            site.display()
+        ));
+        let report = mirror.fsck(&policy.mirror()?.keys)?;
+        if !report.problems.is_empty() {
+            bail!(
+                "fsck of the fresh mirror found problems: {:?}",
+                report.problems
+            );
+        }
+        self.say(&format!(
+            "{} file(s), {} bytes re-hashed against the signed index: no problems",
+            report.files, report.bytes
+        ));
+        self.command(&format!(
+            "ferry-verify audit-log {}/audit/log.jsonl --index {}/index.json --trust {}",
+            root.display(),
+            root.display(),
+            site.display()
+        ));
+        self.command(&format!(
+            "ferry-mirror serve {} --listen 127.0.0.1:8080",
+            root.display()
+        ));
+        let server = ferry_net::mirror_serve::start(&root, "127.0.0.1:0".parse()?)?;
+        let url = server.url();
+        self.say(&format!(
+            "mirror served at {url} (status page at /, health at /healthz)"
+        ));
+        self.servers.push(("mirror status page".into(), server));
+        Ok(url)
+    }
+
+    /// Stage 6: a product host on an old no-training version asks the
+    /// served mirror what to do, and hands the next hop to the installer.
+    fn stage_handoff(&mut self, mirror_url: &str) -> Result<()> {
+        use ferry_mirror_layout::handoff::{self, Selector, install, preflight};
+        self.step("Product operator: a host on 1.4.0 (no-training) asks the mirror what to do");
+        let site = self.path("policy/site.toml");
+        let policy = ferry_manifests::policy::TrustPolicy::load(&site)?;
+        let current = semver::Version::new(1, 4, 0);
+        self.command(&format!(
+            "ferry-handoff check --mirror {mirror_url} --trust {} --current {current} --channel stable --profile no-training --platform linux-amd64",
+            site.display()
+        ));
+        let client = ferry_net::client::ClientOptions::default();
+        let source = ferry_net::mirror_client::HttpMirror::new(mirror_url, &client)?;
+        let now = Timestamp::now();
+        let verified = handoff::load(&source, &policy, now)?;
+        let sel = Selector::new("stable", "no-training", Some("linux-amd64"))
+            .map_err(anyhow::Error::msg)?;
+        let report = handoff::check(&verified, &policy, &sel, &current)?;
+        let path: Vec<String> = report.path.iter().map(ToString::to_string).collect();
+        self.say(&format!(
+            "latest {}; upgrade path {current} -> {}",
+            report.latest,
+            path.join(" -> ")
+        ));
+        self.say("2.0.0 is a required release (a data migration): no path may skip it");
+        for a in &report.advisories {
+            self.say(&format!(
+                "advisory {} ({:?}) affects {current}: {} (fixed in {})",
+                a.id,
+                a.severity,
+                a.summary,
+                a.fixed_in.as_ref().map_or("-".into(), ToString::to_string)
+            ));
+        }
+        self.say(&format!(
+            "status: {:?} (exit code {})",
+            report.status,
+            report.status.exit_code()
+        ));
+
+        let next = report
+            .path
+            .first()
+            .cloned()
+            .context("the demo expects an upgrade path")?;
+        self.step(&format!(
+            "Product operator: pre-flight checks, then hand {next} to the installer"
+        ));
+        let host = self.path("host");
+        let backup = host.join("backups");
+        let data = host.join("data");
+        std::fs::create_dir_all(&backup)?;
+        std::fs::create_dir_all(&data)?;
+        std::fs::write(
+            backup.join("novantra-db.dump"),
+            b"sample backup written just now by the demo\n",
+        )?;
+        std::fs::write(data.join("novantra.db"), vec![0u8; 64 * 1024])?;
+        // A vendor-signed license for this site (demo vendor key).
+        let license = host.join("license.json");
+        let vendor_key = SecretKey::from_file(&self.path("keys/vendor.key"), None)?;
+        let lic = ferry_manifests::license::License {
+            schema: ferry_manifests::license::SCHEMA.to_string(),
+            product: Name::new("novantra").map_err(anyhow::Error::msg)?,
+            profile: Name::new("no-training").map_err(anyhow::Error::msg)?,
+            licensee: "Demo Site".into(),
+            issued: now,
+            expires: now.plus(ferry_manifests::time::Duration::days(365)),
+        };
+        let bytes = lic.to_bytes();
+        std::fs::write(&license, &bytes)?;
+        std::fs::write(
+            host.join("license.json.minisig"),
+            ferry_manifests::license::License::sign(&bytes, &lic.product, &vendor_key)?,
+        )?;
+        self.command(&format!(
+            "ferry license issue --key {} --product novantra --profile no-training --licensee 'Demo Site' --expires {} --out {}",
+            self.path("keys/vendor.key").display(),
+            lic.expires,
+            license.display()
+        ));
+        let installer = host.join("install.sh");
+        let record = host.join("installer-received.txt");
+        write_mode(
+            &installer,
+            format!(
+                "#!/bin/sh\n# Sample installer: records what ferry handed over.\n{{\n  echo \"FERRY_VERSION=$FERRY_VERSION\"\n  echo \"FERRY_ARTIFACT=$FERRY_ARTIFACT\"\n  echo \"FERRY_HANDOFF=$FERRY_HANDOFF\"\n  echo \"sha256=$(sha256sum \"$FERRY_ARTIFACT\" | cut -d' ' -f1)\"\n}} > '{}'\n",
+                record.display()
+            )
+            .as_bytes(),
+            0o755,
+        )?;
+        let to = host.join("incoming");
+        std::fs::create_dir_all(&to).with_context(|| format!("create {}", to.display()))?;
+        self.command(&format!(
+            "ferry-handoff install --mirror {mirror_url} --trust {} --current {current} --channel stable --profile no-training --platform linux-amd64 --version {next} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
+            site.display(),
+            to.display(),
+            installer.display(),
+            backup.display(),
+            license.display(),
+            data.display()
+        ));
+        let inputs = preflight::Inputs {
+            current: current.clone(),
+            target: next.clone(),
+            backup: Some((backup, ferry_manifests::time::Duration(24 * 3600))),
+            license: Some(preflight::LicenseInput::File(license)),
+            license_min_days: 30,
+            data_dir: Some(data),
+            now,
+        };
+        let planned = install::prepare(&verified, &policy, &sel, &inputs)?;
+        for c in &planned.checks {
+            self.say(&format!(
+                "{} {}: {}",
+                if c.passed { "pass" } else { "FAIL" },
+                c.name,
+                c.measured
+            ));
+        }
+        let actions = install::Actions {
+            to,
+            exec: Some(format!("sh {}", installer.display())),
+            health_urls: Vec::new(),
+            health_cmd: None,
+            health_timeout: std::time::Duration::from_secs(30),
+            rollback: None,
+        };
+        let probe = ferry_net::mirror_client::HttpClient::new(&client)?;
+        let printer = self.printer;
+        let outcome = install::install(
+            &source,
+            &probe,
+            &verified,
+            &policy,
+            &sel,
+            &planned,
+            &actions,
+            now,
+            &|line| printer.info(&format!("   {line}")),
+        )?;
+        if outcome.failed() {
+            bail!(
+                "the demo's sample installer failed; see {}",
+                outcome.record_path.display()
+            );
+        }
+        self.say(&format!(
+            "handed over, verified: {}",
+            outcome.record_path.display()
+        ));
+        let received = std::fs::read_to_string(&record)
+            .with_context(|| format!("read {}", record.display()))?;
+        for line in received.lines() {
+            self.say(&format!("installer received {line}"));
+        }
         Ok(())
     }
 
