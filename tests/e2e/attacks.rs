@@ -1435,3 +1435,46 @@ fn entry_order_rules() {
     w.fx.write_manifest_and_sign();
     reject_packed(&w, &["ferry/SHA256SUMS"]);
 }
+
+/// B10/B17 in zip: a directory entry (name ending in `/`) that carries
+/// data. The tar reader refuses "a directory entry with data"; the zip
+/// carrier must not let unverified bytes ride along in a bundle that then
+/// verifies as clean.
+#[test]
+fn b10_zip_directory_entry_carrying_data() {
+    let w = World::new();
+    let zp = w.path("dirdata.zip");
+    for method in [
+        zip::CompressionMethod::Stored,
+        zip::CompressionMethod::Deflated,
+    ] {
+        {
+            let f = std::fs::File::create(&zp).unwrap();
+            let mut z = zip::ZipWriter::new(f);
+            let o = zip::write::SimpleFileOptions::default().compression_method(method);
+            for (path, bytes) in w.fx.entries() {
+                z.start_file(path.clone(), o).unwrap();
+                std::io::Write::write_all(&mut z, &bytes).unwrap();
+            }
+            // "releases" is a parent of listed files, so the directory
+            // itself is allowed; its data is not.
+            z.start_file("releases/", o).unwrap();
+            std::io::Write::write_all(&mut z, b"#!/bin/sh\necho unverified payload\n").unwrap();
+            z.finish().unwrap();
+        }
+        w.reject(&zp, &["releases", "directory entry with data"]);
+    }
+    // The same zip without the payload verifies.
+    {
+        let f = std::fs::File::create(&zp).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        let o = zip::write::SimpleFileOptions::default();
+        for (path, bytes) in w.fx.entries() {
+            z.start_file(path.clone(), o).unwrap();
+            std::io::Write::write_all(&mut z, &bytes).unwrap();
+        }
+        z.add_directory("releases/", o).unwrap();
+        z.finish().unwrap();
+    }
+    w.verify(&zp, &[]).ok();
+}

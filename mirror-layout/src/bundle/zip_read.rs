@@ -296,6 +296,13 @@ pub fn verify_zip(
         if method == 0 && csize != usize_ {
             return Err(mismatch("sizes of a stored entry"));
         }
+        // Its bytes would be covered by no digest (as in the tar reader).
+        if is_dir && (csize != 0 || usize_ != 0) {
+            return Err(Error::bundle(
+                &here,
+                "a directory entry with data (refused: hidden data)",
+            ));
+        }
         expect_at = hs + 30 + n_len + x_len + csize;
         names.push((name, usize_, is_dir));
     }
