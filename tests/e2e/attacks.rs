@@ -1478,3 +1478,42 @@ fn b10_zip_directory_entry_carrying_data() {
     }
     w.verify(&zp, &[]).ok();
 }
+
+/// A12/B22: `volumes.json` is not signed, so its parity geometry is
+/// attacker-controlled. A `shard_size` far beyond the volumes must be
+/// refused when the file is read, not drive `--repair` through ~2^60
+/// stripes of Reed–Solomon work (an endless verification).
+#[test]
+fn b22_parity_geometry_in_volumes_json_is_checked() {
+    let w = World::new();
+    w.pack("v.tar", &["--split", "64K", "--parity", "1"]);
+    let json = w.path("v.tar.volumes.json");
+    let j = std::fs::read_to_string(&json).unwrap();
+    let v1 = w.path("v.tar.001");
+    let orig = std::fs::read(&v1).unwrap();
+    let mut bad = orig.clone();
+    bad[100] ^= 1;
+    std::fs::write(&v1, &bad).unwrap();
+    let start = j.find("\"shard_size\": ").expect("shard_size") + "\"shard_size\": ".len();
+    let end = start + j[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    for (i, size) in ["1152921504606846976", "65537", "131072"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(&json, format!("{}{size}{}", &j[..start], &j[end..])).unwrap();
+        let rd = w.path(&format!("rebuilt-{i}"));
+        let t = std::time::Instant::now();
+        w.reject_with(
+            &json,
+            &["--repair", "--repair-dir", rd.to_str().unwrap()],
+            &["v.tar.volumes.json", "shard_size"],
+        );
+        assert!(t.elapsed().as_secs() < 30, "took {:?}", t.elapsed());
+    }
+    // Restored, the same damage is repaired.
+    std::fs::write(&json, &j).unwrap();
+    let rd = w.path("rebuilt-ok");
+    w.verify(&json, &["--repair", "--repair-dir", rd.to_str().unwrap()])
+        .ok();
+    std::fs::write(&v1, &orig).unwrap();
+}

@@ -117,6 +117,29 @@ impl VolumeSet {
                 "total_size is not the sum of the volumes",
             ));
         }
+        // Parity geometry is what `ferry pack` writes, nothing else: it
+        // drives `--repair`'s stripe loop, and this file is not signed.
+        if let Some(p) = &set.parity {
+            let max = set.volumes.iter().map(|v| v.size).max().unwrap_or(0);
+            if Some(p.shard_size) != max.checked_add(max & 1) {
+                return Err(Error::bundle(
+                    &doc,
+                    format!(
+                        "parity shard_size {} is not the largest volume's size rounded up to even (refused)",
+                        p.shard_size
+                    ),
+                ));
+            }
+            if let Some(v) = p.volumes.iter().find(|v| v.size != p.shard_size) {
+                return Err(Error::bundle(
+                    &doc,
+                    format!(
+                        "parity volume {} is {} bytes, not the shard_size {} (refused)",
+                        v.name, v.size, p.shard_size
+                    ),
+                ));
+            }
+        }
         if set.format != "tar" && set.format != "tar.gz" {
             return Err(Error::bundle(
                 &doc,
