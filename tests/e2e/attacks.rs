@@ -1517,3 +1517,49 @@ fn b22_parity_geometry_in_volumes_json_is_checked() {
         .ok();
     std::fs::write(&v1, &orig).unwrap();
 }
+
+/// B10/B13: a zip64 end-of-central-directory record declaring its own size
+/// as 2^64-1. The bounds arithmetic must refuse it, not overflow (a panic
+/// in a checked build, a wrapped comparison otherwise).
+#[test]
+fn b13_zip64_end_record_with_overflowing_size() {
+    let w = World::new();
+    let good = zip_bytes(&w);
+    let eocd = good.len() - 22;
+    let le32 = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let (cd_size, cd_off) = (le32(&good, eocd + 12), le32(&good, eocd + 16));
+    for declared in [u64::MAX, u64::MAX - 11, 44] {
+        let mut b = good[..eocd].to_vec();
+        let z_off = b.len() as u64;
+        let mut z = vec![0u8; 56];
+        z[..4].copy_from_slice(&0x0606_4b50u32.to_le_bytes());
+        z[4..12].copy_from_slice(&declared.to_le_bytes());
+        z[12..14].copy_from_slice(&45u16.to_le_bytes());
+        z[14..16].copy_from_slice(&45u16.to_le_bytes());
+        let n = u64::from(u16::from_le_bytes([good[eocd + 10], good[eocd + 11]]));
+        z[24..32].copy_from_slice(&n.to_le_bytes());
+        z[32..40].copy_from_slice(&n.to_le_bytes());
+        z[40..48].copy_from_slice(&u64::from(cd_size).to_le_bytes());
+        z[48..56].copy_from_slice(&u64::from(cd_off).to_le_bytes());
+        b.extend_from_slice(&z);
+        let mut loc = vec![0u8; 20];
+        loc[..4].copy_from_slice(&0x0706_4b50u32.to_le_bytes());
+        loc[8..16].copy_from_slice(&z_off.to_le_bytes());
+        loc[16..20].copy_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&loc);
+        let mut e = good[eocd..].to_vec();
+        e[12..20].fill(0xFF);
+        b.extend_from_slice(&e);
+        let zp = w.path("z64.zip");
+        std::fs::write(&zp, &b).unwrap();
+        if declared == 44 {
+            // The well-formed zip64 tail: the arithmetic accepts it and the
+            // rest of the framing rules decide.
+            let out = w.verify(&zp, &[]);
+            assert!(!out.stderr.contains("zip64 end record"), "{}", out.stderr);
+        } else {
+            w.reject(&zp, &["z64.zip", "zip64 end record"]);
+        }
+        std::fs::remove_file(&zp).unwrap();
+    }
+}

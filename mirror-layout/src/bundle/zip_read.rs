@@ -120,7 +120,12 @@ fn central_directory_bounds(f: &mut File, len: u64, what: &str) -> Result<(u64, 
         let z_off = u64_at(&loc, 8);
         let mut z = [0u8; 56];
         read_at(f, z_off, &mut z, what)?;
-        if u32_at(&z, 0) != 0x0606_4b50 || z_off.checked_add(12 + u64_at(&z, 4)) != Some(len - 42) {
+        if u32_at(&z, 0) != 0x0606_4b50
+            || u64_at(&z, 4)
+                .checked_add(12)
+                .and_then(|n| z_off.checked_add(n))
+                != Some(len - 42)
+        {
             return Err(bad(
                 "the zip64 end record is not where the locator says, or does not end at it",
             ));
