@@ -268,7 +268,9 @@ fn a03_one_key_counted_twice() {
     );
     std::fs::write(&w.policy, text).unwrap();
     let tar = w.pack("b.tar", &[]);
-    w.verify(&tar, &[]).expect_code(2);
+    w.verify(&tar, &[])
+        .expect_code(2)
+        .stderr_has(&["same public key", "two key ids"]);
 }
 
 #[test]
@@ -1561,5 +1563,41 @@ fn b13_zip64_end_record_with_overflowing_size() {
             w.reject(&zp, &["z64.zip", "zip64 end record"]);
         }
         std::fs::remove_file(&zp).unwrap();
+    }
+}
+
+/// B14/B20: the PAX `mtime` record is accepted (other writers emit it),
+/// but only as a time. As a free-form value it is up to 64 KiB of bytes no
+/// digest covers riding along in a verified bundle, which the reader
+/// otherwise refuses (non-zero padding, data after the end).
+#[test]
+fn b14_pax_mtime_must_be_a_time() {
+    let w = World::new();
+    let base = tar_of_fixture(&w);
+    let n = pos(&base, NOTES);
+    for (i, v) in [
+        "#!/bin/sh echo smuggled payload".to_string(),
+        "A".repeat(60 * 1024),
+        "1e9".into(),
+        "1732147200.".into(),
+        String::new(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut e = base.clone();
+        e[n].pax = vec![("mtime".into(), v.clone())];
+        w.reject_tar(&format!("mt{i}.tar"), &fixtures::tar_of(&e), &["mtime"]);
+    }
+    // Times as GNU tar and others write them still verify.
+    for (i, v) in ["1732147200", "1732147200.123456789", "-1", "0"]
+        .iter()
+        .enumerate()
+    {
+        let mut e = base.clone();
+        e[n].pax = vec![("mtime".into(), (*v).to_string())];
+        let p = w.path(&format!("mtok{i}.tar"));
+        fixtures::write(&p, &fixtures::tar_of(&e));
+        w.verify(&p, &[]).ok();
     }
 }

@@ -382,7 +382,19 @@ fn parse_pax(data: &[u8], what: &str) -> Result<Pax> {
                 }
                 pax.size = Some(value.parse().map_err(|_| bad("size out of range"))?);
             }
-            "mtime" => {}
+            "mtime" => {
+                // A time (seconds, optional sign and fraction), never a
+                // place for other bytes.
+                let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+                let v = value.strip_prefix('-').unwrap_or(value);
+                let ok = match v.split_once('.') {
+                    Some((secs, frac)) => digits(secs) && digits(frac),
+                    None => digits(v),
+                };
+                if !ok || value.len() > 32 {
+                    return Err(bad("mtime is not a time"));
+                }
+            }
             k if k.starts_with("GNU.sparse.") => {
                 return Err(Error::bundle(
                     what,
@@ -507,6 +519,8 @@ mod tests {
         assert!(parse_pax(b"12 size1024\n", "t").is_err());
         assert!(parse_pax(b"25 GNU.sparse.size=1024\n", "t").is_err());
         assert!(parse_pax(b"12 linkpath=x\n", "t").is_err());
+        assert!(parse_pax(b"20 mtime=1732147200\n", "t").is_ok());
+        assert!(parse_pax(b"14 mtime=evil\n", "t").is_err());
     }
 
     #[test]
