@@ -1601,3 +1601,45 @@ fn b14_pax_mtime_must_be_a_time() {
         w.verify(&p, &[]).ok();
     }
 }
+
+/// B10 in zip: per-entry comments and extra fields are bytes no digest
+/// covers (`ferry pack` writes neither). The archive comment is already
+/// refused; an entry's comment, or an extra field other than zip64 sizes,
+/// in the local header or only in the central directory, must be too.
+#[test]
+fn b10_zip_entry_comments_and_extra_fields() {
+    let w = World::new();
+    let payload = b"#!/bin/sh\necho unverified payload\n".repeat(100);
+    for (i, case) in ["comment", "local extra", "central extra"]
+        .iter()
+        .enumerate()
+    {
+        let zp = w.path(&format!("x{i}.zip"));
+        {
+            let f = std::fs::File::create(&zp).unwrap();
+            let mut z = zip::ZipWriter::new(f);
+            for (path, bytes) in w.fx.entries() {
+                let mut o = zip::write::FullFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored);
+                if path == NOTES {
+                    match *case {
+                        "comment" => {
+                            o = o.with_file_comment(String::from_utf8(payload.clone()).unwrap());
+                        }
+                        "local extra" => o.add_extra_field(0x6666, &payload, false).unwrap(),
+                        _ => o.add_extra_field(0x6666, &payload, true).unwrap(),
+                    }
+                }
+                z.start_file(path.clone(), o).unwrap();
+                std::io::Write::write_all(&mut z, &bytes).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        let b = std::fs::read(&zp).unwrap();
+        assert!(
+            b.windows(payload.len()).any(|x| x == payload.as_slice()),
+            "case {case} did not apply"
+        );
+        w.reject(&zp, &[NOTES, "hidden data"]);
+    }
+}

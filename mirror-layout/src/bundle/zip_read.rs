@@ -142,6 +142,78 @@ fn central_directory_bounds(f: &mut File, len: u64, what: &str) -> Result<(u64, 
     Ok((cd_off, cd_end))
 }
 
+/// Extra-field data holding only zip64 size records (header id 1), each
+/// whole: anything else is bytes no digest covers.
+fn only_zip64_extra(mut x: &[u8]) -> bool {
+    while !x.is_empty() {
+        if x.len() < 4 || u16_at(x, 0) != 1 {
+            return false;
+        }
+        let n = usize::from(u16_at(x, 2));
+        if x.len() < 4 + n {
+            return false;
+        }
+        x = &x[4 + n..];
+    }
+    true
+}
+
+/// Walks the central directory record by record: no entry comment, no
+/// extra field but zip64 sizes, and the records fill it exactly (ATTACKS
+/// B10: nothing hidden where no digest looks). `ferry pack` writes none.
+fn check_central_records(
+    f: &mut File,
+    cd_off: u64,
+    cd_end: u64,
+    count: usize,
+    what: &str,
+) -> Result<()> {
+    let mut at = cd_off;
+    for i in 0..count {
+        let mut h = [0u8; 46];
+        read_at(f, at, &mut h, what)?;
+        if u32_at(&h, 0) != 0x0201_4b50 {
+            return Err(Error::bundle(
+                what,
+                format!("central record {i} at byte {at} is malformed (refused)"),
+            ));
+        }
+        let (n, m, k) = (
+            usize::from(u16_at(&h, 28)),
+            usize::from(u16_at(&h, 30)),
+            usize::from(u16_at(&h, 32)),
+        );
+        let mut rest = vec![0u8; n + m];
+        read_at(f, at + 46, &mut rest, what)?;
+        let here = format!(
+            "entry \"{}\"",
+            ferry_manifests::error::escape_untrusted(&String::from_utf8_lossy(&rest[..n]))
+        );
+        if k != 0 {
+            return Err(Error::bundle(
+                &here,
+                "an entry comment (refused: hidden data)",
+            ));
+        }
+        if !only_zip64_extra(&rest[n..]) {
+            return Err(Error::bundle(
+                &here,
+                "an extra field in the central directory other than zip64 sizes (refused: hidden data)",
+            ));
+        }
+        at += 46 + (n + m + k) as u64;
+    }
+    if at != cd_end {
+        return Err(Error::bundle(
+            what,
+            format!(
+                "the central directory's records end at byte {at}, not at {cd_end} (refused: hidden data)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Entries at least this large are hashed on two threads (when no sink
 /// needs the bytes in order).
 const PARALLEL_MIN: u64 = 4 * 1024 * 1024;
@@ -180,7 +252,7 @@ pub fn verify_zip(
         .metadata()
         .map_err(|e| Error::io(path, "stat", e))?
         .len();
-    let (cd_off, _) = central_directory_bounds(&mut raw, len, &what)?;
+    let (cd_off, cd_end) = central_directory_bounds(&mut raw, len, &what)?;
     let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
     let zerr = |e: zip::result::ZipError| {
         Error::bundle(&what, format!("not a valid zip archive: {e} (refused)"))
@@ -207,6 +279,7 @@ pub fn verify_zip(
             "entries whose data overlap (refused: zip bomb shape)",
         ));
     }
+    check_central_records(&mut raw, cd_off, cd_end, z.len(), &what)?;
     // Framing: local headers agree with the central records, back to back.
     let mut expect_at = 0u64;
     let mut names = Vec::with_capacity(z.len());
@@ -300,6 +373,14 @@ pub fn verify_zip(
         }
         if method == 0 && csize != usize_ {
             return Err(mismatch("sizes of a stored entry"));
+        }
+        let mut lextra = vec![0u8; usize::from(u16_at(&lh, 28))];
+        read_at(&mut raw, hs + 30 + n_len, &mut lextra, &what)?;
+        if !only_zip64_extra(&lextra) {
+            return Err(Error::bundle(
+                &here,
+                "an extra field in the local header other than zip64 sizes (refused: hidden data)",
+            ));
         }
         // Its bytes would be covered by no digest (as in the tar reader).
         if is_dir && (csize != 0 || usize_ != 0) {
