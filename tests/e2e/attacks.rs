@@ -1643,3 +1643,41 @@ fn b10_zip_entry_comments_and_extra_fields() {
         w.reject(&zp, &[NOTES, "hidden data"]);
     }
 }
+
+/// B21: the gzip header's optional fields. `ferry pack` writes none; the
+/// `gzip` tool writes a file name. An extra field or a comment (each up
+/// to 64 KiB), or a "file name" that long, is bytes no digest covers.
+#[test]
+fn b21_gzip_header_fields_carrying_data() {
+    let w = World::new();
+    let tar = std::fs::read(w.pack("b.tar", &[])).unwrap();
+    let payload = "echo unverified payload; ".repeat(400);
+    let gz = |b: flate2::GzBuilder| {
+        let mut e = b.mtime(0).write(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &tar).unwrap();
+        e.finish().unwrap()
+    };
+    for (i, (b, needle)) in [
+        (
+            flate2::GzBuilder::new().extra(payload.as_bytes()),
+            "extra field",
+        ),
+        (
+            flate2::GzBuilder::new().comment(payload.as_bytes()),
+            "comment",
+        ),
+        (
+            flate2::GzBuilder::new().filename(payload.as_bytes()),
+            "file name",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        w.reject_tar(&format!("h{i}.tar.gz"), &gz(b), &["gzip header", needle]);
+    }
+    // What `gzip b.tar` writes still verifies.
+    let p = w.path("named.tar.gz");
+    std::fs::write(&p, gz(flate2::GzBuilder::new().filename("b.tar"))).unwrap();
+    w.verify(&p, &[]).ok();
+}
