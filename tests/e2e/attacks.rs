@@ -1681,3 +1681,22 @@ fn b21_gzip_header_fields_carrying_data() {
     std::fs::write(&p, gz(flate2::GzBuilder::new().filename("b.tar"))).unwrap();
     w.verify(&p, &[]).ok();
 }
+
+/// B22/A10: a `volumes.json` whose volume digests all match (it is not
+/// signed: anyone can recompute them) but whose `manifest_sha256` names
+/// another manifest is refused by the cross-check, by name.
+#[test]
+fn b22_volumes_json_naming_another_manifest() {
+    let w = World::new();
+    w.pack("v.tar", &["--split", "64K"]);
+    let json = w.path("v.tar.volumes.json");
+    let j = std::fs::read_to_string(&json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    let real = v["manifest_sha256"].as_str().unwrap().to_string();
+    let other = fixtures::sha(b"another manifest");
+    assert_ne!(real, other);
+    std::fs::write(&json, j.replace(&real, &other)).unwrap();
+    w.reject(&json, &["v.tar.volumes.json", "belongs to another bundle"]);
+    std::fs::write(&json, &j).unwrap();
+    w.verify(&json, &[]).ok();
+}

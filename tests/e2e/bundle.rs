@@ -361,14 +361,17 @@ fn verify_without_vendor_requirement_and_no_extra_files_written() {
     let w = World::new();
     let policy = fixtures::policy_with(w.tmp.path(), 2, "require = []");
     let tar = w.pack("b.tar", &[]);
+    let before = snapshot(w.tmp.path());
     cmd("ferry-verify")
         .args(["bundle"])
         .arg(&tar)
         .arg("--trust")
         .arg(&policy)
         .args(["--now", NOW])
+        .current_dir(w.tmp.path())
         .run()
         .ok();
+    assert_unchanged(w.tmp.path(), &before);
 }
 
 /// What the mirror import will do: receive each file's bytes while they
