@@ -1642,6 +1642,28 @@ fn b10_zip_entry_comments_and_extra_fields() {
         );
         w.reject(&zp, &[NOTES, "hidden data"]);
     }
+    // zip64 size records (what `ferry pack` writes for files of 4 GiB and
+    // more) are still accepted.
+    let zp = w.path("z64.zip");
+    {
+        let f = std::fs::File::create(&zp).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        for (path, bytes) in w.fx.entries() {
+            z.start_file(path.clone(), o).unwrap();
+            std::io::Write::write_all(&mut z, &bytes).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let b = std::fs::read(&zp).unwrap();
+    let lh = local_header(&b, NOTES);
+    assert!(
+        u16::from_le_bytes([b[lh + 28], b[lh + 29]]) > 0,
+        "no zip64 record"
+    );
+    w.verify(&zp, &[]).ok();
 }
 
 /// B21: the gzip header's optional fields. `ferry pack` writes none; the
