@@ -841,3 +841,22 @@ fn prune_keeps_the_newest_and_the_latest_and_is_audited() {
     assert_eq!(idx["releases"][0]["version"], "1.2.0");
     w.fsck().ok();
 }
+
+/// ATTACKS B4/D7: a folder of the mirror replaced by a symlink
+/// (`releases/3.2.1 -> /elsewhere`) is corruption; import never writes
+/// through it.
+#[test]
+fn import_never_writes_through_a_symlink_planted_in_the_mirror() {
+    let w = World::new();
+    let fx = w.workspace("ws", 1, 0);
+    let bundle = w.pack(&fx, "b1");
+    let outside = w.path("outside");
+    std::fs::create_dir(&outside).expect("outside");
+    std::os::unix::fs::symlink(&outside, w.mirror.join("releases/3.2.1")).expect("symlink");
+    let out = w.import(&bundle, &[]);
+    out.expect_code(1)
+        .stderr_has(&["releases/3.2.1", "symlink"]);
+    let n = std::fs::read_dir(&outside).expect("outside").count();
+    assert_eq!(n, 0, "import wrote through the planted symlink");
+    assert_eq!(w.index()["sequence"], 1, "the mirror changed");
+}

@@ -503,6 +503,7 @@ impl Mirror {
     }
 
     fn refuse_unlisted(&self, rel: &str) -> Result<()> {
+        super::commit::refuse_symlinked_parents(&self.root, rel)?;
         if std::fs::symlink_metadata(self.root.join(rel)).is_ok() {
             return Err(Error::refused(
                 rel,
