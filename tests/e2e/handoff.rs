@@ -1,7 +1,7 @@
 //! `ferry-handoff` (issue 7): check, preflight and install against a signed
 //! mirror served over HTTP on 127.0.0.1 and read as a folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferry_net::serve::StaticServer;
 use ferry_tests::fixtures::policy;
@@ -729,4 +729,59 @@ fn a_feed_from_another_publish_or_a_missing_mirror_is_refused() {
     check(&format!("{}nothing-here/", server.url()), &s, "3.2.1")
         .expect_code(3)
         .stderr_has(&["nothing-here/index.json", "404"]);
+}
+
+/// ATTACKS C11 (d): the installer reads the artifact by path from --to, so
+/// a --to (or a folder above it) that another user can change lets them
+/// swap the verified bytes before the installer runs: refused, nothing runs.
+#[test]
+fn a_to_folder_other_users_can_change_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(&s.to, 0o777);
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&s.to.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
+    assert_eq!(std::fs::read_dir(&s.to).unwrap().count(), 0);
+    mode(&s.to, 0o755);
+    mode(&s.dir, 0o777);
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&s.dir.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
+    mode(&s.dir, 0o700);
+    install(&s, &m, "2.4.0", "3.2.1").run().ok();
+}
+
+/// A pre-flight check never passes on a value it cannot trust: a backup
+/// file dated in the future does not make an old backup fresh.
+#[test]
+fn a_backup_dated_in_the_future_does_not_pass_the_age_check() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let b = s.dir.join("future-backup");
+    std::fs::create_dir_all(&b).unwrap();
+    let f = b.join("db.dump");
+    std::fs::write(&f, b"x").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400))
+        .unwrap();
+    install(&s, &m, "2.4.0", "3.2.1")
+        .arg("--backup")
+        .arg(&b)
+        .args(["--backup-max-age", "24h"])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["backup-age", "in the future"]);
+    assert_not_run(&s);
 }

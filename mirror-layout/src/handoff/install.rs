@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -196,6 +196,10 @@ pub fn deliver(
         .map_err(|e| Error::io(to, "create the staging folder", e))?;
     std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io(staging.path(), "set permissions", e))?;
+    let me = std::fs::metadata(staging.path())
+        .map_err(|e| Error::io(staging.path(), "stat", e))?
+        .uid();
+    refuse_shared_dirs(to, me)?;
     let name = artifact.path.file_name();
     let staged = staging.path().join(name);
     let mut file = std::fs::OpenOptions::new()
@@ -245,6 +249,33 @@ pub fn deliver(
         size,
         signatures,
     })
+}
+
+/// ATTACKS C11: the installer reads the artifact by path from `to`, so
+/// `to` and every folder above it must be changeable only by this user
+/// (`me`) or root: writable by group or others without the sticky bit, or
+/// owned by another user, would let someone swap the verified bytes.
+fn refuse_shared_dirs(to: &Path, me: u32) -> Result<()> {
+    let real = std::fs::canonicalize(to).map_err(|e| Error::io(to, "resolve", e))?;
+    for d in real.ancestors() {
+        let m = std::fs::metadata(d).map_err(|e| Error::io(d, "stat", e))?;
+        let shared = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
+        if shared || (m.uid() != me && m.uid() != 0) {
+            return Err(Error::refused(
+                format!("--to {}", to.display()),
+                format!(
+                    "{} is {}: another user could swap the verified artifact before the installer runs; use a folder only you (or root) can change",
+                    d.display(),
+                    if shared {
+                        "writable by other users"
+                    } else {
+                        "owned by another user"
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What `install` does after the checks.
