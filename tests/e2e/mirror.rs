@@ -860,3 +860,41 @@ fn import_never_writes_through_a_symlink_planted_in_the_mirror() {
     assert_eq!(n, 0, "import wrote through the planted symlink");
     assert_eq!(w.index()["sequence"], 1, "the mirror changed");
 }
+
+/// ATTACKS D7 / SPEC §4 serve: a symlink planted in the mirror is never
+/// followed (neither to a file outside nor into `.ferry/`), and the plain
+/// static server hides `.ferry/` from percent-encoded paths too.
+#[test]
+fn serving_never_follows_a_planted_symlink_nor_an_encoded_ferry() {
+    let w = World::new();
+    let secret = w.path("secret.txt");
+    std::fs::write(&secret, b"top secret").expect("secret");
+    std::os::unix::fs::symlink(&secret, w.mirror.join("releases/leak.txt")).expect("symlink");
+    std::os::unix::fs::symlink(w.mirror.join(".ferry"), w.mirror.join("releases/state"))
+        .expect("symlink");
+    let server = ferry_net::mirror_serve::start(&w.mirror, "127.0.0.1:0".parse().expect("addr"))
+        .expect("serve");
+    let base = server.url();
+    wait_http(&format!("{base}healthz"));
+    for p in [
+        "releases/leak.txt",
+        "releases/state/lock",
+        "releases/%73tate/lock",
+    ] {
+        let (status, _, body) = curl(&format!("{base}{p}"), &[]);
+        assert_eq!(
+            status,
+            404,
+            "{p} served: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let plain =
+        ferry_net::serve::StaticServer::start(&w.mirror, "127.0.0.1:0".parse().expect("addr"))
+            .expect("serve");
+    let pbase = plain.url();
+    assert_eq!(curl(&format!("{pbase}index.json"), &[]).0, 200);
+    for p in ["%2Eferry/lock", ".%66erry/lock", "releases/leak.txt"] {
+        assert_eq!(curl(&format!("{pbase}{p}"), &[]).0, 404, "{p} served");
+    }
+}
