@@ -785,3 +785,34 @@ fn a_backup_dated_in_the_future_does_not_pass_the_age_check() {
         .stderr_has(&["backup-age", "in the future"]);
     assert_not_run(&s);
 }
+
+/// ATTACKS A7 (silent removal): pruning the release that published an
+/// advisory does not drop the advisory from the signed feed; hosts still
+/// running an affected version are still told.
+#[test]
+fn prune_keeps_the_advisories_of_the_releases_it_removes() {
+    let s = site(CATALOGUE);
+    let dir = s.mirror.display().to_string();
+    check(&dir, &s, "2.4.0").expect_code(11);
+    cmd("ferry-mirror")
+        .args(["prune"])
+        .arg(&s.mirror)
+        .args(["--keep", "1", "--key"])
+        .arg(demo_key("mirror"))
+        .arg("--trust")
+        .arg(&s.policy)
+        .run()
+        .ok()
+        .stdout_has(&["3.1.4"]);
+    assert!(!s.mirror.join("releases/3.1.4").exists());
+    let o = check(&dir, &s, "2.4.0");
+    o.expect_code(11);
+    assert_eq!(o.json()["advisories"][0]["id"], "NOV-2026-004");
+    cmd("ferry-mirror")
+        .args(["fsck"])
+        .arg(&s.mirror)
+        .arg("--trust")
+        .arg(&s.policy)
+        .run()
+        .ok();
+}
