@@ -510,3 +510,23 @@ fn recovery_never_removes_what_a_forged_journal_names() {
         before
     );
 }
+
+/// A malformed armed journal (an audit sequence at u64::MAX) is refused
+/// with a reason, never a panic.
+#[test]
+fn a_malformed_journal_is_refused_without_a_panic() {
+    let w = World::new();
+    let fx = w.workspace("ws", 3, 0);
+    let bundle = w.pack(&fx, "b3");
+    let mut j = armed_import(&w, &bundle, "max");
+    j["audit_prev"]["seq"] = serde_json::json!(u64::MAX);
+    std::fs::write(
+        w.mirror.join(".ferry/commit/journal.json"),
+        serde_json::to_vec_pretty(&j).expect("json"),
+    )
+    .expect("forge");
+    crate::mirror::fsck_of(&w.mirror, &w.policy)
+        .expect_code(1)
+        .stderr_has(&[".ferry/commit/journal.json", "audit line"]);
+    assert_eq!(index_sequence(&w.mirror), 1);
+}

@@ -294,7 +294,7 @@ impl Mirror {
         match self.read_index(&keys) {
             Ok((cur, bytes)) => {
                 let done = next.sequence == cur.sequence && bytes == j.index.as_bytes();
-                if next.sequence != cur.sequence + 1 && !done {
+                if next.sequence != cur.sequence.saturating_add(1) && !done {
                     return bad(format!(
                         "its index sequence {} does not follow the mirror's {} (an old or foreign change)",
                         next.sequence, cur.sequence
@@ -313,7 +313,7 @@ impl Mirror {
             }
         }
         let line_head = Head {
-            seq: j.audit_prev.seq + 1,
+            seq: j.audit_prev.seq.saturating_add(1),
             sha256: Sha256Digest::of(j.audit_line.as_bytes()),
         };
         if line_head != next.audit_head {
@@ -363,7 +363,7 @@ impl Mirror {
         let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
         let line = j.audit_line.as_bytes();
         let new_head = Head {
-            seq: j.audit_prev.seq + 1,
+            seq: j.audit_prev.seq.saturating_add(1),
             sha256: Sha256Digest::of(line),
         };
         if head != Some(j.audit_prev) && head != Some(new_head) {
