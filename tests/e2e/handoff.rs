@@ -757,6 +757,23 @@ fn a_to_folder_other_users_can_change_is_refused() {
         .stderr_has(&[&s.dir.display().to_string(), "writable by other users"]);
     assert_not_run(&s);
     mode(&s.dir, 0o700);
+    // A --to that is a symlink held by a folder others can change.
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    mode(&shared, 0o777);
+    let link = shared.join("in");
+    std::os::unix::fs::symlink(&s.to, &link).unwrap();
+    handoff()
+        .args(["install", "--mirror", &m, "--trust"])
+        .arg(&s.policy)
+        .args(["--current", "2.4.0", "--channel", "stable"])
+        .args(["--profile", "no-training", "--version", "3.2.1", "--to"])
+        .arg(&link)
+        .args(["--exec", &format!("touch '{}'", s.record.display())])
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&shared.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
     install(&s, &m, "2.4.0", "3.2.1").run().ok();
 }
 

@@ -257,7 +257,10 @@ pub fn deliver(
 /// owned by another user, would let someone swap the verified bytes.
 fn refuse_shared_dirs(to: &Path, me: u32) -> Result<()> {
     let real = std::fs::canonicalize(to).map_err(|e| Error::io(to, "resolve", e))?;
-    for d in real.ancestors() {
+    // The folders as named too: a symlinked --to is only as safe as the
+    // folder holding the link.
+    let named = std::path::absolute(to).map_err(|e| Error::io(to, "resolve", e))?;
+    for d in real.ancestors().chain(named.ancestors()) {
         let m = std::fs::metadata(d).map_err(|e| Error::io(d, "stat", e))?;
         let shared = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
         if shared || (m.uid() != me && m.uid() != 0) {
