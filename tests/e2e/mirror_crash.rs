@@ -530,3 +530,26 @@ fn a_malformed_journal_is_refused_without_a_panic() {
         .stderr_has(&[".ferry/commit/journal.json", "audit line"]);
     assert_eq!(index_sequence(&w.mirror), 1);
 }
+
+/// ATTACKS D9: recovery removes leftovers only inside the mirror's own
+/// private folders; a `.ferry/staging` or `.ferry/commit` replaced by a
+/// symlink is refused, and nothing it points at is removed.
+#[test]
+fn recovery_never_removes_through_a_symlinked_private_folder() {
+    for sub in ["staging", "commit"] {
+        let w = World::new();
+        let outside = w.path("outside");
+        std::fs::create_dir(&outside).expect("outside");
+        std::fs::write(outside.join("precious"), b"keep me").expect("precious");
+        let link = w.mirror.join(".ferry").join(sub);
+        let _ = std::fs::remove_dir_all(&link);
+        std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+        crate::mirror::fsck_of(&w.mirror, &w.policy)
+            .expect_code(1)
+            .stderr_has(&[&format!(".ferry/{sub}"), "symlink"]);
+        assert!(
+            outside.join("precious").is_file(),
+            "recovery removed a file through .ferry/{sub}"
+        );
+    }
+}

@@ -206,6 +206,25 @@ impl Mirror {
     /// [`Error::Io`], or [`Error::Refused`] if the journal is unreadable or
     /// cannot be completed (the mirror is then left untouched for a human).
     pub fn recover(&self, _lock: &MirrorLock) -> Result<Option<String>> {
+        // ATTACKS D9: leftovers are removed only inside the mirror's own
+        // private folders, never through a link planted in their place.
+        for d in [PRIVATE_DIR, STAGING_DIR, COMMIT_DIR] {
+            if let Ok(m) = fs::symlink_metadata(self.root.join(d))
+                && !m.is_dir()
+            {
+                let kind = if m.file_type().is_symlink() {
+                    "a symlink"
+                } else {
+                    "not a folder"
+                };
+                return Err(Error::refused(
+                    d,
+                    format!(
+                        "is {kind}; refused, nothing was removed through it (remove it by hand, then run ferry-mirror fsck)"
+                    ),
+                ));
+            }
+        }
         let armed = self.root.join(ARMED);
         let mut done = None;
         if armed.exists() {
