@@ -898,3 +898,19 @@ fn serving_never_follows_a_planted_symlink_nor_an_encoded_ferry() {
         assert_eq!(curl(&format!("{pbase}{p}"), &[]).0, 404, "{p} served");
     }
 }
+
+/// ATTACKS D7: fsck treats a top folder replaced by a symlink as
+/// corruption instead of re-hashing through it.
+#[test]
+fn fsck_reports_a_top_folder_replaced_by_a_symlink() {
+    let w = World::new();
+    let fx = w.workspace("ws", 1, 0);
+    let bundle = w.pack(&fx, "b1");
+    w.import(&bundle, &[]).ok();
+    let real = w.path("releases.real");
+    std::fs::rename(w.mirror.join("releases"), &real).expect("move");
+    std::os::unix::fs::symlink(&real, w.mirror.join("releases")).expect("symlink");
+    w.fsck()
+        .expect_code(1)
+        .stdout_has(&["releases: a symlink in the mirror"]);
+}
