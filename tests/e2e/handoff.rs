@@ -749,7 +749,24 @@ fn a_to_folder_other_users_can_change_is_refused() {
         .stderr_has(&[&s.to.display().to_string(), "writable by other users"]);
     assert_not_run(&s);
     assert_eq!(std::fs::read_dir(&s.to).unwrap().count(), 0);
-    mode(&s.to, 0o755);
+    // Writable by a group other than the process's own: refused; by its
+    // own group (a umask of 002): accepted below.
+    mode(&s.to, 0o775);
+    // (Changing a folder's group to a foreign one needs root.)
+    if std::os::unix::fs::chown(&s.to, None, Some(54_321)).is_ok() {
+        install(&s, &m, "2.4.0", "3.2.1")
+            .run()
+            .expect_code(1)
+            .stderr_has(&[&s.to.display().to_string(), "writable by other users"]);
+        assert_not_run(&s);
+    }
+    let my_gid = std::fs::metadata(&s.dir).unwrap();
+    std::os::unix::fs::chown(
+        &s.to,
+        None,
+        Some(std::os::unix::fs::MetadataExt::gid(&my_gid)),
+    )
+    .unwrap();
     mode(&s.dir, 0o777);
     install(&s, &m, "2.4.0", "3.2.1")
         .run()

@@ -253,16 +253,21 @@ pub fn deliver(
 
 /// ATTACKS C11: the installer reads the artifact by path from `to`, so
 /// `to` and every folder above it must be changeable only by this user
-/// (`me`) or root: writable by group or others without the sticky bit, or
-/// owned by another user, would let someone swap the verified bytes.
+/// (`me`) or root: writable by others (or by a group other than this
+/// process's own) without the sticky bit, or owned by another user, would
+/// let someone swap the verified bytes.
 fn refuse_shared_dirs(to: &Path, me: u32) -> Result<()> {
     let real = std::fs::canonicalize(to).map_err(|e| Error::io(to, "resolve", e))?;
     // The folders as named too: a symlinked --to is only as safe as the
     // folder holding the link.
     let named = std::path::absolute(to).map_err(|e| Error::io(to, "resolve", e))?;
+    // Group-writable is fine for this process's own (user-private) group,
+    // as a umask of 002 creates it; any other group counts as other users.
+    let my_gid = effective_gid();
     for d in real.ancestors().chain(named.ancestors()) {
         let m = std::fs::metadata(d).map_err(|e| Error::io(d, "stat", e))?;
-        let shared = m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0;
+        let group_shared = m.mode() & 0o020 != 0 && Some(m.gid()) != my_gid;
+        let shared = (m.mode() & 0o002 != 0 || group_shared) && m.mode() & 0o1000 == 0;
         if shared || (m.uid() != me && m.uid() != 0) {
             return Err(Error::refused(
                 format!("--to {}", to.display()),
@@ -279,6 +284,13 @@ fn refuse_shared_dirs(to: &Path, me: u32) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// This process's effective group id (Linux `/proc/self/status`), if known.
+fn effective_gid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Gid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// What `install` does after the checks.
