@@ -914,3 +914,29 @@ fn fsck_reports_a_top_folder_replaced_by_a_symlink() {
         .expect_code(1)
         .stdout_has(&["releases: a symlink in the mirror"]);
 }
+
+/// A signed manifest whose sizes add up past u64::MAX is refused with a
+/// reason (the lying sizes never pass the space check by wrapping), never
+/// a panic.
+#[test]
+fn sizes_that_overflow_are_refused_not_a_panic() {
+    let w = World::new();
+    let mut fx = workspace(&w.path("ws"), 1, 1);
+    let files = fx.manifest["files"].as_array_mut().expect("files");
+    for f in files
+        .iter_mut()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.ends_with(".deb")))
+    {
+        f["size"] = json!(u64::MAX / 2 + 1);
+    }
+    fx.seal();
+    let before = snapshot(&w.mirror);
+    let out = w.import(&fx.root, &[]);
+    assert!(
+        out.code == 1 || out.code == 3,
+        "exit {}\n{}",
+        out.code,
+        out.stderr
+    );
+    assert_unchanged(&w.mirror, &before);
+}
