@@ -553,3 +553,37 @@ fn recovery_never_removes_through_a_symlinked_private_folder() {
         );
     }
 }
+
+/// A journal whose transaction id climbs out of `.ferry/staging/` is
+/// refused: recovery never removes a folder outside the mirror.
+#[test]
+fn a_journal_naming_a_staging_folder_outside_the_mirror_is_refused() {
+    let w = World::new();
+    let fx = w.workspace("ws", 3, 0);
+    let bundle = w.pack(&fx, "b3");
+    let mut j = armed_import(&w, &bundle, "txn");
+    let txn = j["txn"].as_str().expect("txn").to_string();
+    // The attacker copies the staged files to a folder of their choosing.
+    let victim = w.path("victim");
+    cp_a(&w.mirror.join(".ferry/staging").join(&txn), &victim);
+    std::fs::write(victim.join("precious"), b"keep me").expect("precious");
+    let evil = "../../../victim";
+    j["txn"] = serde_json::json!(evil);
+    for r in j["renames"].as_array_mut().expect("renames") {
+        let from = r["from"].as_str().expect("from").replace(&txn, evil);
+        r["from"] = serde_json::json!(from);
+    }
+    std::fs::write(
+        w.mirror.join(".ferry/commit/journal.json"),
+        serde_json::to_vec_pretty(&j).expect("json"),
+    )
+    .expect("forge");
+    crate::mirror::fsck_of(&w.mirror, &w.policy)
+        .expect_code(1)
+        .stderr_has(&[".ferry/commit/journal.json", "transaction id"]);
+    assert!(
+        victim.join("precious").is_file(),
+        "recovery removed {}",
+        victim.display()
+    );
+}

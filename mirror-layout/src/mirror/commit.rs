@@ -307,6 +307,14 @@ impl Mirror {
                 ),
             ))
         };
+        // The staging folder is .ferry/staging/<txn>: a plain name only.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+        if j.txn.is_empty() || j.txn == "." || j.txn == ".." || !j.txn.chars().all(plain) {
+            return bad(format!(
+                "its transaction id \"{}\" is not a plain name",
+                j.txn
+            ));
+        }
         if next.product != self.config.product || j.hints.as_bytes() != next.hints().to_bytes() {
             return bad("its feed or product does not match its signed index".into());
         }
