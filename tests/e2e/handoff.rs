@@ -850,3 +850,40 @@ fn prune_keeps_the_advisories_of_the_releases_it_removes() {
         .run()
         .ok();
 }
+
+/// An artifact named like the hand-off record (`handoff.json`) would be
+/// overwritten by the record before the installer runs, which would then
+/// get the record instead of the verified bytes: refused, nothing runs.
+#[test]
+fn an_artifact_named_like_the_record_is_refused() {
+    use ferry_manifests::path::BundlePath;
+    use ferry_mirror_layout::mirror::Mirror;
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let mirror = Mirror::open(&s.mirror).unwrap();
+    let (mut index, _) = mirror.read_index(&mirror.recorded_keys().unwrap()).unwrap();
+    let old = artifact_path("3.2.1", "no-training");
+    let new = "releases/3.2.1/no-training/handoff.json";
+    std::fs::rename(s.mirror.join(&old), s.mirror.join(new)).unwrap();
+    for f in &mut index.files {
+        if f.path.as_str() == old {
+            f.path = BundlePath::new(new).unwrap();
+        }
+    }
+    for r in &mut index.releases {
+        for a in &mut r.artifacts {
+            if a.path.as_str() == old {
+                a.path = BundlePath::new(new).unwrap();
+            }
+        }
+    }
+    index.sequence += 1;
+    mirror
+        .publish(&index, &ferry_tests::fixtures::secret("mirror"))
+        .unwrap();
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&["handoff.json"]);
+    assert_not_run(&s);
+}

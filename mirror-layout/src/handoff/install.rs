@@ -190,6 +190,14 @@ pub fn deliver(
         checks,
     )?;
 
+    if artifact.path.file_name() == FILE_NAME {
+        return Err(Error::refused(
+            loc,
+            format!(
+                "is named like the hand-off record {FILE_NAME}, which would replace it before the installer runs; refusing to hand it over"
+            ),
+        ));
+    }
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
         .tempdir_in(to)
