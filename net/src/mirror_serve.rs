@@ -48,12 +48,12 @@ pub fn router(root: &Path) -> Router {
         .route("/healthz", get(healthz))
         .fallback_service(ServeDir::new(&root).append_index_html_on_directories(false))
         .layer(middleware::from_fn_with_state(root.clone(), etag))
-        .layer(middleware::from_fn(guard))
+        .layer(middleware::from_fn_with_state(root.clone(), guard))
         .with_state(root)
 }
 
-/// GET/HEAD only; never `.ferry/`.
-async fn guard(req: Request, next: Next) -> Response {
+/// GET/HEAD only; never `.ferry/`, never through a symlink.
+async fn guard(State(root): State<PathBuf>, req: Request, next: Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -63,9 +63,7 @@ async fn guard(req: Request, next: Next) -> Response {
             .into_response();
     }
     // Decoded as ServeDir decodes it, so `%2eferry` or `.%66erry` is caught.
-    let hidden = percent_decode(req.uri().path())
-        .is_none_or(|p| p.split('/').any(|c| c == ".ferry" || c.contains('\\')));
-    if hidden {
+    if crate::serve::hidden(&root, req.uri().path()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(req).await
@@ -111,7 +109,7 @@ fn local_path(root: &Path, url_path: &str) -> Option<PathBuf> {
     Some(p)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

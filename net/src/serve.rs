@@ -11,10 +11,10 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -39,14 +39,40 @@ impl std::fmt::Debug for StaticServer {
 pub fn router(root: &Path) -> Router {
     Router::new()
         .fallback_service(ServeDir::new(root).append_index_html_on_directories(false))
-        .layer(middleware::from_fn(hide_state))
+        .layer(middleware::from_fn_with_state(
+            root.to_path_buf(),
+            hide_state,
+        ))
 }
 
-async fn hide_state(req: Request, next: Next) -> Response {
-    if req.uri().path().split('/').any(|c| c == ".ferry") {
+async fn hide_state(State(root): State<PathBuf>, req: Request, next: Next) -> Response {
+    if hidden(&root, req.uri().path()) {
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(req).await
+}
+
+/// Whether a URL path must not be served from `root`: decoded as
+/// `ServeDir` decodes it (so `%2eferry` is caught), a `.ferry` or `..`
+/// component, a backslash, or a symlink anywhere below `root` (a planted
+/// link is never followed out of the tree or into `.ferry/`).
+pub(crate) fn hidden(root: &Path, url_path: &str) -> bool {
+    let Some(decoded) = crate::mirror_serve::percent_decode(url_path) else {
+        return true;
+    };
+    let mut at = root.to_path_buf();
+    for c in decoded.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".ferry" || c == ".." || c.contains('\\') {
+            return true;
+        }
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 impl StaticServer {

@@ -1,7 +1,7 @@
 //! `ferry-handoff` (issue 7): check, preflight and install against a signed
 //! mirror served over HTTP on 127.0.0.1 and read as a folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferry_net::serve::StaticServer;
 use ferry_tests::fixtures::policy;
@@ -729,4 +729,161 @@ fn a_feed_from_another_publish_or_a_missing_mirror_is_refused() {
     check(&format!("{}nothing-here/", server.url()), &s, "3.2.1")
         .expect_code(3)
         .stderr_has(&["nothing-here/index.json", "404"]);
+}
+
+/// ATTACKS C11 (d): the installer reads the artifact by path from --to, so
+/// a --to (or a folder above it) that another user can change lets them
+/// swap the verified bytes before the installer runs: refused, nothing runs.
+#[test]
+fn a_to_folder_other_users_can_change_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(&s.to, 0o777);
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&s.to.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
+    assert_eq!(std::fs::read_dir(&s.to).unwrap().count(), 0);
+    // Writable by a group other than the process's own: refused; by its
+    // own group (a umask of 002): accepted below.
+    mode(&s.to, 0o775);
+    // (Changing a folder's group to a foreign one needs root.)
+    if std::os::unix::fs::chown(&s.to, None, Some(54_321)).is_ok() {
+        install(&s, &m, "2.4.0", "3.2.1")
+            .run()
+            .expect_code(1)
+            .stderr_has(&[&s.to.display().to_string(), "writable by other users"]);
+        assert_not_run(&s);
+    }
+    let my_gid = std::fs::metadata(&s.dir).unwrap();
+    std::os::unix::fs::chown(
+        &s.to,
+        None,
+        Some(std::os::unix::fs::MetadataExt::gid(&my_gid)),
+    )
+    .unwrap();
+    mode(&s.dir, 0o777);
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&s.dir.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
+    mode(&s.dir, 0o700);
+    // A --to that is a symlink held by a folder others can change.
+    let shared = s.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    mode(&shared, 0o777);
+    let link = shared.join("in");
+    std::os::unix::fs::symlink(&s.to, &link).unwrap();
+    handoff()
+        .args(["install", "--mirror", &m, "--trust"])
+        .arg(&s.policy)
+        .args(["--current", "2.4.0", "--channel", "stable"])
+        .args(["--profile", "no-training", "--version", "3.2.1", "--to"])
+        .arg(&link)
+        .args(["--exec", &format!("touch '{}'", s.record.display())])
+        .run()
+        .expect_code(1)
+        .stderr_has(&[&shared.display().to_string(), "writable by other users"]);
+    assert_not_run(&s);
+    install(&s, &m, "2.4.0", "3.2.1").run().ok();
+}
+
+/// A pre-flight check never passes on a value it cannot trust: a backup
+/// file dated in the future does not make an old backup fresh.
+#[test]
+fn a_backup_dated_in_the_future_does_not_pass_the_age_check() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let b = s.dir.join("future-backup");
+    std::fs::create_dir_all(&b).unwrap();
+    let f = b.join("db.dump");
+    std::fs::write(&f, b"x").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400))
+        .unwrap();
+    install(&s, &m, "2.4.0", "3.2.1")
+        .arg("--backup")
+        .arg(&b)
+        .args(["--backup-max-age", "24h"])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["backup-age", "in the future"]);
+    assert_not_run(&s);
+}
+
+/// ATTACKS A7 (silent removal): pruning the release that published an
+/// advisory does not drop the advisory from the signed feed; hosts still
+/// running an affected version are still told.
+#[test]
+fn prune_keeps_the_advisories_of_the_releases_it_removes() {
+    let s = site(CATALOGUE);
+    let dir = s.mirror.display().to_string();
+    check(&dir, &s, "2.4.0").expect_code(11);
+    cmd("ferry-mirror")
+        .args(["prune"])
+        .arg(&s.mirror)
+        .args(["--keep", "1", "--key"])
+        .arg(demo_key("mirror"))
+        .arg("--trust")
+        .arg(&s.policy)
+        .run()
+        .ok()
+        .stdout_has(&["3.1.4"]);
+    assert!(!s.mirror.join("releases/3.1.4").exists());
+    let o = check(&dir, &s, "2.4.0");
+    o.expect_code(11);
+    assert_eq!(o.json()["advisories"][0]["id"], "NOV-2026-004");
+    cmd("ferry-mirror")
+        .args(["fsck"])
+        .arg(&s.mirror)
+        .arg("--trust")
+        .arg(&s.policy)
+        .run()
+        .ok();
+}
+
+/// An artifact named like the hand-off record (`handoff.json`) would be
+/// overwritten by the record before the installer runs, which would then
+/// get the record instead of the verified bytes: refused, nothing runs.
+#[test]
+fn an_artifact_named_like_the_record_is_refused() {
+    use ferry_manifests::path::BundlePath;
+    use ferry_mirror_layout::mirror::Mirror;
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let mirror = Mirror::open(&s.mirror).unwrap();
+    let (mut index, _) = mirror.read_index(&mirror.recorded_keys().unwrap()).unwrap();
+    let old = artifact_path("3.2.1", "no-training");
+    let new = "releases/3.2.1/no-training/handoff.json";
+    std::fs::rename(s.mirror.join(&old), s.mirror.join(new)).unwrap();
+    for f in &mut index.files {
+        if f.path.as_str() == old {
+            f.path = BundlePath::new(new).unwrap();
+        }
+    }
+    for r in &mut index.releases {
+        for a in &mut r.artifacts {
+            if a.path.as_str() == old {
+                a.path = BundlePath::new(new).unwrap();
+            }
+        }
+    }
+    index.sequence += 1;
+    mirror
+        .publish(&index, &ferry_tests::fixtures::secret("mirror"))
+        .unwrap();
+    install(&s, &m, "2.4.0", "3.2.1")
+        .run()
+        .expect_code(1)
+        .stderr_has(&["handoff.json"]);
+    assert_not_run(&s);
 }

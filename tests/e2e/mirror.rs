@@ -841,3 +841,102 @@ fn prune_keeps_the_newest_and_the_latest_and_is_audited() {
     assert_eq!(idx["releases"][0]["version"], "1.2.0");
     w.fsck().ok();
 }
+
+/// ATTACKS B4/D7: a folder of the mirror replaced by a symlink
+/// (`releases/3.2.1 -> /elsewhere`) is corruption; import never writes
+/// through it.
+#[test]
+fn import_never_writes_through_a_symlink_planted_in_the_mirror() {
+    let w = World::new();
+    let fx = w.workspace("ws", 1, 0);
+    let bundle = w.pack(&fx, "b1");
+    let outside = w.path("outside");
+    std::fs::create_dir(&outside).expect("outside");
+    std::os::unix::fs::symlink(&outside, w.mirror.join("releases/3.2.1")).expect("symlink");
+    let out = w.import(&bundle, &[]);
+    out.expect_code(1)
+        .stderr_has(&["releases/3.2.1", "symlink"]);
+    let n = std::fs::read_dir(&outside).expect("outside").count();
+    assert_eq!(n, 0, "import wrote through the planted symlink");
+    assert_eq!(w.index()["sequence"], 1, "the mirror changed");
+}
+
+/// ATTACKS D7 / SPEC §4 serve: a symlink planted in the mirror is never
+/// followed (neither to a file outside nor into `.ferry/`), and the plain
+/// static server hides `.ferry/` from percent-encoded paths too.
+#[test]
+fn serving_never_follows_a_planted_symlink_nor_an_encoded_ferry() {
+    let w = World::new();
+    let secret = w.path("secret.txt");
+    std::fs::write(&secret, b"top secret").expect("secret");
+    std::os::unix::fs::symlink(&secret, w.mirror.join("releases/leak.txt")).expect("symlink");
+    std::os::unix::fs::symlink(w.mirror.join(".ferry"), w.mirror.join("releases/state"))
+        .expect("symlink");
+    let server = ferry_net::mirror_serve::start(&w.mirror, "127.0.0.1:0".parse().expect("addr"))
+        .expect("serve");
+    let base = server.url();
+    wait_http(&format!("{base}healthz"));
+    for p in [
+        "releases/leak.txt",
+        "releases/state/lock",
+        "releases/%73tate/lock",
+    ] {
+        let (status, _, body) = curl(&format!("{base}{p}"), &[]);
+        assert_eq!(
+            status,
+            404,
+            "{p} served: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let plain =
+        ferry_net::serve::StaticServer::start(&w.mirror, "127.0.0.1:0".parse().expect("addr"))
+            .expect("serve");
+    let pbase = plain.url();
+    assert_eq!(curl(&format!("{pbase}index.json"), &[]).0, 200);
+    for p in ["%2Eferry/lock", ".%66erry/lock", "releases/leak.txt"] {
+        assert_eq!(curl(&format!("{pbase}{p}"), &[]).0, 404, "{p} served");
+    }
+}
+
+/// ATTACKS D7: fsck treats a top folder replaced by a symlink as
+/// corruption instead of re-hashing through it.
+#[test]
+fn fsck_reports_a_top_folder_replaced_by_a_symlink() {
+    let w = World::new();
+    let fx = w.workspace("ws", 1, 0);
+    let bundle = w.pack(&fx, "b1");
+    w.import(&bundle, &[]).ok();
+    let real = w.path("releases.real");
+    std::fs::rename(w.mirror.join("releases"), &real).expect("move");
+    std::os::unix::fs::symlink(&real, w.mirror.join("releases")).expect("symlink");
+    w.fsck()
+        .expect_code(1)
+        .stdout_has(&["releases: a symlink in the mirror"]);
+}
+
+/// A signed manifest whose sizes add up past u64::MAX is refused with a
+/// reason (the lying sizes never pass the space check by wrapping), never
+/// a panic.
+#[test]
+fn sizes_that_overflow_are_refused_not_a_panic() {
+    let w = World::new();
+    let mut fx = workspace(&w.path("ws"), 1, 1);
+    let files = fx.manifest["files"].as_array_mut().expect("files");
+    for f in files
+        .iter_mut()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.ends_with(".deb")))
+    {
+        f["size"] = json!(u64::MAX / 2 + 1);
+    }
+    fx.seal();
+    let before = snapshot(&w.mirror);
+    let out = w.import(&fx.root, &[]);
+    assert!(
+        out.code == 1 || out.code == 3,
+        "exit {}\n{}",
+        out.code,
+        out.stderr
+    );
+    assert_unchanged(&w.mirror, &before);
+}

@@ -431,3 +431,159 @@ fn import_survives_injected_eio_and_enospc() {
     );
     eprintln!("fault injection: {runs} runs passed, {failed} of them failed the import");
 }
+
+/// Kills an import of `bundle` at `journal-armed`; returns the armed journal.
+fn armed_import(w: &World, bundle: &Path, tag: &str) -> serde_json::Value {
+    let mark = w.path(&format!("mark-{tag}"));
+    let mut child = spawn_import(&w.mirror, &w.policy, bundle, "journal-armed", &mark);
+    wait_for_mark(&mut child, &mark, "journal-armed");
+    child_kill(&mut child);
+    serde_json::from_slice(
+        &std::fs::read(w.mirror.join(".ferry/commit/journal.json")).expect("armed journal"),
+    )
+    .expect("journal json")
+}
+
+/// ATTACKS D7/C11: recovery re-checks the staged bytes against the signed
+/// index before moving them into place; altered staging is never published.
+#[test]
+fn recovery_refuses_staged_files_altered_after_the_crash() {
+    let w = World::new();
+    let fx = w.workspace("ws", 3, 1);
+    let bundle = w.pack(&fx, "b3");
+    let want = expected(&fx);
+    let j = armed_import(&w, &bundle, "alter");
+    let staged = j["renames"][0]["from"].as_str().expect("from").to_string();
+    let target = j["renames"][0]["to"].as_str().expect("to").to_string();
+    let len = std::fs::metadata(w.mirror.join(&staged))
+        .expect("staged")
+        .len();
+    std::fs::write(w.mirror.join(&staged), vec![b'X'; len as usize]).expect("alter");
+    let out = crate::mirror::fsck_of(&w.mirror, &w.policy);
+    out.expect_code(1).stderr_has(&[&staged, "sha256"]);
+    let mut files = Vec::new();
+    files_under(&w.mirror, &w.mirror.join("releases"), &mut files);
+    for f in &files {
+        let rel = f.to_string_lossy().to_string();
+        let got = sha256_hex(&std::fs::read(w.mirror.join(f)).expect("read"));
+        assert_eq!(want.get(&rel), Some(&got), "{rel} was published altered");
+    }
+    assert!(!w.mirror.join(&target).exists(), "{target} was published");
+    assert_eq!(
+        index_sequence(&w.mirror),
+        1,
+        "the altered change was committed"
+    );
+}
+
+/// ATTACKS D8/A7: an armed journal is checked against the mirror key
+/// before recovery acts on it; a journal edited to remove a file the
+/// signed index lists (or an old one replayed) removes nothing.
+#[test]
+fn recovery_never_removes_what_a_forged_journal_names() {
+    let w = World::new();
+    let fx1 = w.workspace("ws1", 1, 0);
+    let b1 = w.pack(&fx1, "b1");
+    w.import(&b1, &[]).ok();
+    let keep = w.index()["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path").to_string())
+        .find(|p| p.starts_with("releases/") && p.ends_with(".deb"))
+        .expect("an artifact");
+    let before = std::fs::read(w.mirror.join(&keep)).expect("artifact");
+    let fx2 = crate::mirror::derive(&fx1, &w.path("ws2"), 2);
+    let b2 = w.pack(&fx2, "b2");
+    let mut j = armed_import(&w, &b2, "forge");
+    j["removes"] = serde_json::json!([keep]);
+    std::fs::write(
+        w.mirror.join(".ferry/commit/journal.json"),
+        serde_json::to_vec_pretty(&j).expect("json"),
+    )
+    .expect("forge");
+    let out = crate::mirror::fsck_of(&w.mirror, &w.policy);
+    out.expect_code(1)
+        .stderr_has(&[".ferry/commit/journal.json", &keep]);
+    assert_eq!(
+        std::fs::read(w.mirror.join(&keep)).expect("the only good copy is gone"),
+        before
+    );
+}
+
+/// A malformed armed journal (an audit sequence at u64::MAX) is refused
+/// with a reason, never a panic.
+#[test]
+fn a_malformed_journal_is_refused_without_a_panic() {
+    let w = World::new();
+    let fx = w.workspace("ws", 3, 0);
+    let bundle = w.pack(&fx, "b3");
+    let mut j = armed_import(&w, &bundle, "max");
+    j["audit_prev"]["seq"] = serde_json::json!(u64::MAX);
+    std::fs::write(
+        w.mirror.join(".ferry/commit/journal.json"),
+        serde_json::to_vec_pretty(&j).expect("json"),
+    )
+    .expect("forge");
+    crate::mirror::fsck_of(&w.mirror, &w.policy)
+        .expect_code(1)
+        .stderr_has(&[".ferry/commit/journal.json", "audit line"]);
+    assert_eq!(index_sequence(&w.mirror), 1);
+}
+
+/// ATTACKS D9: recovery removes leftovers only inside the mirror's own
+/// private folders; a `.ferry/staging` or `.ferry/commit` replaced by a
+/// symlink is refused, and nothing it points at is removed.
+#[test]
+fn recovery_never_removes_through_a_symlinked_private_folder() {
+    for sub in ["staging", "commit"] {
+        let w = World::new();
+        let outside = w.path("outside");
+        std::fs::create_dir(&outside).expect("outside");
+        std::fs::write(outside.join("precious"), b"keep me").expect("precious");
+        let link = w.mirror.join(".ferry").join(sub);
+        let _ = std::fs::remove_dir_all(&link);
+        std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+        crate::mirror::fsck_of(&w.mirror, &w.policy)
+            .expect_code(1)
+            .stderr_has(&[&format!(".ferry/{sub}"), "symlink"]);
+        assert!(
+            outside.join("precious").is_file(),
+            "recovery removed a file through .ferry/{sub}"
+        );
+    }
+}
+
+/// A journal whose transaction id climbs out of `.ferry/staging/` is
+/// refused: recovery never removes a folder outside the mirror.
+#[test]
+fn a_journal_naming_a_staging_folder_outside_the_mirror_is_refused() {
+    let w = World::new();
+    let fx = w.workspace("ws", 3, 0);
+    let bundle = w.pack(&fx, "b3");
+    let mut j = armed_import(&w, &bundle, "txn");
+    let txn = j["txn"].as_str().expect("txn").to_string();
+    // The attacker copies the staged files to a folder of their choosing.
+    let victim = w.path("victim");
+    cp_a(&w.mirror.join(".ferry/staging").join(&txn), &victim);
+    std::fs::write(victim.join("precious"), b"keep me").expect("precious");
+    let evil = "../../../victim";
+    j["txn"] = serde_json::json!(evil);
+    for r in j["renames"].as_array_mut().expect("renames") {
+        let from = r["from"].as_str().expect("from").replace(&txn, evil);
+        r["from"] = serde_json::json!(from);
+    }
+    std::fs::write(
+        w.mirror.join(".ferry/commit/journal.json"),
+        serde_json::to_vec_pretty(&j).expect("json"),
+    )
+    .expect("forge");
+    crate::mirror::fsck_of(&w.mirror, &w.policy)
+        .expect_code(1)
+        .stderr_has(&[".ferry/commit/journal.json", "transaction id"]);
+    assert!(
+        victim.join("precious").is_file(),
+        "recovery removed {}",
+        victim.display()
+    );
+}

@@ -12,7 +12,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -190,12 +190,24 @@ pub fn deliver(
         checks,
     )?;
 
+    if artifact.path.file_name() == FILE_NAME {
+        return Err(Error::refused(
+            loc,
+            format!(
+                "is named like the hand-off record {FILE_NAME}, which would replace it before the installer runs; refusing to hand it over"
+            ),
+        ));
+    }
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
         .tempdir_in(to)
         .map_err(|e| Error::io(to, "create the staging folder", e))?;
     std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::io(staging.path(), "set permissions", e))?;
+    let me = std::fs::metadata(staging.path())
+        .map_err(|e| Error::io(staging.path(), "stat", e))?
+        .uid();
+    refuse_shared_dirs(to, me)?;
     let name = artifact.path.file_name();
     let staged = staging.path().join(name);
     let mut file = std::fs::OpenOptions::new()
@@ -245,6 +257,48 @@ pub fn deliver(
         size,
         signatures,
     })
+}
+
+/// ATTACKS C11: the installer reads the artifact by path from `to`, so
+/// `to` and every folder above it must be changeable only by this user
+/// (`me`) or root: writable by others (or by a group other than this
+/// process's own) without the sticky bit, or owned by another user, would
+/// let someone swap the verified bytes.
+fn refuse_shared_dirs(to: &Path, me: u32) -> Result<()> {
+    let real = std::fs::canonicalize(to).map_err(|e| Error::io(to, "resolve", e))?;
+    // The folders as named too: a symlinked --to is only as safe as the
+    // folder holding the link.
+    let named = std::path::absolute(to).map_err(|e| Error::io(to, "resolve", e))?;
+    // Group-writable is fine for this process's own (user-private) group,
+    // as a umask of 002 creates it; any other group counts as other users.
+    let my_gid = effective_gid();
+    for d in real.ancestors().chain(named.ancestors()) {
+        let m = std::fs::metadata(d).map_err(|e| Error::io(d, "stat", e))?;
+        let group_shared = m.mode() & 0o020 != 0 && Some(m.gid()) != my_gid;
+        let shared = (m.mode() & 0o002 != 0 || group_shared) && m.mode() & 0o1000 == 0;
+        if shared || (m.uid() != me && m.uid() != 0) {
+            return Err(Error::refused(
+                format!("--to {}", to.display()),
+                format!(
+                    "{} is {}: another user could swap the verified artifact before the installer runs; use a folder only you (or root) can change",
+                    d.display(),
+                    if shared {
+                        "writable by other users"
+                    } else {
+                        "owned by another user"
+                    }
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// This process's effective group id (Linux `/proc/self/status`), if known.
+fn effective_gid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Gid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// What `install` does after the checks.

@@ -279,12 +279,27 @@ pub fn failure(checks: &[CheckResult]) -> Option<Error> {
     }
 }
 
+/// How far in the future a backup file's time may be (clock skew).
+const FUTURE_SKEW: i64 = 300;
+
 fn backup_check(path: &Path, max: Duration, now: Timestamp) -> CheckResult {
     let required = format!(
         "newest backup file at most {} old",
         human_secs(max.seconds())
     );
     match newest_mtime(path) {
+        Ok(Some((file, mtime))) if mtime > now.unix().saturating_add(FUTURE_SKEW) => {
+            CheckResult::new(
+                "backup-age",
+                false,
+                format!(
+                    "newest backup file {} is dated {} in the future (the clock or the file's time is wrong)",
+                    file.display(),
+                    human_secs(u64::try_from(mtime - now.unix()).unwrap_or(u64::MAX))
+                ),
+                required,
+            )
+        }
         Ok(Some((file, mtime))) => {
             let age = u64::try_from(now.unix().saturating_sub(mtime)).unwrap_or(0);
             CheckResult::new(

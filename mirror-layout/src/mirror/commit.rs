@@ -104,7 +104,41 @@ fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
             format!("names \"{rel}\" outside releases/ and manifests/ (refused)"),
         ));
     }
+    refuse_symlinked_parents(root, p.as_str())?;
     Ok(p.under(root))
+}
+
+/// Refuses a path of the mirror below a symlink or a non-folder (ATTACKS
+/// B4/D7: a planted `releases/x -> /etc` is corruption, never written
+/// through). Checks every existing parent of `rel`, below `root`.
+///
+/// # Errors
+/// [`Error::Refused`] naming the link; [`Error::Io`].
+pub(crate) fn refuse_symlinked_parents(root: &Path, rel: &str) -> Result<()> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut p = root.to_path_buf();
+    for (i, c) in parts.iter().enumerate().take(parts.len().saturating_sub(1)) {
+        p.push(c);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                let kind = if m.file_type().is_symlink() {
+                    "a symlink"
+                } else {
+                    "not a folder"
+                };
+                return Err(Error::refused(
+                    parts[..=i].join("/"),
+                    format!(
+                        "is {kind} in the mirror (only regular files and folders belong here; nothing is written through it): run ferry-mirror fsck and remove it"
+                    ),
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(&p, "stat", e)),
+        }
+    }
+    Ok(())
 }
 
 fn staged_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
@@ -172,6 +206,25 @@ impl Mirror {
     /// [`Error::Io`], or [`Error::Refused`] if the journal is unreadable or
     /// cannot be completed (the mirror is then left untouched for a human).
     pub fn recover(&self, _lock: &MirrorLock) -> Result<Option<String>> {
+        // ATTACKS D9: leftovers are removed only inside the mirror's own
+        // private folders, never through a link planted in their place.
+        for d in [PRIVATE_DIR, STAGING_DIR, COMMIT_DIR] {
+            if let Ok(m) = fs::symlink_metadata(self.root.join(d))
+                && !m.is_dir()
+            {
+                let kind = if m.file_type().is_symlink() {
+                    "a symlink"
+                } else {
+                    "not a folder"
+                };
+                return Err(Error::refused(
+                    d,
+                    format!(
+                        "is {kind}; refused, nothing was removed through it (remove it by hand, then run ferry-mirror fsck)"
+                    ),
+                ));
+            }
+        }
         let armed = self.root.join(ARMED);
         let mut done = None;
         if armed.exists() {
@@ -188,6 +241,7 @@ impl Mirror {
                     format!("schema \"{}\" is not {JOURNAL_SCHEMA}", journal.schema),
                 ));
             }
+            self.check_journal(&journal)?;
             self.roll_forward(&journal)?;
             done = Some(journal.txn);
         }
@@ -234,9 +288,120 @@ impl Mirror {
         Ok(done)
     }
 
+    /// Before recovery acts on an armed journal (ATTACKS D7/D8, C11): its
+    /// index and feed are signed by the mirror key and follow the current
+    /// index (no replay of an old change); its audit line is the one that
+    /// index records; every file it moves into place is listed there and
+    /// its staged (or already moved) bytes hash as listed; nothing it
+    /// removes is listed. Anything else is refused, nothing is touched.
+    fn check_journal(&self, j: &Journal) -> Result<()> {
+        let keys = self.recorded_keys()?;
+        let next =
+            super::verify_index_bytes(j.index.as_bytes(), j.index_sig.as_bytes(), &keys, ARMED)?;
+        super::verify_hints_bytes(j.hints.as_bytes(), j.hints_sig.as_bytes(), &keys, ARMED)?;
+        let bad = |reason: String| {
+            Err(Error::refused(
+                ARMED,
+                format!(
+                    "{reason}; refused, nothing was changed (restore the mirror from backup, or remove the journal and .ferry/staging to abandon the change)"
+                ),
+            ))
+        };
+        // The staging folder is .ferry/staging/<txn>: a plain name only.
+        let plain = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
+        if j.txn.is_empty() || j.txn == "." || j.txn == ".." || !j.txn.chars().all(plain) {
+            return bad(format!(
+                "its transaction id \"{}\" is not a plain name",
+                j.txn
+            ));
+        }
+        if next.product != self.config.product || j.hints.as_bytes() != next.hints().to_bytes() {
+            return bad("its feed or product does not match its signed index".into());
+        }
+        match self.read_index(&keys) {
+            Ok((cur, bytes)) => {
+                let done = next.sequence == cur.sequence && bytes == j.index.as_bytes();
+                if next.sequence != cur.sequence.saturating_add(1) && !done {
+                    return bad(format!(
+                        "its index sequence {} does not follow the mirror's {} (an old or foreign change)",
+                        next.sequence, cur.sequence
+                    ));
+                }
+            }
+            Err(_) => {
+                // Only a crash between the index and its signature leaves an
+                // index that does not verify: it must be this journal's.
+                let on_disk = fs::read(self.root.join(INDEX_FILE)).unwrap_or_default();
+                if on_disk != j.index.as_bytes() {
+                    return bad(
+                        "the mirror's index does not verify and is not the journal's".into(),
+                    );
+                }
+            }
+        }
+        let line_head = Head {
+            seq: j.audit_prev.seq.saturating_add(1),
+            sha256: Sha256Digest::of(j.audit_line.as_bytes()),
+        };
+        if line_head != next.audit_head {
+            return bad("its audit line is not the one its signed index records".into());
+        }
+        for r in &j.renames {
+            let Some(entry) = next.file(&r.to) else {
+                return bad(format!(
+                    "it moves {} into place, which its signed index does not list",
+                    r.to
+                ));
+            };
+            let from = staged_path(&self.root, &j.txn, &r.from)?;
+            let to = final_path(&self.root, &r.to)?;
+            let p = if is_regular_file(&from) { from } else { to };
+            if !is_regular_file(&p) {
+                return bad(format!("{} is neither staged nor in place", r.to));
+            }
+            {
+                let (d, n) = super::hash_file(&p)?;
+                let shown = p
+                    .strip_prefix(&self.root)
+                    .unwrap_or(&p)
+                    .display()
+                    .to_string();
+                ferry_manifests::digest::check(&shown, (&entry.sha256, entry.size), (&d, n))
+                    .map_err(|e| Error::refused(ARMED, format!("{e}; refused, nothing was changed (the staged copy was damaged or altered after the interruption: import the bundle again after removing the journal and .ferry/staging)")))?;
+            }
+        }
+        for rel in &j.removes {
+            if next.file(rel).is_some() {
+                return bad(format!(
+                    "it removes {rel}, which its signed index still lists"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Performs an armed journal's steps; each is idempotent.
     fn roll_forward(&self, j: &Journal) -> Result<()> {
         let root = &self.root;
+        // The audit log must be where the change started or where it ends
+        // before anything is moved or removed.
+        let log_path = root.join(AUDIT_FILE);
+        let mut log = read_small_bytes(&log_path, audit::MAX_LOG_BYTES)?;
+        let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
+        let line = j.audit_line.as_bytes();
+        let new_head = Head {
+            seq: j.audit_prev.seq.saturating_add(1),
+            sha256: Sha256Digest::of(line),
+        };
+        if head != Some(j.audit_prev) && head != Some(new_head) {
+            return Err(Error::refused(
+                AUDIT_FILE,
+                format!(
+                    "head {head:?} is neither the one the interrupted {} started from nor the one it writes; restore the mirror from backup",
+                    j.action
+                ),
+            ));
+        }
         for (i, r) in j.renames.iter().enumerate() {
             let from = staged_path(root, &j.txn, &r.from)?;
             let to = final_path(root, &r.to)?;
@@ -281,27 +446,12 @@ impl Mirror {
             }
             hit(&format!("removed-{}", i + 1));
         }
-        // The audit line, once.
-        let log_path = root.join(AUDIT_FILE);
-        let mut log = read_small_bytes(&log_path, audit::MAX_LOG_BYTES)?;
-        let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
-        let line = j.audit_line.as_bytes();
-        let new_head = Head {
-            seq: j.audit_prev.seq + 1,
-            sha256: Sha256Digest::of(line),
-        };
+        // The audit line, once, and only if it continues the chain.
         if head == Some(j.audit_prev) {
             log.extend_from_slice(line);
             log.push(b'\n');
+            audit::verify_chain(&log, AUDIT_FILE)?;
             write_atomic(&log_path, &log)?;
-        } else if head != Some(new_head) {
-            return Err(Error::refused(
-                AUDIT_FILE,
-                format!(
-                    "head {head:?} is neither the one the interrupted {} started from nor the one it writes; restore the mirror from backup",
-                    j.action
-                ),
-            ));
         }
         hit("audit-appended");
         write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;

@@ -232,8 +232,14 @@ impl Mirror {
         self.check_pins(m)?;
         let (wanted, present) = self.plan(&index, m, &vm)?;
         outcome.files_present = present;
-        let new_bytes: u64 = wanted.values().map(|f| f.size).sum();
-        self.check_space(new_bytes + vm.bytes.len() as u64 + 8 * index.to_bytes().len() as u64)?;
+        let new_bytes = wanted
+            .values()
+            .fold(0u64, |acc, f| acc.saturating_add(f.size));
+        self.check_space(
+            new_bytes
+                .saturating_add(vm.bytes.len() as u64)
+                .saturating_add(8 * index.to_bytes().len() as u64),
+        )?;
         hit("space-checked");
 
         let txn = super::commit::new_txn(now);
@@ -503,6 +509,7 @@ impl Mirror {
     }
 
     fn refuse_unlisted(&self, rel: &str) -> Result<()> {
+        super::commit::refuse_symlinked_parents(&self.root, rel)?;
         if std::fs::symlink_metadata(self.root.join(rel)).is_ok() {
             return Err(Error::refused(
                 rel,

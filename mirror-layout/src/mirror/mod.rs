@@ -374,6 +374,25 @@ impl Mirror {
             report.files += 1;
         }
         for top in ["releases", "manifests"] {
+            match fs::symlink_metadata(self.root.join(top)) {
+                Ok(m) if m.is_dir() => {}
+                Ok(m) => {
+                    let kind = if m.file_type().is_symlink() {
+                        "a symlink in the mirror"
+                    } else {
+                        "not a folder"
+                    };
+                    report.problems.push(format!(
+                        "{top}: {kind} (only regular files and folders belong here)"
+                    ));
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    report.problems.push(format!("{top}: cannot be read ({e})"));
+                    continue;
+                }
+            }
             walk_files(&self.root, &self.root.join(top), &mut |rel, kind| {
                 if kind != "file" {
                     report.problems.push(format!(

@@ -4,7 +4,8 @@
 //! Kept: for every channel × profile of the mirror, the newest `N` versions
 //! carrying that profile in that channel, and always the latest (not
 //! yanked) one; a file another kept release names is never removed. The
-//! imported manifests under `manifests/` are evidence and are never pruned.
+//! imported manifests under `manifests/` are evidence and are never pruned,
+//! and the advisories of a removed release stay in the feed.
 
 use std::collections::BTreeSet;
 
@@ -96,6 +97,33 @@ impl Mirror {
         let kept = kept_versions(&index, keep);
         let mut next = index.clone();
         next.releases.retain(|r| kept.contains(&r.version));
+        // Advisories are not files: one published with a removed release
+        // stays in the signed feed, carried by the newest kept release
+        // (ATTACKS A7, no silent removal).
+        let orphaned: Vec<_> = index
+            .releases
+            .iter()
+            .filter(|r| !kept.contains(&r.version))
+            .flat_map(|r| r.advisories.iter())
+            .filter(|a| {
+                !next
+                    .releases
+                    .iter()
+                    .any(|r| r.advisories.iter().any(|x| x.id == a.id))
+            })
+            .cloned()
+            .collect();
+        if let Some(newest) = next
+            .releases
+            .iter_mut()
+            .max_by(|a, b| a.version.cmp(&b.version))
+        {
+            for a in orphaned {
+                if !newest.advisories.iter().any(|x| x.id == a.id) {
+                    newest.advisories.push(a);
+                }
+            }
+        }
         // Paths the kept releases name, and the folders of removed versions.
         let mut needed = BTreeSet::new();
         for r in &next.releases {
