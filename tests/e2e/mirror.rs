@@ -15,6 +15,36 @@ pub(crate) struct World {
 }
 
 impl World {
+    /// A mirror holding 1.0.0, 1.1.0 and 1.2.0, imported from one bundle
+    /// made with the real sync, sign (2 of 3) and pack.
+    pub(crate) fn with_three_versions_imported() -> Self {
+        let w = World::new();
+        let ws = w.path("ws");
+        sync_versions(&w, "a", &["1.0.0", "1.1.0", "1.2.0"], &ws);
+        sign_ws(&ws, "org1", None).ok();
+        sign_ws(&ws, "org2", None).ok();
+        let full = w.path("full.tar");
+        ferry()
+            .args(["pack", "--workspace"])
+            .arg(&ws)
+            .arg("--out")
+            .arg(&full)
+            .run()
+            .ok();
+        cmd("ferry-mirror")
+            .args(["import"])
+            .arg(&full)
+            .arg("--mirror")
+            .arg(&w.mirror)
+            .arg("--trust")
+            .arg(&w.policy)
+            .arg("--key")
+            .arg(demo_key("mirror"))
+            .run()
+            .ok();
+        w
+    }
+
     pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mirror = tmp.path().join("mirror");
@@ -790,30 +820,7 @@ fn pack_since_the_exported_state_carries_only_what_the_mirror_lacks() {
 
 #[test]
 fn prune_keeps_the_newest_and_the_latest_and_is_audited() {
-    let w = World::new();
-    let ws = w.path("ws");
-    sync_versions(&w, "a", &["1.0.0", "1.1.0", "1.2.0"], &ws);
-    sign_ws(&ws, "org1", None).ok();
-    sign_ws(&ws, "org2", None).ok();
-    let full = w.path("full.tar");
-    ferry()
-        .args(["pack", "--workspace"])
-        .arg(&ws)
-        .arg("--out")
-        .arg(&full)
-        .run()
-        .ok();
-    cmd("ferry-mirror")
-        .args(["import"])
-        .arg(&full)
-        .arg("--mirror")
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&w.policy)
-        .arg("--key")
-        .arg(demo_key("mirror"))
-        .run()
-        .ok();
+    let w = World::with_three_versions_imported();
     let prune = |keep: &str| {
         cmd("ferry-mirror")
             .args(["prune"])

@@ -273,31 +273,7 @@ fn disk_full_is_exit_3_and_changes_nothing() {
 
 #[test]
 fn prune_killed_at_every_step_is_all_or_nothing() {
-    use crate::mirror::{ferry, sign_ws, sync_versions};
-    let w = World::new();
-    let ws = w.path("ws");
-    sync_versions(&w, "a", &["1.0.0", "1.1.0", "1.2.0"], &ws);
-    sign_ws(&ws, "org1", None).ok();
-    sign_ws(&ws, "org2", None).ok();
-    let full = w.path("full.tar");
-    ferry()
-        .args(["pack", "--workspace"])
-        .arg(&ws)
-        .arg("--out")
-        .arg(&full)
-        .run()
-        .ok();
-    ferry_tests::cmd("ferry-mirror")
-        .args(["import"])
-        .arg(&full)
-        .arg("--mirror")
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&w.policy)
-        .arg("--key")
-        .arg(demo_key("mirror"))
-        .run()
-        .ok();
+    let w = World::with_three_versions_imported();
     let template = w.path("template");
     cp_a(&w.mirror, &template);
     let prune = |m: &Path| {
