@@ -24,25 +24,24 @@ impl World {
         sign_ws(&ws, "org1", None).ok();
         sign_ws(&ws, "org2", None).ok();
         let full = w.path("full.tar");
-        ferry()
-            .args(["pack", "--workspace"])
-            .arg(&ws)
-            .arg("--out")
-            .arg(&full)
-            .run()
-            .ok();
+        pack_ws(&ws, &full).ok();
+        w.import_now(&full).ok();
+        w
+    }
+
+    /// `ferry-mirror import` of `bundle` with the mirror key, on the real
+    /// clock (bundles from the real `ferry sign` are dated now).
+    pub(crate) fn import_now(&self, bundle: &Path) -> ferry_tests::Output {
         cmd("ferry-mirror")
             .args(["import"])
-            .arg(&full)
+            .arg(bundle)
             .arg("--mirror")
-            .arg(&w.mirror)
+            .arg(&self.mirror)
             .arg("--trust")
-            .arg(&w.policy)
+            .arg(&self.policy)
             .arg("--key")
             .arg(demo_key("mirror"))
             .run()
-            .ok();
-        w
     }
 
     pub(crate) fn new() -> Self {
@@ -89,13 +88,7 @@ impl World {
     /// Packs a workspace into `<name>.tar`.
     pub(crate) fn pack(&self, fx: &Fixture, name: &str) -> PathBuf {
         let p = self.path(&format!("{name}.tar"));
-        cmd("ferry")
-            .args(["pack", "--workspace"])
-            .arg(&fx.root)
-            .arg("--out")
-            .arg(&p)
-            .run()
-            .ok();
+        pack_ws(&fx.root, &p).ok();
         p
     }
 
@@ -142,6 +135,16 @@ pub(crate) fn audit_log_of(mirror: &Path, policy: &Path) -> Output {
 }
 
 /// `ferry-mirror import BUNDLE --mirror M --trust P --key mirror.key --now NOW`.
+/// `ferry pack` of a signed workspace into a tar.
+pub(crate) fn pack_ws(ws: &Path, out: &Path) -> ferry_tests::Output {
+    ferry()
+        .args(["pack", "--workspace"])
+        .arg(ws)
+        .arg("--out")
+        .arg(out)
+        .run()
+}
+
 pub(crate) fn import_cmd(mirror: &Path, policy: &Path, bundle: &Path) -> ferry_tests::Run {
     cmd("ferry-mirror")
         .args(["import"])
@@ -708,25 +711,8 @@ fn pack_since_the_exported_state_carries_only_what_the_mirror_lacks() {
     sign_ws(&ws, "org1", None).ok();
     sign_ws(&ws, "org2", None).ok();
     let full = w.path("full.tar");
-    ferry()
-        .args(["pack", "--workspace"])
-        .arg(&ws)
-        .arg("--out")
-        .arg(&full)
-        .run()
-        .ok();
-    let import = |b: &Path| {
-        cmd("ferry-mirror")
-            .args(["import"])
-            .arg(b)
-            .arg("--mirror")
-            .arg(&w.mirror)
-            .arg("--trust")
-            .arg(&w.policy)
-            .arg("--key")
-            .arg(demo_key("mirror"))
-            .run()
-    };
+    pack_ws(&ws, &full).ok();
+    let import = |b: &Path| w.import_now(b);
     import(&full).ok();
     let state = w.path("mirror-state.json");
     cmd("ferry-mirror")
