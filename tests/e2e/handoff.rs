@@ -281,6 +281,27 @@ fn issue_license(s: &Site, key: &str, profile: &str, days: i64, file: &str) -> P
 }
 
 #[track_caller]
+/// A backup folder `dir` holding one file whose mtime is now + `offset_secs`.
+fn backup_dated(dir: &Path, offset_secs: i64) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let f = dir.join("db.dump");
+    std::fs::write(&f, b"x").unwrap();
+    let delta = std::time::Duration::from_secs(offset_secs.unsigned_abs());
+    let now = std::time::SystemTime::now();
+    let when = if offset_secs < 0 {
+        now - delta
+    } else {
+        now + delta
+    };
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    dir.to_path_buf()
+}
+
 fn assert_not_run(s: &Site) {
     assert!(
         !s.record.exists(),
@@ -365,16 +386,7 @@ fn each_preflight_check_fails_on_its_own_and_the_installer_is_not_run() {
     let s = site(CATALOGUE);
     let m = s.mirror.display().to_string();
     // A stale backup.
-    let old = s.dir.join("old-backup");
-    std::fs::create_dir_all(&old).unwrap();
-    let f = old.join("db.dump");
-    std::fs::write(&f, b"x").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&f)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(50 * 3600))
-        .unwrap();
+    let old = backup_dated(&s.dir.join("old-backup"), -50 * 3600);
     install(&s, &m, "2.4.0", "3.2.1")
         .arg("--backup")
         .arg(&old)
@@ -800,16 +812,7 @@ fn a_to_folder_other_users_can_change_is_refused() {
 fn a_backup_dated_in_the_future_does_not_pass_the_age_check() {
     let s = site(CATALOGUE);
     let m = s.mirror.display().to_string();
-    let b = s.dir.join("future-backup");
-    std::fs::create_dir_all(&b).unwrap();
-    let f = b.join("db.dump");
-    std::fs::write(&f, b"x").unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&f)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400))
-        .unwrap();
+    let b = backup_dated(&s.dir.join("future-backup"), 30 * 86_400);
     install(&s, &m, "2.4.0", "3.2.1")
         .arg("--backup")
         .arg(&b)
