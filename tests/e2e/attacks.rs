@@ -11,7 +11,7 @@
 //! verification writes nothing and reads each byte once), B18 (modes are
 //! ignored, never applied: tested as accepted), D (storage faults).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ferry_tests::fixtures::{self, ARTIFACT, ARTIFACT_SIG, MANIFEST, NOTES, NOW, Raw, SUMS};
 use ferry_tests::{cmd, det_bytes};
@@ -654,23 +654,19 @@ fn b04_b05_b06_links() {
     insert_after_sums(&mut e, Raw::special("releases/d", b'2'));
     w.reject_tar("b5.tar", &fixtures::tar_of(&e), &["a symbolic link"]);
     // Zip symlink entry.
-    let zp = w.path("sym.zip");
-    {
-        let f = std::fs::File::create(&zp).unwrap();
-        let mut z = zip::ZipWriter::new(f);
-        for (path, bytes) in w.fx.entries() {
-            z.start_file(path, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            std::io::Write::write_all(&mut z, &bytes).unwrap();
-        }
-        z.add_symlink(
-            "releases/lnk",
-            "/tmp/outside",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-        z.finish().unwrap();
-    }
+    let zp = zip_of_fixture(
+        &w,
+        "sym.zip",
+        zip::write::SimpleFileOptions::default(),
+        |z| {
+            z.add_symlink(
+                "releases/lnk",
+                "/tmp/outside",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        },
+    );
     w.reject(&zp, &["releases/lnk", "symbolic link"]);
     // Directory bundle with a symlink.
     let d = w.pack("d", &["--format", "dir"]);
@@ -698,23 +694,19 @@ fn b08_duplicate_entries() {
         &["directory listed twice"],
     );
     // Zip: two entries with one name (renamed by byte patching).
-    let zp = w.path("dup.zip");
-    {
-        let f = std::fs::File::create(&zp).unwrap();
-        let mut z = zip::ZipWriter::new(f);
-        for (path, bytes) in w.fx.entries() {
-            z.start_file(path, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            std::io::Write::write_all(&mut z, &bytes).unwrap();
-        }
-        z.start_file(
-            "releases/3.2.1/NOTES.mX",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-        std::io::Write::write_all(&mut z, b"evil").unwrap();
-        z.finish().unwrap();
-    }
+    let zp = zip_of_fixture(
+        &w,
+        "dup.zip",
+        zip::write::SimpleFileOptions::default(),
+        |z| {
+            z.start_file(
+                "releases/3.2.1/NOTES.mX",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            std::io::Write::write_all(z, b"evil").unwrap();
+        },
+    );
     let mut b = std::fs::read(&zp).unwrap();
     while let Some(p) = b.windows(8).position(|x| x == b"NOTES.mX") {
         b[p..p + 8].copy_from_slice(b"NOTES.md");
@@ -1445,39 +1437,24 @@ fn entry_order_rules() {
 #[test]
 fn b10_zip_directory_entry_carrying_data() {
     let w = World::new();
-    let zp = w.path("dirdata.zip");
     for method in [
         zip::CompressionMethod::Stored,
         zip::CompressionMethod::Deflated,
     ] {
-        {
-            let f = std::fs::File::create(&zp).unwrap();
-            let mut z = zip::ZipWriter::new(f);
-            let o = zip::write::SimpleFileOptions::default().compression_method(method);
-            for (path, bytes) in w.fx.entries() {
-                z.start_file(path.clone(), o).unwrap();
-                std::io::Write::write_all(&mut z, &bytes).unwrap();
-            }
+        let o = zip::write::SimpleFileOptions::default().compression_method(method);
+        let zp = zip_of_fixture(&w, "dirdata.zip", o, |z| {
             // "releases" is a parent of listed files, so the directory
             // itself is allowed; its data is not.
             z.start_file("releases/", o).unwrap();
-            std::io::Write::write_all(&mut z, b"#!/bin/sh\necho unverified payload\n").unwrap();
-            z.finish().unwrap();
-        }
+            std::io::Write::write_all(z, b"#!/bin/sh\necho unverified payload\n").unwrap();
+        });
         w.reject(&zp, &["releases", "directory entry with data"]);
     }
     // The same zip without the payload verifies.
-    {
-        let f = std::fs::File::create(&zp).unwrap();
-        let mut z = zip::ZipWriter::new(f);
-        let o = zip::write::SimpleFileOptions::default();
-        for (path, bytes) in w.fx.entries() {
-            z.start_file(path.clone(), o).unwrap();
-            std::io::Write::write_all(&mut z, &bytes).unwrap();
-        }
+    let o = zip::write::SimpleFileOptions::default();
+    let zp = zip_of_fixture(&w, "dirdata.zip", o, |z| {
         z.add_directory("releases/", o).unwrap();
-        z.finish().unwrap();
-    }
+    });
     w.verify(&zp, &[]).ok();
 }
 
@@ -1644,19 +1621,10 @@ fn b10_zip_entry_comments_and_extra_fields() {
     }
     // zip64 size records (what `ferry pack` writes for files of 4 GiB and
     // more) are still accepted.
-    let zp = w.path("z64.zip");
-    {
-        let f = std::fs::File::create(&zp).unwrap();
-        let mut z = zip::ZipWriter::new(f);
-        let o = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .large_file(true);
-        for (path, bytes) in w.fx.entries() {
-            z.start_file(path.clone(), o).unwrap();
-            std::io::Write::write_all(&mut z, &bytes).unwrap();
-        }
-        z.finish().unwrap();
-    }
+    let o = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let zp = zip_of_fixture(&w, "z64.zip", o, |_| {});
     let b = std::fs::read(&zp).unwrap();
     let lh = local_header(&b, NOTES);
     assert!(
@@ -1721,4 +1689,23 @@ fn b22_volumes_json_naming_another_manifest() {
     w.reject(&json, &["v.tar.volumes.json", "belongs to another bundle"]);
     std::fs::write(&json, &j).unwrap();
     w.verify(&json, &[]).ok();
+}
+
+/// A zip at `name` holding every fixture entry (with options `o`), then
+/// whatever `extra` adds.
+fn zip_of_fixture(
+    w: &World,
+    name: &str,
+    o: zip::write::SimpleFileOptions,
+    extra: impl FnOnce(&mut zip::ZipWriter<std::fs::File>),
+) -> PathBuf {
+    let zp = w.path(name);
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&zp).unwrap());
+    for (path, bytes) in w.fx.entries() {
+        z.start_file(path, o).unwrap();
+        std::io::Write::write_all(&mut z, &bytes).unwrap();
+    }
+    extra(&mut z);
+    z.finish().unwrap();
+    zp
 }
