@@ -249,3 +249,18 @@ pub fn replace_artifact(
     index.generated = now;
     mirror.publish(&index, &mirror_key).expect("publish");
 }
+
+/// Rewrites `published.json` from the four files beside it, as someone who
+/// can write the mirror's files would: tests that tamper with the index or
+/// the feed use it so that ferry's readers (which read the envelope) see
+/// the tampering.
+pub fn rewrap_published(mirror: &Path) {
+    let text = |rel: &str| std::fs::read_to_string(mirror.join(rel)).expect("read");
+    let env = ferry_mirror_layout::mirror::published::Published::new(
+        &text("index.json"),
+        &text("index.json.minisig"),
+        &text("feed/hints.json"),
+        &text("feed/hints.json.minisig"),
+    );
+    std::fs::write(mirror.join("published.json"), env.to_bytes()).expect("write");
+}

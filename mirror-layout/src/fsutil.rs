@@ -2,9 +2,16 @@
 //! unique temporary name in the same directory, `fsync` the file, rename,
 //! `fsync` the directory. Close and sync errors are never ignored, and a
 //! failed sync is never retried as if the data were safe (D2).
+//!
+//! Modes (SPEC §3.7): what these functions create is meant to be served
+//! or read by other users (a stock web server running as its own user), so
+//! files are 0644 and folders 0755 whatever the process's umask; private
+//! folders (`.ferry/`) are set to 0700 by their creator with
+//! [`set_private_dir`]. Secret keys are never written through here.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -19,13 +26,71 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, "sync directory", e))
 }
 
-/// Creates `dir` and its missing parents, syncing each parent whose
-/// entries changed.
+/// Mode of every file ferry publishes (SPEC §3.7): world-readable.
+pub const FILE_MODE: u32 = 0o644;
+/// Mode of every folder ferry publishes (SPEC §3.7).
+pub const DIR_MODE: u32 = 0o755;
+/// Mode of ferry's private folders (`.ferry/`).
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// The parent folder of `path`, `.` for a plain relative name (whose
+/// `parent()` is the empty path, which no system call accepts).
+#[must_use]
+pub fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Sets the mode of an open file to [`FILE_MODE`], whatever the umask.
+///
+/// # Errors
+/// [`Error::Io`] naming `path`.
+pub fn set_public_file(file: &File, path: &Path) -> Result<()> {
+    file.set_permissions(Permissions::from_mode(FILE_MODE))
+        .map_err(|e| Error::io(path, "set mode 0644", e))
+}
+
+/// Sets a private folder (`.ferry/`) to [`PRIVATE_DIR_MODE`].
+///
+/// # Errors
+/// [`Error::Io`] naming `dir`.
+pub fn set_private_dir(dir: &Path) -> Result<()> {
+    fs::set_permissions(dir, Permissions::from_mode(PRIVATE_DIR_MODE))
+        .map_err(|e| Error::io(dir, "set mode 0700", e))
+}
+
+/// Sets a served folder (the mirror root) to [`DIR_MODE`].
+///
+/// # Errors
+/// [`Error::Io`] naming `dir`.
+pub fn set_public_dir(dir: &Path) -> Result<()> {
+    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
+        .map_err(|e| Error::io(dir, "set mode 0755", e))
+}
+
+/// Creates a new file (never over an existing one) with [`FILE_MODE`],
+/// for writing.
+///
+/// # Errors
+/// [`Error::Io`] naming `path`.
+pub fn create_new_public(path: &Path) -> Result<File> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io(path, "create", e))?;
+    set_public_file(&f, path)?;
+    Ok(f)
+}
+
+/// Creates `dir` and its missing parents (each [`DIR_MODE`], whatever the
+/// umask), syncing each parent whose entries changed.
 ///
 /// # Errors
 /// [`Error::Io`].
 pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -36,10 +101,9 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
         Err(e) => return Err(Error::io(dir, "create directory", e)),
     }
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
+    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
+        .map_err(|e| Error::io(dir, "set mode 0755", e))?;
+    sync_dir(parent_dir(dir))
 }
 
 /// Writes `bytes` to `path` atomically and durably: temp file in the same
@@ -48,14 +112,13 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Io`]; the temporary file is removed on failure.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".ferry-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, "create temporary file", e))?;
+    // tempfile creates 0600: what ferry publishes must be readable (§3.7).
+    set_public_file(tmp.as_file(), tmp.path())?;
     tmp.write_all(bytes)
         .map_err(|e| Error::io(tmp.path(), "write", e))?;
     tmp.as_file()
@@ -71,11 +134,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// # Errors
 /// [`Error::Io`].
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| Error::io(path, "create", e))?;
+    let mut f = create_new_public(path)?;
     f.write_all(bytes)
         .map_err(|e| Error::io(path, "write", e))?;
     f.sync_all().map_err(|e| Error::io(path, "sync", e))

@@ -1,7 +1,10 @@
 //! `ferry-mirror serve` (SPEC §4): the mirror tree as static files (Range,
 //! `Last-Modified`, a strong `ETag`, HEAD), read-only (GET and HEAD only,
-//! anything else 405), never `.ferry/` (404); `/healthz` (200 when the
-//! signed index verifies with the mirror key recorded at init, else 503);
+//! anything else 405), never `.ferry/` (404); `/healthz` (200 when
+//! what readers fetch verifies with the mirror key recorded at init and
+//! agrees — `published.json`, index, feed, audit head —, else 503; an
+//! interrupted publish is rolled forward first when no other ferry
+//! process holds the lock);
 //! and an HTML status page at `/`.
 //!
 //! ```no_run
@@ -126,12 +129,19 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The index `serve` vouches for: an interrupted publish is finished (or
+/// reported as in progress), then everything readers fetch must verify
+/// and agree ([`Mirror::check_served`]).
 fn load(root: &Path) -> std::result::Result<MirrorIndex, String> {
     let m = Mirror::open(root).map_err(|e| e.to_string())?;
-    let keys = m.recorded_keys().map_err(|e| e.to_string())?;
-    m.read_index(&keys)
-        .map(|(i, _)| i)
-        .map_err(|e| e.to_string())
+    m.check_served()
+        .map(|p| p.index)
+        .map_err(|e| match e {
+            ferry_mirror_layout::Error::Locked { .. } => {
+                "a publish is in progress (an import or prune holds the mirror lock)".to_string()
+            }
+            e => e.to_string(),
+        })
 }
 
 async fn healthz(State(root): State<PathBuf>) -> Response {
@@ -139,7 +149,7 @@ async fn healthz(State(root): State<PathBuf>) -> Response {
         Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("the signed index does not verify: {e}\n"),
+            format!("the mirror does not verify as served: {e}\n"),
         )
             .into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),

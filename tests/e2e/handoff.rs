@@ -207,6 +207,15 @@ fn check_refuses_an_index_signed_by_another_key_and_a_pinned_profile() {
         .sign(&bytes[..], "ferry-mirror-index")
         .unwrap();
     std::fs::write(s.mirror.join("index.json.minisig"), sig).unwrap();
+    // The same index in published.json, what ferry's readers fetch.
+    ferry_tests::mirror_fixture::rewrap_published(&s.mirror);
+    check(&m, &s, "2.4.0").expect_code(1).stderr_has(&[
+        "published.json (index).minisig",
+        "not list as a mirror key",
+    ]);
+    // A mirror without published.json (an older ferry's, or one whose
+    // envelope was removed): the four files, still refused.
+    std::fs::remove_file(s.mirror.join("published.json")).unwrap();
     check(&m, &s, "2.4.0")
         .expect_code(1)
         .stderr_has(&["index.json.minisig", "not list as a mirror key"]);
@@ -731,9 +740,18 @@ fn a_feed_from_another_publish_or_a_missing_mirror_is_refused() {
     // The old feed is validly signed, but of an earlier publish.
     std::fs::write(&feed, old).unwrap();
     std::fs::write(&feed_sig, old_sig).unwrap();
+    ferry_tests::mirror_fixture::rewrap_published(&s.mirror);
+    check(&m, &s, "3.2.1").expect_code(1).stderr_has(&[
+        "published.json",
+        "the feed is publish 2",
+        "the index is publish 3",
+    ]);
+    // Without the envelope the four files disagree for good: refused
+    // after a few tries, not taken for a publish in progress.
+    std::fs::remove_file(s.mirror.join("published.json")).unwrap();
     check(&m, &s, "3.2.1").expect_code(1).stderr_has(&[
         "hints.json",
-        "is publish 2",
+        "the feed is publish 2",
         "the index is publish 3",
     ]);
     // A URL that is no mirror: an environment error.

@@ -422,7 +422,7 @@ fn yanks_in_a_newer_manifest_mark_releases_yanked() {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -431,7 +431,7 @@ fn free_port() -> u16 {
 }
 
 /// `curl -s -i` (optionally `-I` / `-X` / `-r`): (status, headers, body).
-fn curl(url: &str, extra: &[&str]) -> (u16, String, Vec<u8>) {
+pub(crate) fn curl(url: &str, extra: &[&str]) -> (u16, String, Vec<u8>) {
     let out = std::process::Command::new("curl")
         .args(["-s", "-i", "--noproxy", "*", "--max-time", "10"])
         .args(extra)
@@ -453,7 +453,7 @@ fn curl(url: &str, extra: &[&str]) -> (u16, String, Vec<u8>) {
     (status, head, body)
 }
 
-fn wait_http(url: &str) {
+pub(crate) fn wait_http(url: &str) {
     let start = std::time::Instant::now();
     while curl(url, &[]).0 != 200 {
         assert!(
@@ -464,7 +464,19 @@ fn wait_http(url: &str) {
     }
 }
 
-struct KillOnDrop(std::process::Child);
+/// nginx's master (its workers run as another user): SIGTERM, so that it
+/// stops its workers, then wait.
+pub(crate) struct StopOnDrop(std::process::Child);
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -583,8 +595,17 @@ fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
         );
         return;
     }
+    let (_nginx, base) = nginx_serving(&w, "nginx");
+    fetch_and_verify(&w, &base);
+}
+
+/// Stock nginx serving `w.mirror` as its own unprivileged user (SPEC §3.7:
+/// what ferry publishes is world-readable), on a free port; returns the
+/// process (killed on drop) and the base URL, once it answers.
+pub(crate) fn nginx_serving(w: &World, tag: &str) -> (StopOnDrop, String) {
+    use std::os::unix::fs::PermissionsExt;
     let port = free_port();
-    let conf_dir = w.path("nginx");
+    let conf_dir = w.path(tag);
     for d in ["", "body", "proxy", "fastcgi", "uwsgi", "scgi"] {
         std::fs::create_dir_all(conf_dir.join(d)).unwrap();
     }
@@ -592,15 +613,29 @@ fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    // As root, nginx's workers run as www-data (Debian's stock user), which
+    // must reach the mirror: the test's temp folder (0700 by tempfile) is
+    // opened to it; the mirror's own modes are ferry's.
+    let user = if !is_root {
+        String::new()
+    } else if std::process::Command::new("id")
+        .arg("www-data")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        "user www-data;\n".into()
+    } else {
+        "user nobody;\n".into()
+    };
+    std::fs::set_permissions(w.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let c = conf_dir.display();
     let conf = format!(
-        "{user}daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {c}/error.log;\npid {c}/nginx.pid;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {c}/body;\n  proxy_temp_path {c}/proxy;\n  fastcgi_temp_path {c}/fastcgi;\n  uwsgi_temp_path {c}/uwsgi;\n  scgi_temp_path {c}/scgi;\n  types {{ application/json json; }}\n  default_type application/octet-stream;\n  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n    location ~ /\\.ferry {{ return 404; }}\n  }}\n}}\n",
-        user = if is_root { "user root;\n" } else { "" },
+        "{user}daemon off;\nworker_processes 1;\nerror_log {c}/error.log;\npid {c}/nginx.pid;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {c}/body;\n  proxy_temp_path {c}/proxy;\n  fastcgi_temp_path {c}/fastcgi;\n  uwsgi_temp_path {c}/uwsgi;\n  scgi_temp_path {c}/scgi;\n  types {{ application/json json; }}\n  default_type application/octet-stream;\n  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n    location ~ /\\.ferry {{ return 404; }}\n  }}\n}}\n",
         root = w.mirror.display(),
     );
     let conf_path = conf_dir.join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let _nginx = KillOnDrop(
+    let child = StopOnDrop(
         std::process::Command::new("nginx")
             .arg("-c")
             .arg(&conf_path)
@@ -615,7 +650,7 @@ fn served_by_ferry_and_by_nginx_the_same_bytes_verify() {
     );
     let base = format!("http://127.0.0.1:{port}/");
     wait_http(&format!("{base}index.json"));
-    fetch_and_verify(&w, &base);
+    (child, base)
 }
 
 /// A vendor source folder for `ferry index build`: `versions`, stable,

@@ -23,8 +23,14 @@ pub(crate) struct ServeArgs {
 
 impl ServeArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        // Refuse a folder that is not a mirror before binding.
-        Mirror::open(&self.dir)?;
+        // Refuse a folder that is not a mirror before binding; finish an
+        // interrupted publish if no other ferry process is at work.
+        let mirror = Mirror::open(&self.dir)?;
+        if let Err(e) = mirror.check_served() {
+            printer.warn(&format!(
+                "the mirror does not verify as served ({e}); /healthz answers 503 until it does (run ferry-mirror fsck)"
+            ));
+        }
         let server = ferry_net::mirror_serve::start(&self.dir, self.listen)?;
         printer
             .json(&serde_json::json!({"type": "serve", "url": server.url(), "mirror": self.dir}));

@@ -33,7 +33,7 @@ use serde::Serialize;
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::hints::Hints;
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
-use ferry_manifests::minisig::MAX_SIGNATURE_BYTES;
+use ferry_manifests::minisig::{KeySet, MAX_SIGNATURE_BYTES};
 use ferry_manifests::name::Name;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::release::Advisory;
@@ -41,6 +41,9 @@ use ferry_manifests::time::Timestamp;
 
 use crate::error::{Error, Result};
 use crate::mirror::index::{MirrorArtifact, MirrorIndex, MirrorRelease};
+use crate::mirror::published::{
+    MAX_PUBLISHED_BYTES, PUBLISHED_FILE, check_same_publish, verify_published,
+};
 use crate::mirror::{HINTS_FILE, INDEX_FILE, verify_hints_bytes, verify_index_bytes};
 use crate::upgrade::{self, Candidate};
 
@@ -153,11 +156,8 @@ pub fn load(
     now: Timestamp,
 ) -> Result<VerifiedMirror> {
     let keys = &policy.mirror()?.keys;
-    let sig_limit = MAX_SIGNATURE_BYTES as u64;
-    let bytes = fetch_small(source, INDEX_FILE, MAX_DOCUMENT_BYTES)?;
-    let sig = fetch_small(source, &format!("{INDEX_FILE}.minisig"), sig_limit)?;
+    let (index, bytes, hints) = read_publish(source, keys)?;
     let index_loc = source.location(INDEX_FILE);
-    let index = verify_index_bytes(&bytes, &sig, keys, &index_loc)?;
     if index.product != policy.product {
         return Err(Error::refused(
             index_loc,
@@ -175,25 +175,61 @@ pub fn load(
             format!("expired at {exp}; ask the mirror admin to publish the mirror again"),
         ));
     }
-    let hbytes = fetch_small(source, HINTS_FILE, MAX_DOCUMENT_BYTES)?;
-    let hsig = fetch_small(source, &format!("{HINTS_FILE}.minisig"), sig_limit)?;
-    let hints_loc = source.location(HINTS_FILE);
-    let hints = verify_hints_bytes(&hbytes, &hsig, keys, &hints_loc)?;
-    if hints.product != index.product || hints.sequence != index.sequence {
-        return Err(Error::refused(
-            hints_loc,
-            format!(
-                "is publish {} of {}, but the index is publish {} of {}: the mirror was caught mid-update or altered; try again",
-                hints.sequence, hints.product, index.sequence, index.product
-            ),
-        ));
-    }
     Ok(VerifiedMirror {
         location: source.location(""),
         index_sha256: Sha256Digest::of(&bytes),
         index,
         hints,
     })
+}
+
+/// How often a reader of a mirror without `published.json` re-reads the
+/// four files when they do not agree (a publish in progress), and how long
+/// it waits between tries.
+const PAIR_TRIES: u32 = 8;
+const PAIR_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// One publish of the mirror, verified: `published.json` when the mirror
+/// has it (one file, so never a mix of two publishes), else the index, the
+/// feed and their signatures, re-read a few times while they disagree.
+fn read_publish(
+    source: &dyn MirrorSource,
+    keys: &KeySet,
+) -> Result<(MirrorIndex, Vec<u8>, Hints)> {
+    match source.read_small(PUBLISHED_FILE, MAX_PUBLISHED_BYTES) {
+        Ok(env) => {
+            let p = verify_published(&env, keys, &source.location(PUBLISHED_FILE))?;
+            return Ok((p.index, p.index_bytes, p.hints));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(source.location(PUBLISHED_FILE), "fetch", e)),
+    }
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match read_pair(source, keys) {
+            Err(e)
+                if tries < PAIR_TRIES
+                    && e.class() == ferry_manifests::ErrorClass::Verification =>
+            {
+                std::thread::sleep(PAIR_PAUSE);
+            }
+            other => return other,
+        }
+    }
+}
+
+fn read_pair(source: &dyn MirrorSource, keys: &KeySet) -> Result<(MirrorIndex, Vec<u8>, Hints)> {
+    let sig_limit = MAX_SIGNATURE_BYTES as u64;
+    let bytes = fetch_small(source, INDEX_FILE, MAX_DOCUMENT_BYTES)?;
+    let sig = fetch_small(source, &format!("{INDEX_FILE}.minisig"), sig_limit)?;
+    let index = verify_index_bytes(&bytes, &sig, keys, &source.location(INDEX_FILE))?;
+    let hbytes = fetch_small(source, HINTS_FILE, MAX_DOCUMENT_BYTES)?;
+    let hsig = fetch_small(source, &format!("{HINTS_FILE}.minisig"), sig_limit)?;
+    let hints_loc = source.location(HINTS_FILE);
+    let hints = verify_hints_bytes(&hbytes, &hsig, keys, &hints_loc)?;
+    check_same_publish(&index, &hints, &hints_loc)?;
+    Ok((index, bytes, hints))
 }
 
 /// What this install runs: channel, profile and (optionally) platform.

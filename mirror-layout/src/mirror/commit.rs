@@ -12,8 +12,11 @@
 //!    directory synced), removed files are removed;
 //! 4. the audit line is appended (the log is rewritten atomically);
 //! 5. the feed and its signature, then the index and its signature are
-//!    written atomically: the index is the commit point for readers;
-//! 6. the journal and the staging folder are removed.
+//!    written atomically, then `published.json` (all four in one file,
+//!    [`super::published`]): the commit point for ferry's readers;
+//! 6. files the change removes (prune) are removed, only now, so a reader
+//!    of the previous index still finds what it names;
+//! 7. the journal and the staging folder are removed.
 //!
 //! Every step is idempotent, so recovery (done under the lock by every later
 //! mutating command and by `fsck`) rolls an armed journal forward from the
@@ -23,7 +26,8 @@
 //! `index.json` and `index.json.minisig` are two files, each replaced
 //! atomically; between the two renames a reader other than ferry can see a
 //! new index with the old signature (it then fails verification and should
-//! retry). ferry's own commands hold the lock and roll forward first.
+//! retry). ferry's readers read `published.json`, one file, and never see
+//! a mix; ferry's own commands hold the lock and roll forward first.
 
 use std::fs;
 use std::path::Path;
@@ -35,6 +39,7 @@ use ferry_manifests::minisig::read_small_bytes;
 use ferry_manifests::path::BundlePath;
 
 use super::failpoint::hit;
+use super::published::{PUBLISHED_FILE, Published, check_publishable};
 use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
 use crate::audit::{self, Head};
 use crate::error::{Error, Result};
@@ -86,6 +91,14 @@ pub struct Journal {
     pub index: String,
     /// Its signature.
     pub index_sig: String,
+}
+
+impl Journal {
+    /// The envelope of the publish this change makes.
+    #[must_use]
+    pub fn published(&self) -> Published {
+        Published::new(&self.index, &self.index_sig, &self.hints, &self.hints_sig)
+    }
 }
 
 /// A transaction id unique on this host: time, process id, a counter.
@@ -182,6 +195,8 @@ impl Mirror {
     /// [`Error::Io`]; after arming, a failure leaves the journal for the
     /// next command's recovery.
     pub(crate) fn commit(&self, _lock: &MirrorLock, journal: &Journal) -> Result<()> {
+        // Before anything is armed: never publish what readers refuse.
+        check_publishable(&journal.published())?;
         let dir = self.root.join(COMMIT_DIR);
         create_dir_all_durable(&dir)?;
         let pending = dir.join(format!("{}.pending", journal.txn));
@@ -421,6 +436,36 @@ impl Mirror {
             }
             hit(&format!("renamed-{}", i + 1));
         }
+        // The audit line, once, and only if it continues the chain.
+        if head == Some(j.audit_prev) {
+            log.extend_from_slice(line);
+            log.push(b'\n');
+            audit::verify_chain(&log, AUDIT_FILE)?;
+            write_atomic(&log_path, &log)?;
+        }
+        hit("audit-appended");
+        write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
+        hit("feed-written");
+        write_atomic(
+            &root.join(format!("{HINTS_FILE}.minisig")),
+            j.hints_sig.as_bytes(),
+        )?;
+        hit("feed-signed");
+        write_atomic(&root.join(INDEX_FILE), j.index.as_bytes())?;
+        hit("index-written");
+        write_atomic(
+            &root.join(format!("{INDEX_FILE}.minisig")),
+            j.index_sig.as_bytes(),
+        )?;
+        hit("index-signed");
+        // ferry's readers see the whole publish at once (published.rs).
+        write_atomic(
+            &root.join(PUBLISHED_FILE),
+            &check_publishable(&j.published())?,
+        )?;
+        hit("published-written");
+        // Removals last: a reader still holding the previous index finds
+        // every file it names until the new one is visible.
         for (i, rel) in j.removes.iter().enumerate() {
             let p = final_path(root, rel)?;
             if fs::symlink_metadata(&p).is_ok() {
@@ -446,28 +491,6 @@ impl Mirror {
             }
             hit(&format!("removed-{}", i + 1));
         }
-        // The audit line, once, and only if it continues the chain.
-        if head == Some(j.audit_prev) {
-            log.extend_from_slice(line);
-            log.push(b'\n');
-            audit::verify_chain(&log, AUDIT_FILE)?;
-            write_atomic(&log_path, &log)?;
-        }
-        hit("audit-appended");
-        write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
-        hit("feed-written");
-        write_atomic(
-            &root.join(format!("{HINTS_FILE}.minisig")),
-            j.hints_sig.as_bytes(),
-        )?;
-        hit("feed-signed");
-        write_atomic(&root.join(INDEX_FILE), j.index.as_bytes())?;
-        hit("index-written");
-        write_atomic(
-            &root.join(format!("{INDEX_FILE}.minisig")),
-            j.index_sig.as_bytes(),
-        )?;
-        hit("index-signed");
         let armed = root.join(ARMED);
         fs::remove_file(&armed).map_err(|e| Error::io(&armed, "remove journal", e))?;
         sync_dir(&root.join(COMMIT_DIR))?;

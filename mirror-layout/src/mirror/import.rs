@@ -38,7 +38,7 @@ use crate::bundle::{
     verify_manifest_of,
 };
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, sync_dir, write_new};
+use crate::fsutil::{create_dir_all_durable, create_new_public, sync_dir, write_new};
 
 /// Free space kept beyond what an import writes.
 pub const SPACE_MARGIN: u64 = 4 * 1024 * 1024;
@@ -88,11 +88,8 @@ impl Sink for StageSink {
         if let Some(parent) = p.parent() {
             create_dir_all_durable(parent)?;
         }
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-            .map_err(|e| Error::io(&p, "create in staging", e))?;
+        // 0644 whatever the umask: renamed into the served tree (§3.7).
+        let f = create_new_public(&p)?;
         self.current = Some((f, p));
         Ok(())
     }

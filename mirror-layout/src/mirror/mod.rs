@@ -20,6 +20,7 @@ pub mod failpoint;
 pub mod import;
 pub mod index;
 pub mod prune;
+pub mod published;
 pub mod state;
 
 use std::fs::{self, File, OpenOptions};
@@ -107,7 +108,10 @@ impl Mirror {
                 reason: "a mirror needs at least one channel and one profile".into(),
             });
         }
+        create_dir_all_durable(root)?;
+        crate::fsutil::set_public_dir(root)?;
         create_dir_all_durable(&root.join(PRIVATE_DIR))?;
+        crate::fsutil::set_private_dir(&root.join(PRIVATE_DIR))?;
         for d in ["releases", "manifests", "feed", "audit"] {
             create_dir_all_durable(&root.join(d))?;
         }
@@ -260,6 +264,17 @@ impl Mirror {
             &bytes[..],
             &index_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes)),
         )?;
+        let text = |b: &[u8], what: &str| {
+            String::from_utf8(b.to_vec())
+                .map_err(|_| Error::refused(what, "is not UTF-8 (a bug: nothing was written)"))
+        };
+        let env = published::Published::new(
+            &text(&bytes, INDEX_FILE)?,
+            &index_sig,
+            &text(&hints, HINTS_FILE)?,
+            &hints_sig,
+        );
+        let env_bytes = published::check_publishable(&env)?;
         write_atomic(&self.root.join(HINTS_FILE), &hints)?;
         write_atomic(
             &self.root.join(format!("{HINTS_FILE}.minisig")),
@@ -270,6 +285,7 @@ impl Mirror {
             &self.root.join(format!("{INDEX_FILE}.minisig")),
             index_sig.as_bytes(),
         )?;
+        write_atomic(&self.root.join(published::PUBLISHED_FILE), &env_bytes)?;
         Ok(())
     }
 
@@ -312,11 +328,14 @@ impl Mirror {
     /// [`Error::Manifest`] if the index itself does not verify; other
     /// problems are collected in the report.
     pub fn fsck(&self, keys: &KeySet) -> Result<FsckReport> {
-        let (index, _) = self.read_index(keys)?;
+        let (index, index_bytes) = self.read_index(keys)?;
         let mut report = FsckReport {
             index_sequence: index.sequence,
             ..FsckReport::default()
         };
+        if let Some(p) = published::fsck_problem(&self.root, keys, &index_bytes) {
+            report.problems.push(p);
+        }
         // The feed: signed and equal to what the index implies.
         match read_signed(&self.root.join(HINTS_FILE), keys) {
             Ok((bytes, comment)) => {
