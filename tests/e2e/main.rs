@@ -12,6 +12,7 @@ mod foundation;
 mod handoff;
 mod mirror;
 mod mirror_crash;
+mod mirror_readers;
 mod sigstore;
 mod sync;
 mod sync_sigstore;
