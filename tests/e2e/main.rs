@@ -13,6 +13,7 @@ mod handoff;
 mod mirror;
 mod mirror_crash;
 mod mirror_readers;
+mod mirror_rules;
 mod sigstore;
 mod sync;
 mod sync_sigstore;

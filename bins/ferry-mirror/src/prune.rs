@@ -59,6 +59,13 @@ impl PruneArgs {
                 o.index_sequence
             ));
         }
+        if !o.kept_required.is_empty() {
+            printer.line(&format!(
+                "kept {} beyond --keep {}: required release(s), which no upgrade path may skip",
+                o.kept_required.join(", "),
+                self.keep
+            ));
+        }
         Ok(())
     }
 }

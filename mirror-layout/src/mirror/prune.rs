@@ -3,7 +3,8 @@
 //!
 //! Kept: for every channel × profile of the mirror, the newest `N` versions
 //! carrying that profile in that channel, and always the latest (not
-//! yanked) one; a file another kept release names is never removed. The
+//! yanked) one, and every `required` (not yanked) release, which no
+//! upgrade path may skip; a file another kept release names is never removed. The
 //! imported manifests under `manifests/` are evidence and are never pruned,
 //! and the advisories of a removed release stay in the feed.
 
@@ -29,6 +30,9 @@ pub struct PruneOutcome {
     pub removed: Vec<String>,
     /// Versions kept.
     pub kept: Vec<String>,
+    /// Of those, the ones kept only because they are `required` (outside
+    /// the newest `--keep`): no upgrade path may skip them.
+    pub kept_required: Vec<String>,
     /// Files removed.
     pub files: usize,
     /// Bytes freed.
@@ -42,6 +46,18 @@ pub struct PruneOutcome {
 /// The versions `prune --keep keep` keeps.
 #[must_use]
 pub fn kept_versions(index: &MirrorIndex, keep: usize) -> BTreeSet<Version> {
+    let mut kept = kept_versions_without_required(index, keep);
+    // A `required` release carries a migration every later version relies
+    // on: a host on any older version (the mirror cannot know which hosts
+    // still run one) must pass through it, so it is never pruned while it
+    // is not yanked (SPEC §4 prune, issue 10).
+    kept.extend(required_versions(index));
+    kept
+}
+
+/// The newest `keep` of each channel × profile, the latest, and releases
+/// outside the mirror's channels and profiles.
+fn kept_versions_without_required(index: &MirrorIndex, keep: usize) -> BTreeSet<Version> {
     let mut kept = BTreeSet::new();
     for c in &index.channels {
         for p in &index.profiles {
@@ -69,6 +85,17 @@ pub fn kept_versions(index: &MirrorIndex, keep: usize) -> BTreeSet<Version> {
         }
     }
     kept
+}
+
+/// The `required`, not yanked, releases: never pruned.
+#[must_use]
+pub fn required_versions(index: &MirrorIndex) -> BTreeSet<Version> {
+    index
+        .releases
+        .iter()
+        .filter(|r| r.required && r.yanked.is_none())
+        .map(|r| r.version.clone())
+        .collect()
 }
 
 impl Mirror {
@@ -148,6 +175,14 @@ impl Mirror {
         let mut outcome = PruneOutcome {
             removed: removed.iter().map(ToString::to_string).collect(),
             kept: kept.iter().map(ToString::to_string).collect(),
+            kept_required: {
+                let plain = kept_versions_without_required(&index, keep);
+                required_versions(&index)
+                    .iter()
+                    .filter(|v| !plain.contains(*v))
+                    .map(ToString::to_string)
+                    .collect()
+            },
             files: gone.len(),
             bytes: gone.iter().map(|f| f.size).sum(),
             index_sequence: index.sequence,

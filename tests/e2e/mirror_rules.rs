@@ -1,0 +1,170 @@
+//! Issue 10, "The mirror": plain relative names, what prune keeps, what
+//! prune checks before it arms its journal.
+
+use std::path::{Path, PathBuf};
+
+use ferry_tests::{cmd, demo_key, det_bytes};
+
+use super::mirror::{World, pack_ws, sign_ws};
+
+/// A vendor folder with `versions` (stable, one no-training amd64 .deb
+/// each); those in `required` are `required = true`.
+fn vendor_src(dir: &Path, versions: &[&str], required: &[&str]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("product.toml"), "product = \"novantra\"\n").unwrap();
+    for (seed, v) in versions.iter().enumerate() {
+        let d = dir.join(v);
+        std::fs::create_dir_all(d.join("no-training")).unwrap();
+        let name = format!("novantra_{v}_amd64.deb");
+        std::fs::write(
+            d.join("no-training").join(&name),
+            det_bytes(seed as u64 + 70, 10_000 + seed),
+        )
+        .unwrap();
+        let req = required.contains(v);
+        std::fs::write(
+            d.join("release.toml"),
+            format!("channels = [\"stable\"]\npublished = \"2026-11-01T00:00:00Z\"\nrequired = {req}\n[[artifacts]]\nfile = \"{name}\"\nprofile = \"no-training\"\nplatform = \"linux-amd64\"\nformat = \"deb\"\n"),
+        )
+        .unwrap();
+        std::fs::write(d.join("NOTES.md"), format!("# novantra {v}\n")).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// A mirror holding `versions` (some `required`), imported from one bundle
+/// of the real sync, sign and pack.
+fn mirror_with(versions: &[&str], required: &[&str]) -> World {
+    let w = World::new();
+    let src = vendor_src(&w.path("src"), versions, required);
+    let web = w.path("web");
+    cmd("ferry")
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    let ws = w.path("ws");
+    cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["sync", "--index", &server.url("index.json"), "--trust"])
+        .arg(&w.policy)
+        .args(["--channel", "stable", "--profile", "no-training", "--workspace"])
+        .arg(&ws)
+        .run()
+        .ok();
+    sign_ws(&ws, "org1", None).ok();
+    sign_ws(&ws, "org2", None).ok();
+    let b = w.path("b.tar");
+    pack_ws(&ws, &b).ok();
+    w.import_now(&b).ok();
+    w
+}
+
+fn prune(w: &World, keep: &str) -> ferry_tests::Output {
+    cmd("ferry-mirror")
+        .arg("prune")
+        .arg(&w.mirror)
+        .args(["--keep", keep, "--key"])
+        .arg(demo_key("mirror"))
+        .arg("--trust")
+        .arg(&w.policy)
+        .run()
+}
+
+fn versions(w: &World) -> Vec<String> {
+    w.index()["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn prune_never_removes_a_required_release() {
+    let w = mirror_with(&["1.0.0", "2.0.0", "2.1.0", "3.0.0"], &["2.0.0"]);
+    prune(&w, "1").ok().stdout_has(&[
+        "removed 1.0.0, 2.1.0",
+        "kept 2.0.0 beyond --keep 1: required",
+    ]);
+    assert!(w.mirror.join("releases/2.0.0").is_dir());
+    assert!(!w.mirror.join("releases/2.1.0").exists());
+    let v = versions(&w);
+    assert!(v.contains(&"2.0.0".to_string()) && v.contains(&"3.0.0".to_string()), "{v:?}");
+    w.fsck().ok();
+    // A host still on 1.0.0 is led through 2.0.0, never past it.
+    let out = cmd("ferry-handoff")
+        .args(["check", "--mirror"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .args(["--current", "1.0.0", "--channel", "stable", "--profile", "no-training"])
+        .args(["--platform", "linux-amd64", "--json"])
+        .run();
+    out.expect_code(10);
+    assert_eq!(out.json()["path"], serde_json::json!(["2.0.0", "3.0.0"]));
+}
+
+#[test]
+fn prune_keeps_every_required_release_of_a_longer_history() {
+    let w = mirror_with(
+        &["1.0.0", "2.0.0", "2.5.0", "3.0.0", "3.5.0", "4.0.0"],
+        &["2.0.0", "3.0.0"],
+    );
+    prune(&w, "1").ok().stdout_has(&["kept 2.0.0, 3.0.0 beyond --keep 1"]);
+    assert_eq!(versions(&w), ["2.0.0", "3.0.0", "4.0.0"]);
+    // Pruning again changes nothing.
+    prune(&w, "1").ok().stdout_has(&["nothing to prune"]);
+}
+
+/// `ferry-mirror init srv-mirror` and friends with plain relative names
+/// (whose parent is the empty path).
+#[test]
+fn plain_relative_names_work_for_every_output() {
+    let w = World::new();
+    let dir = w.path("cwd");
+    std::fs::create_dir_all(&dir).unwrap();
+    cmd("ferry-mirror")
+        .current_dir(&dir)
+        .args(["init", "srv-mirror", "--product", "novantra", "--channel", "stable"])
+        .args(["--profile", "no-training", "--key"])
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    assert!(dir.join("srv-mirror/index.json").is_file());
+    cmd("ferry-mirror")
+        .current_dir(&dir)
+        .args(["export-state", "srv-mirror", "--out", "state.json"])
+        .run()
+        .ok();
+    assert!(dir.join("state.json").is_file());
+    cmd("ferry")
+        .current_dir(&dir)
+        .args(["keygen", "--out", "org-9", "--unencrypted"])
+        .run()
+        .ok();
+    assert!(dir.join("org-9.key").is_file());
+    // A bundle packed and imported under plain names.
+    let src = mirror_with(&["1.0.0"], &[]);
+    cmd("ferry")
+        .current_dir(&dir)
+        .args(["pack", "--workspace"])
+        .arg(src.path("ws"))
+        .args(["--out", "novantra.tar"])
+        .run()
+        .ok();
+    cmd("ferry-mirror")
+        .current_dir(&dir)
+        .args(["import", "novantra.tar", "--mirror", "srv-mirror", "--trust"])
+        .arg(&src.policy)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    assert!(dir.join("srv-mirror/releases/1.0.0").is_dir());
+}
