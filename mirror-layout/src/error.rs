@@ -59,6 +59,20 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// An interrupted change (an armed journal) could not be finished.
+    #[error(
+        "the interrupted {action} (transaction {txn}) cannot be finished; fix what the cause names by hand (a file or folder in the mirror's way, a full disk, a permission), then run ferry-mirror fsck, which finishes it"
+    )]
+    Recovery {
+        /// `import` or `prune`.
+        action: String,
+        /// The transaction id.
+        txn: String,
+        /// What stopped it.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Not enough free space.
     #[error("{}: not enough free space ({needed} bytes needed, {available} available)", path.display())]
     NoSpace {
@@ -85,6 +99,7 @@ impl Error {
                 }
             }
             Error::Locked { .. } | Error::NoSpace { .. } => ErrorClass::Environment,
+            Error::Recovery { source, .. } => source.class(),
             Error::Bundle { .. } | Error::Refused { .. } | Error::Volume { .. } => {
                 ErrorClass::Verification
             }

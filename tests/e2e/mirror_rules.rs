@@ -168,3 +168,75 @@ fn plain_relative_names_work_for_every_output() {
         .ok();
     assert!(dir.join("srv-mirror/releases/1.0.0").is_dir());
 }
+
+/// A file prune will remove, replaced by a folder: refused before the
+/// journal is armed (nothing changed, later commands work once the folder
+/// is moved away). Variation: an import whose destination is a folder.
+#[test]
+fn prune_and_import_check_every_step_before_arming() {
+    let w = mirror_with(&["1.0.0", "1.1.0", "1.2.0"], &[]);
+    let victim = w.mirror.join("releases/1.0.0/NOTES.md");
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::create_dir(&victim).unwrap();
+    let before = ferry_tests::snapshot(&w.mirror);
+    prune(&w, "1")
+        .expect_code(1)
+        .stderr_has(&["releases/1.0.0/NOTES.md", "is a folder", "nothing was changed"]);
+    ferry_tests::assert_unchanged(&w.mirror, &before);
+    assert!(!w.mirror.join(".ferry/commit/journal.json").exists());
+    // The admin moves it away and puts the file back: all is well again.
+    std::fs::remove_dir(&victim).unwrap();
+    std::fs::write(&victim, "# novantra 1.0.0\n").unwrap();
+    w.fsck().ok();
+    prune(&w, "1").ok().stdout_has(&["removed 1.0.0, 1.1.0"]);
+
+    // An import whose destination became a folder.
+    let w = World::new();
+    let src = mirror_with(&["1.0.0"], &[]);
+    std::fs::create_dir_all(w.mirror.join("releases/1.0.0/NOTES.md")).unwrap();
+    let before = ferry_tests::snapshot(&w.mirror);
+    w.import_now(&src.path("b.tar"))
+        .expect_code(1)
+        .stderr_has(&["releases/1.0.0/NOTES.md", "run ferry-mirror fsck"]);
+    ferry_tests::assert_unchanged(&w.mirror, &before);
+}
+
+/// A change armed, then something planted in its way: every later command
+/// says which change cannot be finished, why, and what to do.
+#[test]
+fn a_roll_forward_that_cannot_finish_says_what_to_do() {
+    let w = mirror_with(&["1.0.0", "1.1.0", "1.2.0"], &[]);
+    let mark = w.path("mark");
+    let mut child = std::process::Command::new(ferry_tests::bin("ferry-mirror"))
+        .arg("prune")
+        .arg(&w.mirror)
+        .args(["--keep", "1", "--key"])
+        .arg(demo_key("mirror"))
+        .env("FERRY_FAILPOINT", "journal-armed")
+        .env("FERRY_FAILPOINT_MARK", &mark)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&mark).ok().as_deref() != Some("journal-armed") {
+        assert!(start.elapsed().as_secs() < 60, "failpoint not reached");
+        assert!(child.try_wait().unwrap().is_none(), "prune ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let victim = w.mirror.join("releases/1.0.0/NOTES.md");
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("x"), "x").unwrap();
+    w.fsck().expect_code(3).stderr_has(&[
+        "the interrupted prune",
+        "cannot be finished",
+        "releases/1.0.0/NOTES.md",
+        "then run ferry-mirror fsck",
+    ]);
+    std::fs::remove_dir_all(&victim).unwrap();
+    w.fsck().ok();
+    assert_eq!(versions(&w), ["1.2.0"]);
+}

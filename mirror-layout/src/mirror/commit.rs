@@ -189,14 +189,54 @@ impl Mirror {
         Ok(())
     }
 
+    /// Refuses a change whose steps meet something other than a regular
+    /// file (or nothing) where they rename or remove one.
+    fn check_steps(&self, j: &Journal) -> Result<()> {
+        let not_a_file = |rel: &str, what: &str| -> Result<()> {
+            let p = final_path(&self.root, rel)?;
+            match fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_file() => Ok(()),
+                Ok(m) => {
+                    let kind = if m.is_dir() {
+                        "a folder"
+                    } else if m.file_type().is_symlink() {
+                        "a symlink"
+                    } else {
+                        "not a regular file"
+                    };
+                    Err(Error::refused(
+                        rel,
+                        format!(
+                            "is {kind} where this {} {what} a file; nothing was changed: move it out of the mirror, run ferry-mirror fsck, then try again",
+                            j.action
+                        ),
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(Error::io(&p, "stat", e)),
+            }
+        };
+        for r in &j.renames {
+            not_a_file(&r.to, "writes")?;
+        }
+        for rel in &j.removes {
+            not_a_file(rel, "removes")?;
+        }
+        Ok(())
+    }
+
     /// Writes, syncs and arms `journal`, then rolls it forward.
     ///
     /// # Errors
     /// [`Error::Io`]; after arming, a failure leaves the journal for the
     /// next command's recovery.
     pub(crate) fn commit(&self, _lock: &MirrorLock, journal: &Journal) -> Result<()> {
-        // Before anything is armed: never publish what readers refuse.
+        // Before anything is armed: never publish what readers refuse, and
+        // every step must be possible, so an armed journal never meets a
+        // path it cannot handle (issue 10: a removed file replaced by a
+        // folder left every later command failing).
         check_publishable(&journal.published())?;
+        self.check_steps(journal)?;
         let dir = self.root.join(COMMIT_DIR);
         create_dir_all_durable(&dir)?;
         let pending = dir.join(format!("{}.pending", journal.txn));
@@ -257,7 +297,12 @@ impl Mirror {
                 ));
             }
             self.check_journal(&journal)?;
-            self.roll_forward(&journal)?;
+            self.roll_forward(&journal)
+                .map_err(|e| Error::Recovery {
+                    action: journal.action.clone(),
+                    txn: journal.txn.clone(),
+                    source: Box::new(e),
+                })?;
             done = Some(journal.txn);
         }
         // Unarmed journals: the change never happened.
