@@ -134,14 +134,12 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 /// and agree ([`Mirror::check_served`]).
 fn load(root: &Path) -> std::result::Result<MirrorIndex, String> {
     let m = Mirror::open(root).map_err(|e| e.to_string())?;
-    m.check_served()
-        .map(|p| p.index)
-        .map_err(|e| match e {
-            ferry_mirror_layout::Error::Locked { .. } => {
-                "a publish is in progress (an import or prune holds the mirror lock)".to_string()
-            }
-            e => e.to_string(),
-        })
+    m.check_served().map(|p| p.index).map_err(|e| match e {
+        ferry_mirror_layout::Error::Locked { .. } => {
+            "a publish is in progress (an import or prune holds the mirror lock)".to_string()
+        }
+        e => e.to_string(),
+    })
 }
 
 async fn healthz(State(root): State<PathBuf>) -> Response {

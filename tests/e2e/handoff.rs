@@ -209,10 +209,9 @@ fn check_refuses_an_index_signed_by_another_key_and_a_pinned_profile() {
     std::fs::write(s.mirror.join("index.json.minisig"), sig).unwrap();
     // The same index in published.json, what ferry's readers fetch.
     ferry_tests::mirror_fixture::rewrap_published(&s.mirror);
-    check(&m, &s, "2.4.0").expect_code(1).stderr_has(&[
-        "published.json (index).minisig",
-        "not list as a mirror key",
-    ]);
+    check(&m, &s, "2.4.0")
+        .expect_code(1)
+        .stderr_has(&["published.json (index).minisig", "not list as a mirror key"]);
     // A mirror without published.json (an older ferry's, or one whose
     // envelope was removed): the four files, still refused.
     std::fs::remove_file(s.mirror.join("published.json")).unwrap();

@@ -196,7 +196,10 @@ fn import_killed_at(mirror: &Path, policy: &Path, bundle: &Path, point: &str) {
             child.try_wait().expect("try_wait").is_none(),
             "import ended before failpoint {point} (built without failpoints?)"
         );
-        assert!(start.elapsed() < Duration::from_secs(60), "{point} not reached");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{point} not reached"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().expect("SIGKILL");
@@ -220,7 +223,10 @@ fn readers_are_never_refused_while_the_mirror_is_published() {
     // The bundles the writer will import, made beforehand.
     let mut bundles = Vec::new();
     let mut versions = vec!["1.0.0"];
-    for (i, v) in ["1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"].iter().enumerate() {
+    for (i, v) in ["1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0"]
+        .iter()
+        .enumerate()
+    {
         versions.push(v);
         std::thread::sleep(Duration::from_millis(1100)); // a new manifest sequence
         sync_versions(&w, &format!("v{}", i + 1), &versions, &ws);

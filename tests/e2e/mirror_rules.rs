@@ -53,7 +53,13 @@ fn mirror_with(versions: &[&str], required: &[&str]) -> World {
         .env("NO_PROXY", "127.0.0.1,localhost")
         .args(["sync", "--index", &server.url("index.json"), "--trust"])
         .arg(&w.policy)
-        .args(["--channel", "stable", "--profile", "no-training", "--workspace"])
+        .args([
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+            "--workspace",
+        ])
         .arg(&ws)
         .run()
         .ok();
@@ -95,7 +101,10 @@ fn prune_never_removes_a_required_release() {
     assert!(w.mirror.join("releases/2.0.0").is_dir());
     assert!(!w.mirror.join("releases/2.1.0").exists());
     let v = versions(&w);
-    assert!(v.contains(&"2.0.0".to_string()) && v.contains(&"3.0.0".to_string()), "{v:?}");
+    assert!(
+        v.contains(&"2.0.0".to_string()) && v.contains(&"3.0.0".to_string()),
+        "{v:?}"
+    );
     w.fsck().ok();
     // A host still on 1.0.0 is led through 2.0.0, never past it.
     let out = cmd("ferry-handoff")
@@ -103,7 +112,14 @@ fn prune_never_removes_a_required_release() {
         .arg(&w.mirror)
         .arg("--trust")
         .arg(&w.policy)
-        .args(["--current", "1.0.0", "--channel", "stable", "--profile", "no-training"])
+        .args([
+            "--current",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
         .args(["--platform", "linux-amd64", "--json"])
         .run();
     out.expect_code(10);
@@ -116,7 +132,9 @@ fn prune_keeps_every_required_release_of_a_longer_history() {
         &["1.0.0", "2.0.0", "2.5.0", "3.0.0", "3.5.0", "4.0.0"],
         &["2.0.0", "3.0.0"],
     );
-    prune(&w, "1").ok().stdout_has(&["kept 2.0.0, 3.0.0 beyond --keep 1"]);
+    prune(&w, "1")
+        .ok()
+        .stdout_has(&["kept 2.0.0, 3.0.0 beyond --keep 1"]);
     assert_eq!(versions(&w), ["2.0.0", "3.0.0", "4.0.0"]);
     // Pruning again changes nothing.
     prune(&w, "1").ok().stdout_has(&["nothing to prune"]);
@@ -131,7 +149,14 @@ fn plain_relative_names_work_for_every_output() {
     std::fs::create_dir_all(&dir).unwrap();
     cmd("ferry-mirror")
         .current_dir(&dir)
-        .args(["init", "srv-mirror", "--product", "novantra", "--channel", "stable"])
+        .args([
+            "init",
+            "srv-mirror",
+            "--product",
+            "novantra",
+            "--channel",
+            "stable",
+        ])
         .args(["--profile", "no-training", "--key"])
         .arg(demo_key("mirror"))
         .run()
@@ -160,7 +185,13 @@ fn plain_relative_names_work_for_every_output() {
         .ok();
     cmd("ferry-mirror")
         .current_dir(&dir)
-        .args(["import", "novantra.tar", "--mirror", "srv-mirror", "--trust"])
+        .args([
+            "import",
+            "novantra.tar",
+            "--mirror",
+            "srv-mirror",
+            "--trust",
+        ])
         .arg(&src.policy)
         .arg("--key")
         .arg(demo_key("mirror"))
@@ -179,9 +210,11 @@ fn prune_and_import_check_every_step_before_arming() {
     std::fs::remove_file(&victim).unwrap();
     std::fs::create_dir(&victim).unwrap();
     let before = ferry_tests::snapshot(&w.mirror);
-    prune(&w, "1")
-        .expect_code(1)
-        .stderr_has(&["releases/1.0.0/NOTES.md", "is a folder", "nothing was changed"]);
+    prune(&w, "1").expect_code(1).stderr_has(&[
+        "releases/1.0.0/NOTES.md",
+        "is a folder",
+        "nothing was changed",
+    ]);
     ferry_tests::assert_unchanged(&w.mirror, &before);
     assert!(!w.mirror.join(".ferry/commit/journal.json").exists());
     // The admin moves it away and puts the file back: all is well again.
@@ -239,4 +272,127 @@ fn a_roll_forward_that_cannot_finish_says_what_to_do() {
     std::fs::remove_dir_all(&victim).unwrap();
     w.fsck().ok();
     assert_eq!(versions(&w), ["1.2.0"]);
+}
+
+/// A bundle (its own vendor, sync, sign, pack) whose releases are
+/// `(version, artifact file name)`, all stable no-training linux-amd64.
+fn bundle_of(w: &World, tag: &str, rels: &[(&str, &str)]) -> PathBuf {
+    // A new second: a new manifest sequence than the last bundle's.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let src = w.path(&format!("src-{tag}"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("product.toml"), "product = \"novantra\"\n").unwrap();
+    for (seed, (v, name)) in rels.iter().enumerate() {
+        let d = src.join(v);
+        std::fs::create_dir_all(d.join("no-training")).unwrap();
+        std::fs::write(
+            d.join("no-training").join(name),
+            det_bytes(seed as u64 + 90, 5000),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("release.toml"),
+            format!("channels = [\"stable\"]\npublished = \"2026-11-01T00:00:00Z\"\n[[artifacts]]\nfile = \"{name}\"\nprofile = \"no-training\"\nplatform = \"linux-amd64\"\nformat = \"deb\"\n"),
+        )
+        .unwrap();
+        std::fs::write(d.join("NOTES.md"), format!("# novantra {v}\n")).unwrap();
+    }
+    let web = w.path(&format!("web-{tag}"));
+    cmd("ferry")
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    let ws = w.path(&format!("ws-{tag}"));
+    cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["sync", "--index", &server.url("index.json"), "--trust"])
+        .arg(&w.policy)
+        .args([
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+            "--workspace",
+        ])
+        .arg(&ws)
+        .run()
+        .ok();
+    sign_ws(&ws, "org1", None).ok();
+    sign_ws(&ws, "org2", None).ok();
+    let b = w.path(&format!("{tag}.tar"));
+    pack_ws(&ws, &b).ok();
+    b
+}
+
+/// Conflicts are judged against the whole mirror: a case variant of an
+/// imported artifact, of a release's folder, or a second artifact for the
+/// same release, profile and platform: refused, the mirror unchanged, and
+/// the release still installable.
+#[test]
+fn a_second_bundle_cannot_add_what_conflicts_with_the_mirror() {
+    let w = World::new();
+    let first = bundle_of(
+        &w,
+        "first",
+        &[
+            ("1.0.0", "novantra_1.0.0_amd64.deb"),
+            ("1.1.0-rc.1", "novantra_1.1.0_amd64.deb"),
+        ],
+    );
+    w.import_now(&first).ok();
+    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+        (
+            "case-file",
+            &[("1.0.0", "Novantra_1.0.0_amd64.deb")],
+            &[
+                "Novantra_1.0.0_amd64.deb",
+                "only in letter case",
+                "already on the mirror",
+            ],
+        ),
+        (
+            "case-dir",
+            &[("1.1.0-RC.1", "novantra_1.1.0_amd64.deb")],
+            &["releases/1.1.0-RC.1", "only in letter case"],
+        ),
+        (
+            "second",
+            &[("1.0.0", "novantra-alt_1.0.0_amd64.deb")],
+            &[
+                "second artifact for 1.0.0 / no-training / linux-amd64",
+                "novantra_1.0.0_amd64.deb",
+            ],
+        ),
+    ];
+    for (tag, rels, needles) in cases {
+        let b = bundle_of(&w, tag, rels);
+        let before = ferry_tests::snapshot(&w.mirror);
+        w.import_now(&b).expect_code(1).stderr_has(needles);
+        ferry_tests::assert_unchanged(&w.mirror, &before);
+    }
+    // The mirror is as it was: hosts are offered the one artifact per target.
+    cmd("ferry-handoff")
+        .args(["check", "--mirror"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .args([
+            "--current",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
+        .args(["--platform", "linux-amd64"])
+        .run()
+        .expect_code(10)
+        .stdout_has(&["upgrade path: 1.0.0 -> 1.1.0-rc.1"]);
+    w.fsck().ok();
 }

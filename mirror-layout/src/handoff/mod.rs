@@ -192,10 +192,7 @@ const PAIR_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 /// One publish of the mirror, verified: `published.json` when the mirror
 /// has it (one file, so never a mix of two publishes), else the index, the
 /// feed and their signatures, re-read a few times while they disagree.
-fn read_publish(
-    source: &dyn MirrorSource,
-    keys: &KeySet,
-) -> Result<(MirrorIndex, Vec<u8>, Hints)> {
+fn read_publish(source: &dyn MirrorSource, keys: &KeySet) -> Result<(MirrorIndex, Vec<u8>, Hints)> {
     match source.read_small(PUBLISHED_FILE, MAX_PUBLISHED_BYTES) {
         Ok(env) => {
             let p = verify_published(&env, keys, &source.location(PUBLISHED_FILE))?;
@@ -209,8 +206,7 @@ fn read_publish(
         tries += 1;
         match read_pair(source, keys) {
             Err(e)
-                if tries < PAIR_TRIES
-                    && e.class() == ferry_manifests::ErrorClass::Verification =>
+                if tries < PAIR_TRIES && e.class() == ferry_manifests::ErrorClass::Verification =>
             {
                 std::thread::sleep(PAIR_PAUSE);
             }

@@ -297,12 +297,11 @@ impl Mirror {
                 ));
             }
             self.check_journal(&journal)?;
-            self.roll_forward(&journal)
-                .map_err(|e| Error::Recovery {
-                    action: journal.action.clone(),
-                    txn: journal.txn.clone(),
-                    source: Box::new(e),
-                })?;
+            self.roll_forward(&journal).map_err(|e| Error::Recovery {
+                action: journal.action.clone(),
+                txn: journal.txn.clone(),
+                source: Box::new(e),
+            })?;
             done = Some(journal.txn);
         }
         // Unarmed journals: the change never happened.

@@ -479,6 +479,7 @@ impl Mirror {
         m: &Manifest,
         vm: &VerifiedManifest,
     ) -> Result<(HashMap<String, FileEntry>, usize)> {
+        super::conflicts::check_against_mirror(index, m)?;
         let mut wanted = HashMap::new();
         let mut present = 0;
         for f in &m.files {

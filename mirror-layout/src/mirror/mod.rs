@@ -16,6 +16,7 @@
 //! signed index last: the index is the commit point.
 
 pub mod commit;
+pub mod conflicts;
 pub mod failpoint;
 pub mod import;
 pub mod index;

@@ -189,9 +189,7 @@ impl super::Mirror {
         let hints = verify_hints_bytes(
             &hints_bytes,
             &read_small_bytes(
-                &self
-                    .root()
-                    .join(format!("{}.minisig", super::HINTS_FILE)),
+                &self.root().join(format!("{}.minisig", super::HINTS_FILE)),
                 ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
             )?,
             &keys,
