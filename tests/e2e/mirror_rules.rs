@@ -396,3 +396,107 @@ fn a_second_bundle_cannot_add_what_conflicts_with_the_mirror() {
         .stdout_has(&["upgrade path: 1.0.0 -> 1.1.0-rc.1"]);
     w.fsck().ok();
 }
+
+fn fsck_repair(w: &World, bundle: &Path, policy: &Path) -> ferry_tests::Output {
+    cmd("ferry-mirror")
+        .arg("fsck")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(policy)
+        .arg("--repair")
+        .arg(bundle)
+        .run()
+}
+
+/// Re-importing is a no-op, so fsck's way back is `--repair BUNDLE`:
+/// damaged and missing files restored from a verified bundle; a bundle
+/// that does not carry them, or a policy for another product, is refused.
+#[test]
+fn fsck_repair_restores_damaged_files_from_a_bundle() {
+    let w = mirror_with(&["1.0.0", "1.1.0"], &[]);
+    let bundle = w.path("b.tar");
+    let deb = w
+        .mirror
+        .join("releases/1.1.0/no-training/novantra_1.1.0_amd64.deb");
+    let mut bytes = std::fs::read(&deb).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&deb, &bytes).unwrap();
+    std::fs::remove_file(w.mirror.join("releases/1.0.0/NOTES.md")).unwrap();
+    w.fsck()
+        .expect_code(1)
+        .stderr_has(&["--repair BUNDLE"])
+        .stdout_has(&["novantra_1.1.0_amd64.deb", "releases/1.0.0/NOTES.md"]);
+    // Another product's policy: refused before anything is touched.
+    let other = w.path("other.toml");
+    let text = std::fs::read_to_string(&w.policy).unwrap();
+    std::fs::write(
+        &other,
+        text.replace("product = \"novantra\"", "product = \"other\""),
+    )
+    .unwrap();
+    let before = ferry_tests::snapshot(&w.mirror);
+    assert_ne!(fsck_repair(&w, &bundle, &other).code, 0);
+    ferry_tests::assert_unchanged(&w.mirror, &before);
+    // Another bundle: it carries 1.0.0's notes with the signed bytes (taken)
+    // but not 1.1.0's .deb (said, exit 1).
+    let unrelated = bundle_of(&w, "unrelated", &[("1.0.0", "novantra_1.0.0_amd64.deb")]);
+    fsck_repair(&w, &unrelated, &w.policy)
+        .expect_code(1)
+        .stdout_has(&["restored releases/1.0.0/NOTES.md", "1 problem(s)"])
+        .stderr_has(&["does not carry releases/1.1.0/no-training/novantra_1.1.0_amd64.deb"]);
+    // The bundle they came in: restored, and fsck is clean again.
+    fsck_repair(&w, &bundle, &w.policy).ok().stdout_has(&[
+        "restored releases/1.1.0/no-training/novantra_1.1.0_amd64.deb",
+        "0 problem(s)",
+    ]);
+    w.fsck().ok();
+    let m = std::fs::metadata(&deb).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+        0o644
+    );
+}
+
+/// Whatever fsck cannot read is a problem, never "0 problems": a folder
+/// under releases/ that the process (not root) cannot read.
+#[test]
+fn fsck_reports_what_it_cannot_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !is_root || !ferry_tests::have("setpriv") {
+        eprintln!("SKIPPED: needs root and setpriv to run fsck as another user");
+        return;
+    }
+    let w = mirror_with(&["1.0.0"], &[]);
+    // An extra folder nobody may read, unlisted files inside.
+    let hidden = w.mirror.join("releases/1.0.0/extra");
+    std::fs::create_dir(&hidden).unwrap();
+    std::fs::write(hidden.join("planted.bin"), b"x").unwrap();
+    let st = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&w.mirror)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::set_permissions(&hidden, std::fs::Permissions::from_mode(0o000)).unwrap();
+    for p in [w.tmp.path(), w.policy.as_path()] {
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(ferry_tests::bin("ferry-mirror"))
+        .arg("fsck")
+        .arg(&w.mirror)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("releases/1.0.0/extra: a folder that cannot be read"),
+        "{stdout}"
+    );
+}

@@ -81,7 +81,7 @@ struct InitArgs {
 /// audit chain; report anything not listed. Exit 1 on any problem.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init"
+    after_help = "Examples:\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init\n  ferry-mirror fsck /srv/mirror --trust site.toml --repair /media/usb/novantra.tar"
 )]
 struct FsckArgs {
     /// The mirror folder.
@@ -94,6 +94,10 @@ struct FsckArgs {
     /// Wait for another ferry process holding the mirror's lock instead of failing.
     #[arg(long)]
     wait: bool,
+    /// Restore damaged or missing files from this bundle (verified in full
+    /// with --trust; only bytes the mirror's signed index lists are taken).
+    #[arg(long, value_name = "BUNDLE", requires = "trust")]
+    repair: Option<PathBuf>,
 }
 
 /// Show what the mirror holds.
@@ -190,9 +194,22 @@ fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
     if let Some(t) = m.recover(&lock)? {
         printer.info(&format!("finished the interrupted transaction {t}"));
     }
-    let r = m.fsck(&keys)?;
+    let mut r = m.fsck(&keys)?;
+    let mut repaired = None;
+    if let (Some(bundle), Some(trust)) = (&a.repair, &a.trust)
+        && !r.damaged.is_empty()
+    {
+        let policy = TrustPolicy::load(trust)?;
+        let input = ferry_mirror_layout::bundle::verify::Input::from_arg(bundle);
+        let o = m.repair(&lock, &input, &policy, &r.damaged, Timestamp::now())?;
+        for f in &o.restored {
+            printer.line(&format!("restored {f} from {}", bundle.display()));
+        }
+        r = m.fsck(&keys)?;
+        repaired = Some(o);
+    }
     drop(lock);
-    printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r}));
+    printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r, "repair": repaired}));
     for p in &r.problems {
         printer.line(&format!("problem: {p}"));
     }
@@ -204,6 +221,20 @@ fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
         r.index_sequence,
         r.problems.len()
     ));
+    if let Some(o) = &repaired
+        && !o.not_in_bundle.is_empty()
+    {
+        printer.warn(&format!(
+            "{} does not carry {} with the bytes the index signed: repair with a bundle that does",
+            a.repair.as_deref().unwrap_or(Path::new("-")).display(),
+            o.not_in_bundle.join(", ")
+        ));
+    } else if repaired.is_none() && !r.damaged.is_empty() {
+        printer.warn(&format!(
+            "hint: restore damaged files from a bundle that carries them: ferry-mirror fsck {} --trust POLICY --repair BUNDLE",
+            a.dir.display()
+        ));
+    }
     if !r.problems.is_empty() {
         bail!(VerifyError(format!(
             "{}: fsck found {} problem(s)",

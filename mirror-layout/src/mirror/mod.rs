@@ -22,6 +22,7 @@ pub mod import;
 pub mod index;
 pub mod prune;
 pub mod published;
+pub mod repair;
 pub mod state;
 
 use std::fs::{self, File, OpenOptions};
@@ -376,6 +377,7 @@ impl Mirror {
                 report
                     .problems
                     .push(format!("{}: missing or not a regular file", f.path));
+                report.damaged.push(f.path.as_str().to_string());
                 continue;
             }
             match hash_file(&p) {
@@ -386,6 +388,7 @@ impl Mirror {
                         (&d, n),
                     ) {
                         report.problems.push(e.to_string());
+                        report.damaged.push(f.path.as_str().to_string());
                     }
                     report.bytes += n;
                 }
@@ -414,7 +417,11 @@ impl Mirror {
                 }
             }
             walk_files(&self.root, &self.root.join(top), &mut |rel, kind| {
-                if kind != "file" {
+                if kind.contains("cannot be") {
+                    report.problems.push(format!(
+                        "{rel}: a {kind}; fsck cannot vouch for what it cannot read (check its owner and mode)"
+                    ));
+                } else if kind != "file" {
                     report.problems.push(format!(
                         "{rel}: a {kind} in the mirror (only regular files belong here)"
                     ));
@@ -423,7 +430,7 @@ impl Mirror {
                         .problems
                         .push(format!("{rel}: not listed in the signed index"));
                 }
-            })?;
+            });
         }
         Ok(report)
     }
@@ -440,6 +447,9 @@ pub struct FsckReport {
     pub bytes: u64,
     /// Every problem found (empty: all good).
     pub problems: Vec<String>,
+    /// Listed files that are missing or whose bytes differ from the index:
+    /// what `fsck --repair BUNDLE` restores.
+    pub damaged: Vec<String>,
 }
 
 /// Reads a document and its `.minisig`, verifies the signature with `keys`
@@ -548,30 +558,40 @@ pub fn hash_file(path: &Path) -> Result<(Sha256Digest, u64)> {
 
 /// Walks `dir` (not following symlinks), calling `f(relative path, kind)`
 /// for every non-directory entry; kind is "file", "symlink" or "special file".
-fn walk_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str, &str)) -> Result<()> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
+/// Walks `dir`, telling `f` each entry below `root` (relative path, what
+/// it is). A folder or entry that cannot be read is told too, never
+/// skipped: fsck cannot vouch for what it did not see (issue 10).
+fn walk_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str, &str)) {
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .to_string()
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            f(&rel(dir), &format!("folder that cannot be read ({e})"));
+            return;
+        }
     };
     for e in entries {
-        let e = e.map_err(|e| Error::io(dir, "read directory", e))?;
+        let e = match e {
+            Ok(e) => e,
+            Err(err) => {
+                f(&rel(dir), &format!("folder that cannot be listed ({err})"));
+                return;
+            }
+        };
         let p = e.path();
-        let ft = e.file_type().map_err(|err| Error::io(&p, "stat", err))?;
-        let rel = p
-            .strip_prefix(root)
-            .unwrap_or(&p)
-            .to_string_lossy()
-            .to_string();
-        if ft.is_dir() {
-            walk_files(root, &p, f)?;
-        } else if ft.is_file() {
-            f(&rel, "file");
-        } else if ft.is_symlink() {
-            f(&rel, "symlink");
-        } else {
-            f(&rel, "special file");
+        match e.file_type() {
+            Ok(ft) if ft.is_dir() => walk_files(root, &p, f),
+            Ok(ft) if ft.is_file() => f(&rel(&p), "file"),
+            Ok(ft) if ft.is_symlink() => f(&rel(&p), "symlink"),
+            Ok(_) => f(&rel(&p), "special file"),
+            Err(err) => f(&rel(&p), &format!("entry that cannot be read ({err})")),
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -232,3 +232,31 @@ pub(crate) fn fsck_problem(
         Err(e) => Some(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Never publish what ferry refuses to read: an index, a feed or an
+    /// envelope over the readers' limit is refused before anything is armed.
+    #[test]
+    fn what_readers_refuse_is_never_published() {
+        let small = Published::new("{}", "sig", "{}", "sig");
+        assert!(check_publishable(&small).is_ok());
+        let big = "x".repeat(usize::try_from(MAX_PUBLISHED_BYTES).unwrap() + 1);
+        let err = check_publishable(&Published::new(&big, "s", "{}", "s"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("index.json: would be"), "{err}");
+        let err = check_publishable(&Published::new("{}", "s", &big, "s"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("feed/hints.json: would be"), "{err}");
+        // Each document under the limit, but the envelope of both over it.
+        let half = "y".repeat(usize::try_from(MAX_PUBLISHED_BYTES / 2).unwrap() + 10);
+        let err = check_publishable(&Published::new(&half, "s", &half, "s"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("published.json: would be"), "{err}");
+    }
+}

@@ -1,0 +1,162 @@
+//! `ferry-mirror fsck DIR --repair BUNDLE` (SPEC §4): restores damaged or
+//! missing files from a bundle that carries them. Re-importing is a no-op
+//! (the manifest is already imported), so this is the way back.
+//!
+//! The bundle is verified in full against the policy, as an import would;
+//! only files whose bytes the mirror's own signed index lists (same path,
+//! size and SHA-256) are taken, staged under `.ferry/staging/`, and each
+//! renamed over the damaged copy once the whole bundle verified. The index
+//! does not change (the mirror goes back to what it signed), so neither
+//! does the audit log. A crash leaves some files restored and the rest as
+//! they were; running it again finishes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use ferry_manifests::manifest::FileEntry;
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+
+use super::commit::STAGING_DIR;
+use super::{Mirror, MirrorLock};
+use crate::bundle::checker::Sink;
+use crate::bundle::manifest::VerifyOptions;
+use crate::bundle::verify::{Input, verify_bundle_with_sink};
+use crate::error::{Error, Result};
+use crate::fsutil::{create_dir_all_durable, create_new_public, parent_dir, sync_dir};
+
+/// What a repair did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepairOutcome {
+    /// Files restored from the bundle.
+    pub restored: Vec<String>,
+    /// Damaged files the bundle does not carry (with the signed bytes).
+    pub not_in_bundle: Vec<String>,
+}
+
+struct RepairSink {
+    dir: PathBuf,
+    wanted: HashMap<String, FileEntry>,
+    current: Option<(File, PathBuf)>,
+    staged: Vec<String>,
+}
+
+impl Sink for RepairSink {
+    fn start(&mut self, file: &FileEntry) -> Result<()> {
+        self.current = None;
+        let Some(want) = self.wanted.get(file.path.as_str()) else {
+            return Ok(());
+        };
+        if want.sha256 != file.sha256 || want.size != file.size {
+            return Ok(()); // other bytes than the mirror signed: not taken
+        }
+        let p = self.dir.join(file.path.as_str());
+        create_dir_all_durable(parent_dir(&p))?;
+        self.current = Some((create_new_public(&p)?, p));
+        Ok(())
+    }
+
+    fn data(&mut self, buf: &[u8]) -> Result<()> {
+        if let Some((f, p)) = &mut self.current {
+            f.write_all(buf).map_err(|e| Error::io(&*p, "write", e))?;
+        }
+        Ok(())
+    }
+
+    fn done(&mut self, file: &FileEntry) -> Result<()> {
+        if let Some((f, p)) = self.current.take() {
+            f.sync_all().map_err(|e| Error::io(&p, "sync", e))?;
+            self.staged.push(file.path.as_str().to_string());
+        }
+        Ok(())
+    }
+}
+
+impl Mirror {
+    /// Restores `damaged` (paths the signed index lists) from `input`.
+    /// Hold `lock`; run [`Mirror::recover`] first.
+    ///
+    /// # Errors
+    /// The bundle's verification error (nothing is restored then), a
+    /// product mismatch, or [`Error::Io`].
+    pub fn repair(
+        &self,
+        _lock: &MirrorLock,
+        input: &Input,
+        policy: &TrustPolicy,
+        damaged: &[String],
+        now: Timestamp,
+    ) -> Result<RepairOutcome> {
+        if policy.product != self.config.product {
+            return Err(Error::refused(
+                self.root.display().to_string(),
+                format!(
+                    "is the mirror of {}, but the trust policy is for {}",
+                    self.config.product, policy.product
+                ),
+            ));
+        }
+        let (index, _) = self.read_index(&policy.mirror()?.keys)?;
+        let wanted: HashMap<String, FileEntry> = index
+            .files
+            .iter()
+            .filter(|f| damaged.iter().any(|d| d == f.path.as_str()))
+            .map(|f| (f.path.as_str().to_string(), f.clone()))
+            .collect();
+        let txn = format!("repair-{}", super::commit::new_txn(now));
+        let dir = self.root.join(STAGING_DIR).join(&txn);
+        create_dir_all_durable(&dir)?;
+        let mut sink = RepairSink {
+            dir: dir.clone(),
+            wanted,
+            current: None,
+            staged: Vec::new(),
+        };
+        let verified = verify_bundle_with_sink(
+            input,
+            policy,
+            &VerifyOptions { now, state: None },
+            &mut sink,
+        );
+        let res = verified.and_then(|_| self.put_back(&dir, &sink.staged));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = sync_dir(&self.root.join(STAGING_DIR));
+        let restored = res?;
+        let not_in_bundle = damaged
+            .iter()
+            .filter(|d| !restored.contains(d))
+            .cloned()
+            .collect();
+        Ok(RepairOutcome {
+            restored,
+            not_in_bundle,
+        })
+    }
+
+    /// Renames each verified staged file over its damaged copy.
+    fn put_back(&self, dir: &std::path::Path, staged: &[String]) -> Result<Vec<String>> {
+        let mut restored = Vec::new();
+        for rel in staged {
+            super::commit::refuse_symlinked_parents(&self.root, rel)?;
+            let to = self.root.join(rel);
+            let parent = parent_dir(&to).to_path_buf();
+            create_dir_all_durable(&parent)?;
+            if let Ok(m) = std::fs::symlink_metadata(&to)
+                && m.is_dir()
+            {
+                return Err(Error::refused(
+                    rel.clone(),
+                    "is a folder where the signed index lists a file; move it out of the mirror, then repair again",
+                ));
+            }
+            std::fs::rename(dir.join(rel), &to).map_err(|e| Error::io(&to, "restore", e))?;
+            sync_dir(&parent)?;
+            restored.push(rel.clone());
+        }
+        Ok(restored)
+    }
+}
