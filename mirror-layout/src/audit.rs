@@ -88,16 +88,44 @@ pub fn next_entry(
     }
 }
 
-/// The actor string of this process: `user@host`.
+/// The actor string of this process: `name@host (uid N)`, from the real
+/// user id the kernel reports (`/proc/self/status`) and its name in
+/// `/etc/passwd`; never from `$USER`, which anyone can set (issue 10).
 #[must_use]
 pub fn current_actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
+    let uid = real_uid();
+    let name = uid.and_then(user_name).unwrap_or_else(|| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}")
+    match uid {
+        Some(u) => format!("{name}@{host} (uid {u})"),
+        None => format!("{name}@{host}"),
+    }
+}
+
+/// The real user id of this process.
+fn real_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The name of `uid` in `/etc/passwd`.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_string())
+    })
 }
 
 /// Checks a whole log: every line parses strictly, `seq` counts from 0

@@ -53,7 +53,10 @@ pub enum Error {
     },
 
     /// Another process holds the mirror's lock.
-    #[error("{}: locked by another ferry process; wait for it to finish", path.display())]
+    #[error(
+        "{}: locked by another ferry process (an import, prune or fsck of this mirror is running); re-run with --wait to wait for it to finish",
+        path.display()
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,

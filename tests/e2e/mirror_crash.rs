@@ -206,9 +206,21 @@ fn two_imports_at_once_one_fails_fast_naming_the_lock_or_waits() {
     let mut first = spawn_import(&w.mirror, &w.policy, &bundle, "staged-2", &mark);
     wait_for_mark(&mut first, &mark, "staged-2");
     let before = snapshot(&w.mirror);
-    w.import(&bundle, &[])
-        .expect_code(3)
-        .stderr_has(&[".ferry/lock", "locked by another ferry process"]);
+    w.import(&bundle, &[]).expect_code(3).stderr_has(&[
+        ".ferry/lock",
+        "locked by another ferry process",
+        "re-run with --wait",
+    ]);
+    // The same for prune and fsck (they share the lock).
+    for sub in ["prune", "fsck"] {
+        let mut c = ferry_tests::cmd("ferry-mirror").arg(sub).arg(&w.mirror);
+        if sub == "prune" {
+            c = c.args(["--keep", "1", "--key"]).arg(demo_key("mirror"));
+        }
+        c.run()
+            .expect_code(3)
+            .stderr_has(&[".ferry/lock", "re-run with --wait"]);
+    }
     assert_unchanged(&w.mirror, &before);
     // With --wait, the second import blocks until the first is gone (here
     // killed), then cleans its staging and imports.

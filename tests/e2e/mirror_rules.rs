@@ -500,3 +500,36 @@ fn fsck_reports_what_it_cannot_read() {
         "{stdout}"
     );
 }
+
+/// The audit log's actor is the process's real user, not `$USER`.
+#[test]
+fn the_audit_actor_is_the_real_user_not_the_environment() {
+    let w = World::new();
+    let src = mirror_with(&["1.0.0"], &[]);
+    cmd("ferry-mirror")
+        .env("USER", "forged-admin")
+        .env("LOGNAME", "forged-admin")
+        .arg("import")
+        .arg(src.path("b.tar"))
+        .arg("--mirror")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    let log = std::fs::read_to_string(w.mirror.join("audit/log.jsonl")).unwrap();
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Uid:")
+                .map(|r| r.split_whitespace().next().unwrap().to_string())
+        })
+        .unwrap();
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let actor = last["actor"].as_str().unwrap();
+    assert!(!actor.contains("forged"), "{actor}");
+    assert!(actor.ends_with(&format!("(uid {uid})")), "{actor}");
+}
