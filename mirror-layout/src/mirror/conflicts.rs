@@ -1,8 +1,9 @@
 //! What a bundle may add to a mirror, judged against the whole mirror, not
 //! only within the bundle (SPEC §3.1, issue 10): a path that differs from
 //! one already there only in letter case (a file or any of its folders),
-//! or a second artifact for a release, profile and platform that already
-//! has one, would make a release that can never be installed again.
+//! or a second artifact for a release, profile and platform that the
+//! mirror already serves, would make a release that can never be
+//! installed again.
 
 use std::collections::HashMap;
 
@@ -60,47 +61,43 @@ fn check_case(index: &MirrorIndex, m: &Manifest) -> Result<()> {
 }
 
 fn check_one_artifact_per_target(index: &MirrorIndex, m: &Manifest) -> Result<()> {
-    let mut targets: HashMap<(String, String, String), (String, &'static str)> = HashMap::new();
-    let existing = index.releases.iter().flat_map(|r| {
-        r.artifacts.iter().map(move |a| {
-            (
-                (
+    // What the mirror has per release / profile / platform. One bundle may
+    // carry several artifacts for a target (the vendor's own index says so,
+    // and `ferry-handoff` then asks for them by name); a later bundle may
+    // not add one beside what the mirror already serves for that target.
+    let mut targets: HashMap<(String, String, String), Vec<&str>> = HashMap::new();
+    for r in &index.releases {
+        for a in &r.artifacts {
+            targets
+                .entry((
                     r.version.to_string(),
                     a.profile.to_string(),
                     a.platform.to_string(),
-                ),
-                a.path.as_str().to_string(),
-                "already on the mirror",
-            )
-        })
-    });
-    let incoming = m.releases.iter().flat_map(|r| {
-        r.artifacts.iter().map(move |a| {
-            (
-                (
-                    r.version.to_string(),
-                    a.profile.to_string(),
-                    a.platform.to_string(),
-                ),
-                a.path.as_str().to_string(),
-                "in this bundle",
-            )
-        })
-    });
-    for (key, path, whose) in existing.chain(incoming) {
-        match targets.get(&key) {
-            Some((prev, prev_whose)) if *prev != path => {
+                ))
+                .or_default()
+                .push(a.path.as_str());
+        }
+    }
+    for r in &m.releases {
+        for a in &r.artifacts {
+            let key = (
+                r.version.to_string(),
+                a.profile.to_string(),
+                a.platform.to_string(),
+            );
+            if let Some(have) = targets.get(&key)
+                && !have.contains(&a.path.as_str())
+            {
                 return Err(Error::refused(
-                    path,
+                    a.path.as_str(),
                     format!(
-                        "is a second artifact for {} / {} / {}, which has \"{prev}\" ({prev_whose}); a host could not tell which to install: refused, nothing was changed",
-                        key.0, key.1, key.2
+                        "is a second artifact for {} / {} / {}, which the mirror already serves as \"{}\"; a host could not tell which to install: refused, nothing was changed",
+                        key.0,
+                        key.1,
+                        key.2,
+                        have.join("\", \"")
                     ),
                 ));
-            }
-            Some(_) => {}
-            None => {
-                targets.insert(key, (path, whose));
             }
         }
     }
