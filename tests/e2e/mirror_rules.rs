@@ -330,6 +330,9 @@ fn bundle_of(w: &World, tag: &str, rels: &[(&str, &str)]) -> PathBuf {
     b
 }
 
+/// A tag, the releases of its bundle, what the refusal must say.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 /// Conflicts are judged against the whole mirror: a case variant of an
 /// imported artifact, of a release's folder, or a second artifact for the
 /// same release, profile and platform: refused, the mirror unchanged, and
@@ -346,7 +349,7 @@ fn a_second_bundle_cannot_add_what_conflicts_with_the_mirror() {
         ],
     );
     w.import_now(&first).ok();
-    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+    let cases: &[Case] = &[
         (
             "case-file",
             &[("1.0.0", "Novantra_1.0.0_amd64.deb")],
