@@ -148,16 +148,41 @@ impl PublicKey {
         Self::from_text(&text, &path.display().to_string())
     }
 
-    /// Accepts any of the forms a user may give: a base64 key, a `.pub`
-    /// file, or a file holding the bare base64 line.
+    /// Whether `entry` is an inline key rather than a path (SPEC §3.5):
+    /// decided by content, never by the characters it holds (base64 uses
+    /// `/` and `+`, so most real keys contain one). An entry that decodes
+    /// as base64 to a 42-byte minisign public key of algorithm `Ed` is a
+    /// key; anything else is a path.
+    #[must_use]
+    pub fn is_inline(entry: &str) -> bool {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(entry.trim())
+            .is_ok_and(|b| b.len() == 42 && b.starts_with(b"Ed"))
+    }
+
+    /// A key given inline (base64) or as a path relative to `base` (a
+    /// `.pub` file or a file holding the bare base64 line), decided by
+    /// [`PublicKey::is_inline`]: the one rule for every place that takes
+    /// "a key or a path" (trust policies, `--pubkey`, license keys).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file, or [`Error::Key`].
+    pub fn inline_or_path(entry: &str, base: &Path, what: &str) -> Result<Self> {
+        if Self::is_inline(entry) {
+            Self::from_base64(entry, what)
+        } else {
+            Self::from_file(&base.join(entry))
+        }
+    }
+
+    /// Accepts any of the forms a user may give on the command line: a
+    /// base64 key, a `.pub` file, or a file holding the bare base64 line.
     ///
     /// # Errors
     /// [`Error::Io`] or [`Error::Key`].
     pub fn from_arg(arg: &str) -> Result<Self> {
-        if arg.starts_with("RW") && arg.len() == 56 && !Path::new(arg).exists() {
-            return Self::from_base64(arg, "public key");
-        }
-        Self::from_file(Path::new(arg))
+        Self::inline_or_path(arg, Path::new(""), "public key")
     }
 
     /// The key id.

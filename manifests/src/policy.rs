@@ -278,11 +278,7 @@ fn load_keys(list: &[String], base: &Path, policy: &Path, field: &str) -> Result
     let mut keys = Vec::new();
     for (i, entry) in list.iter().enumerate() {
         let what = format!("{field}[{i}]");
-        let key = if entry.starts_with("RW") && !entry.contains('/') && !entry.ends_with(".pub") {
-            PublicKey::from_base64(entry, &what)
-        } else {
-            PublicKey::from_file(&base.join(entry))
-        };
+        let key = PublicKey::inline_or_path(entry, base, &what);
         keys.push(key.map_err(|e| Error::config(policy, format!("{what}: {e}")))?);
     }
     KeySet::new(keys).map_err(|m| Error::config(policy, format!("{field}: {m}")))

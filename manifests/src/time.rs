@@ -38,13 +38,25 @@ impl Timestamp {
         self.0
     }
 
-    /// This instant plus a duration (saturating).
+    /// The latest instant ferry can write and read back:
+    /// 9999-12-31T23:59:59Z (the fixed form has four year digits).
+    pub const MAX: Timestamp = Timestamp(253_402_300_799);
+
+    /// This instant plus a duration, never past [`Timestamp::MAX`], so
+    /// that whatever is computed can be written and read back.
     #[must_use]
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add(i64::try_from(d.0).unwrap_or(i64::MAX)),
-        )
+        self.checked_plus(d).unwrap_or(Self::MAX)
+    }
+
+    /// This instant plus a duration, or `None` when the result cannot be
+    /// represented (after [`Timestamp::MAX`]): for times a user asks for
+    /// (`--expires`), which must be refused, not silently shortened.
+    #[must_use]
+    pub fn checked_plus(self, d: Duration) -> Option<Self> {
+        let secs = i64::try_from(d.0).ok()?;
+        let t = self.0.checked_add(secs)?;
+        (t <= Self::MAX.0).then_some(Timestamp(t))
     }
 
     /// Seconds from `earlier` to `self` (negative if `earlier` is later).
@@ -100,6 +112,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub struct Duration(pub u64);
 
 impl Duration {
+    /// The longest duration ferry accepts: 1000 years (365,250 days), so
+    /// that now plus any duration is a time it can write and read back
+    /// (issue 10: `--expires 99999999999999d` signed what nobody reads).
+    pub const MAX: Duration = Duration(365_250 * 86_400);
+
     /// Whole seconds.
     #[must_use]
     pub fn seconds(self) -> u64 {
@@ -129,7 +146,14 @@ impl FromStr for Duration {
             "s" => 1,
             _ => return Err(err()),
         };
-        n.checked_mul(mult).map(Duration).ok_or_else(err)
+        let secs = n.checked_mul(mult).ok_or_else(err)?;
+        if secs > Duration::MAX.0 {
+            return Err(format!(
+                "\"{s}\" is longer than {} (1000 years): a time that far ahead cannot be written as ferry writes times, nor read back",
+                Duration::MAX
+            ));
+        }
+        Ok(Duration(secs))
     }
 }
 
@@ -190,6 +214,29 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_ferry_cannot_represent_are_refused() {
+        assert!("365250d".parse::<Duration>().is_ok());
+        for s in [
+            "365251d",
+            "99999999999999d",
+            "8766001h",
+            "18446744073709551615s",
+        ] {
+            let e = s.parse::<Duration>().unwrap_err();
+            assert!(
+                e.contains("1000 years") || e.contains("not a duration"),
+                "{s}: {e}"
+            );
+        }
+        let t: Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
+        let far = t.plus(Duration::MAX);
+        assert_eq!(far.to_string().parse::<Timestamp>().unwrap(), far);
+        assert_eq!(Timestamp::MAX.plus(Duration(1)), Timestamp::MAX);
+        assert!(Timestamp::MAX.checked_plus(Duration(1)).is_none());
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59Z");
     }
 
     #[test]

@@ -17,4 +17,5 @@ mod mirror_rules;
 mod sigstore;
 mod sync;
 mod sync_sigstore;
+mod trust_inputs;
 mod verify_file;

@@ -1,0 +1,163 @@
+//! Issue 10, "Trust and formats": inline keys decided by content, times
+//! that cannot be represented, documents dated in the future, key files
+//! that are not what they should be.
+
+use std::path::{Path, PathBuf};
+
+use ferry_tests::{cmd, demo_key, demo_pub};
+
+use super::mirror::World;
+
+/// The base64 line of a demo public key.
+fn inline(name: &str) -> String {
+    std::fs::read_to_string(demo_pub(name))
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// `w.policy` rewritten with every key inline (base64), as SPEC §3.5 allows.
+fn inline_policy(w: &World) -> PathBuf {
+    let mut text = std::fs::read_to_string(&w.policy).unwrap();
+    for k in ["vendor", "org1", "org2", "org3", "mirror"] {
+        text = text.replace(&demo_pub(k).display().to_string(), &inline(k));
+    }
+    let p = w.path("inline.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// All five demo keys hold a `/` or a `+`: inline they are keys (decided
+/// by content), for verify, import and hand-off alike; a path still works.
+#[test]
+fn inline_keys_with_slashes_are_keys_for_every_command() {
+    for k in ["vendor", "org1", "org2", "org3", "mirror"] {
+        let b = inline(k);
+        assert!(b.contains('/') || b.contains('+'), "{k}: {b}");
+    }
+    let w = World::with_three_versions_imported();
+    let policy = inline_policy(&w);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(!text.contains(".pub"), "{text}");
+    let bundle = w.path("full.tar");
+    cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(&policy)
+        .run()
+        .ok();
+    let fresh = World::new();
+    cmd("ferry-mirror")
+        .arg("import")
+        .arg(&bundle)
+        .arg("--mirror")
+        .arg(&fresh.mirror)
+        .arg("--trust")
+        .arg(&policy)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run()
+        .ok();
+    cmd("ferry-handoff")
+        .args(["check", "--mirror"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&policy)
+        .args([
+            "--current",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
+        .args(["--platform", "linux-amd64"])
+        .run()
+        .expect_code(10);
+    cmd("ferry-mirror")
+        .arg("fsck")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&policy)
+        .run()
+        .ok();
+    // ferry-verify file --pubkey takes the same forms: inline with a '/'.
+    let art = w
+        .mirror
+        .join("releases/1.0.0/no-training/novantra_1.0.0_amd64.deb");
+    cmd("ferry-verify")
+        .args(["file"])
+        .arg(&art)
+        .arg("--minisig")
+        .arg(art.with_extension("deb.minisig"))
+        .args(["--pubkey", &inline("vendor")])
+        .run()
+        .ok();
+    // A path that is not there: named, as a path.
+    let missing = text.replacen(&inline("org3"), "keys/gone.pub", 1);
+    let p = w.path("missing.toml");
+    std::fs::write(&p, missing).unwrap();
+    let out = cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&bundle)
+        .arg("--trust")
+        .arg(&p)
+        .run();
+    assert_ne!(out.code, 0);
+    out.stderr_has(&["keys/gone.pub"]);
+}
+
+fn sign(ws: &Path, key: &str, extra: &[&str]) -> ferry_tests::Output {
+    cmd("ferry")
+        .args(["sign", "--workspace"])
+        .arg(ws)
+        .arg("--key")
+        .arg(demo_key(key))
+        .args(extra)
+        .run()
+}
+
+/// Times that cannot be written and read back are refused where they are
+/// asked for (exit 2, naming the flag or the field), never signed.
+#[test]
+fn durations_ferry_cannot_represent_are_refused_everywhere() {
+    let w = World::new();
+    let ws = w.path("ws");
+    super::mirror::sync_versions(&w, "a", &["1.0.0"], &ws);
+    for d in ["99999999999999d", "365251d", "99999999999999999999h"] {
+        sign(&ws, "org1", &["--expires", d])
+            .expect_code(2)
+            .stderr_has(&["--expires", d]);
+    }
+    assert!(!ws.join("ferry/manifest.json").exists());
+    // The longest accepted one signs a manifest every reader accepts.
+    sign(&ws, "org1", &["--expires", "365250d"]).ok();
+    sign(&ws, "org2", &[]).ok();
+    // A policy field: a configuration error naming it.
+    let text = std::fs::read_to_string(&w.policy).unwrap().replace(
+        "max_validity = \"45d\"",
+        "max_validity = \"99999999999999d\"",
+    );
+    let p = w.path("huge.toml");
+    std::fs::write(&p, text).unwrap();
+    cmd("ferry-verify")
+        .args(["manifest"])
+        .arg(ws.join("ferry/manifest.json"))
+        .arg("--trust")
+        .arg(&p)
+        .run()
+        .expect_code(2)
+        .stderr_has(&["max_validity", "1000 years"]);
+    // A hand-off flag.
+    cmd("ferry-handoff")
+        .args(["preflight", "--backup"])
+        .arg(w.path("none"))
+        .args(["--backup-max-age", "99999999999999d"])
+        .run()
+        .expect_code(2)
+        .stderr_has(&["99999999999999d"]);
+}
