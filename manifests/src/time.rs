@@ -107,6 +107,25 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// How far ahead of this host's clock a signed document's issue time may
+/// lie (clocks of two machines differ by a little): five minutes.
+pub const MAX_CLOCK_SKEW: Duration = Duration(300);
+
+/// The one rule for "not valid yet" (issue 10): a document issued (or
+/// created) after `now` plus [`MAX_CLOCK_SKEW`] is refused. Returns the
+/// reason, for the caller to wrap with the document's name.
+///
+/// # Errors
+/// The reason, naming both times.
+pub fn check_not_in_future(field: &str, t: Timestamp, now: Timestamp) -> Result<(), String> {
+    if t > now.plus(MAX_CLOCK_SKEW) {
+        return Err(format!(
+            "{field} {t} lies in the future (now is {now}, allowing {MAX_CLOCK_SKEW} of clock skew): it is not valid yet, or one of the two clocks is wrong"
+        ));
+    }
+    Ok(())
+}
+
 /// A length of time, written `45d`, `24h`, `30m` or `90s`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(pub u64);

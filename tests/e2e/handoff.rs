@@ -519,6 +519,49 @@ fn licenses_by_another_key_or_for_another_profile_are_refused() {
     assert_not_run(&s);
 }
 
+/// Issue 10: a license whose `issued` lies in the future is not valid
+/// yet: the license check fails with both times, nothing runs. A day
+/// ahead fails; a minute ahead (clock skew) passes.
+#[test]
+fn a_license_issued_in_the_future_is_not_valid_yet() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    for (file, issued, ok) in [
+        ("future.license", date_in(1), false),
+        (
+            "skew.license",
+            {
+                let t = ferry_manifests::time::Timestamp::now()
+                    .plus(ferry_manifests::time::Duration(60));
+                t.to_string()
+            },
+            true,
+        ),
+    ] {
+        let out = s.dir.join(file);
+        cmd("ferry")
+            .args(["license", "issue", "--key"])
+            .arg(demo_key("vendor"))
+            .args(["--product", "novantra", "--profile", "no-training"])
+            .args(["--licensee", "Example Hospital", "--expires", &date_in(400)])
+            .args(["--issued", &issued, "--out"])
+            .arg(&out)
+            .run()
+            .ok();
+        let run = install(&s, &m, "2.4.0", "3.2.1")
+            .arg("--license")
+            .arg(&out)
+            .run();
+        if ok {
+            run.ok();
+        } else {
+            run.expect_code(1)
+                .stderr_has(&["license refused", "issued", "lies in the future"]);
+            assert_not_run(&s);
+        }
+    }
+}
+
 #[test]
 fn a_byte_flipped_on_the_mirror_is_refused_and_nothing_runs() {
     let s = site(CATALOGUE);

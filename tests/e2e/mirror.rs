@@ -146,6 +146,11 @@ pub(crate) fn pack_ws(ws: &Path, out: &Path) -> ferry_tests::Output {
 }
 
 pub(crate) fn import_cmd(mirror: &Path, policy: &Path, bundle: &Path) -> ferry_tests::Run {
+    import_cmd_at(mirror, policy, bundle).args(["--now", NOW])
+}
+
+/// `ferry-mirror import` without `--now` (the caller gives one, or not).
+pub(crate) fn import_cmd_at(mirror: &Path, policy: &Path, bundle: &Path) -> ferry_tests::Run {
     cmd("ferry-mirror")
         .args(["import"])
         .arg(bundle)
@@ -155,7 +160,6 @@ pub(crate) fn import_cmd(mirror: &Path, policy: &Path, bundle: &Path) -> ferry_t
         .arg(policy)
         .arg("--key")
         .arg(demo_key("mirror"))
-        .args(["--now", NOW])
 }
 
 /// A copy of `base` at `root` (same vendor files, byte for byte) with

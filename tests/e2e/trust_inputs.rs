@@ -161,3 +161,45 @@ fn durations_ferry_cannot_represent_are_refused_everywhere() {
         .expect_code(2)
         .stderr_has(&["99999999999999d"]);
 }
+
+/// The same rule for a transfer manifest: created after now (plus five
+/// minutes of clock skew) is not valid yet, at verify and at import.
+#[test]
+fn a_manifest_created_in_the_future_is_not_valid_yet() {
+    let w = World::new();
+    let ws = w.path("ws");
+    super::mirror::sync_versions(&w, "a", &["1.0.0"], &ws);
+    sign(&ws, "org1", &[]).ok();
+    sign(&ws, "org2", &[]).ok();
+    let ws_dir = ws;
+    let ws = w.path("b.tar");
+    super::mirror::pack_ws(&ws_dir, &ws).ok();
+    let now = ferry_manifests::time::Timestamp::now();
+    let yesterday = ferry_manifests::time::Timestamp::from_unix(now.unix() - 86_400).to_string();
+    cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&ws)
+        .arg("--trust")
+        .arg(&w.policy)
+        .args(["--now", &yesterday])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["ferry/manifest.json", "created", "lies in the future"]);
+    let before = ferry_tests::snapshot(&w.mirror);
+    super::mirror::import_cmd_at(&w.mirror, &w.policy, &ws)
+        .args(["--now", &yesterday])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["lies in the future"]);
+    ferry_tests::assert_unchanged(&w.mirror, &before);
+    // Four minutes behind the signer's clock: within the skew, accepted.
+    let close = ferry_manifests::time::Timestamp::from_unix(now.unix() - 240).to_string();
+    cmd("ferry-verify")
+        .args(["bundle"])
+        .arg(&ws)
+        .arg("--trust")
+        .arg(&w.policy)
+        .args(["--now", &close])
+        .run()
+        .ok();
+}

@@ -227,6 +227,8 @@ pub fn verify_manifest(
             ),
         ));
     }
+    ferry_manifests::time::check_not_in_future("created", manifest.created, opts.now)
+        .map_err(|e| Error::refused(MANIFEST_PATH, e))?;
     if manifest.expires <= opts.now {
         return Err(Error::refused(
             MANIFEST_PATH,

@@ -386,6 +386,11 @@ fn license_check(
                 .and_then(|(b, s)| {
                     License::verify(&b, &s, keys, &policy.product, &sel.profile, &what)
                 });
+            let verified = verified.and_then(|l| {
+                ferry_manifests::time::check_not_in_future("issued", l.issued, now)
+                    .map(|()| l)
+                    .map_err(|e| ferry_manifests::Error::policy(&what, e))
+            });
             match verified {
                 Ok(l) => (l.expires, format!("license of {} ({})", l.licensee, what)),
                 Err(e) => {
