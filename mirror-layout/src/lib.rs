@@ -13,6 +13,7 @@ pub mod cli;
 pub mod error;
 pub mod fsutil;
 pub mod handoff;
+pub mod keyload;
 pub mod mirror;
 pub mod upgrade;
 pub mod workspace;

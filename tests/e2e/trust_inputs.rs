@@ -203,3 +203,50 @@ fn a_manifest_created_in_the_future_is_not_valid_yet() {
         .run()
         .ok();
 }
+
+/// Every binary that takes `--key` loads it the same way: a public key
+/// given by mistake or a wrong password is a usage error (exit 2) that
+/// says what to give; a missing file is exit 3 naming it.
+#[test]
+fn a_wrong_key_file_or_password_is_a_usage_error_in_every_binary() {
+    let w = World::with_three_versions_imported();
+    let enc = w.path("enc");
+    cmd("ferry")
+        .env("FERRY_PASSWORD", "right horse")
+        .args(["keygen", "--out"])
+        .arg(&enc)
+        .run()
+        .ok();
+    let enc_key = w.path("enc.key");
+    let bundle = w.path("full.tar");
+    // (binary, args before --key)
+    let mirror = w.mirror.display().to_string();
+    let bundle_s = bundle.display().to_string();
+    let policy = w.policy.display().to_string();
+    let receipt = w.path("r.json").display().to_string();
+    let ws = w.path("ws").display().to_string();
+    let calls: Vec<(&str, Vec<&str>)> = vec![
+        ("ferry", vec!["sign", "--workspace", &ws]),
+        ("ferry-mirror", vec!["prune", &mirror, "--keep", "5"]),
+        ("ferry-mirror", vec!["import", &bundle_s, "--mirror", &mirror, "--trust", &policy]),
+        ("ferry-verify", vec!["bundle", &bundle_s, "--trust", &policy, "--receipt", &receipt]),
+    ];
+    for (bin, args) in &calls {
+        let run = |key: &Path, password: Option<&str>| {
+            let mut c = cmd(bin).args(args.iter().copied()).arg("--key").arg(key);
+            if let Some(p) = password {
+                c = c.env("FERRY_PASSWORD", p);
+            }
+            c.run()
+        };
+        run(&demo_pub("org1"), None)
+            .expect_code(2)
+            .stderr_has(&["org1.pub", "is a public key", "org1.key"]);
+        run(&enc_key, Some("wrong horse"))
+            .expect_code(2)
+            .stderr_has(&["enc.key", "wrong password"]);
+        run(&w.path("gone.key"), None)
+            .expect_code(3)
+            .stderr_has(&["gone.key"]);
+    }
+}

@@ -133,18 +133,7 @@ fn main() -> ExitCode {
 }
 
 pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
-    let password = if SecretKey::file_is_encrypted(path)? {
-        match std::env::var("FERRY_PASSWORD") {
-            Ok(p) => Some(p),
-            Err(_) => bail!(ferry_mirror_layout::cli::UsageError(format!(
-                "{} is encrypted: set FERRY_PASSWORD",
-                path.display()
-            ))),
-        }
-    } else {
-        None
-    };
-    Ok(SecretKey::from_file(path, password)?)
+    Ok(ferry_mirror_layout::keyload::load_secret_key(path)?)
 }
 
 pub(crate) fn mirror_keys(

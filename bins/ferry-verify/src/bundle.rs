@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::bundle::manifest::State;
@@ -70,19 +69,7 @@ impl BundleArgs {
         let policy = TrustPolicy::load(&self.trust)?;
         let opts = options(self.now, self.state.as_ref())?;
         let key = match &self.key {
-            Some(k) => {
-                let password = if SecretKey::file_is_encrypted(k)? {
-                    Some(std::env::var("FERRY_PASSWORD").map_err(|_| {
-                        UsageError(format!(
-                            "{} is encrypted: set FERRY_PASSWORD to sign the receipt",
-                            k.display()
-                        ))
-                    })?)
-                } else {
-                    None
-                };
-                Some(SecretKey::from_file(k, password)?)
-            }
+            Some(k) => Some(ferry_mirror_layout::keyload::load_secret_key(k)?),
             None => None,
         };
         if self.receipt.is_some() && self.paths.len() > 1 {

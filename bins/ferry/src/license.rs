@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use ferry_manifests::license::{License, SCHEMA};
-use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::cli::{Printer, UsageError};
@@ -79,14 +78,7 @@ impl IssueArgs {
                 lic.expires, lic.issued
             )));
         }
-        let password = if SecretKey::file_is_encrypted(&self.key)? {
-            Some(crate::password::for_existing_key(
-                &self.key.display().to_string(),
-            )?)
-        } else {
-            None
-        };
-        let key = SecretKey::from_file(&self.key, password)?;
+        let key = crate::password::load_secret_key(&self.key)?;
         let bytes = lic.to_bytes();
         let sig = License::sign(&bytes, &lic.product, &key)?;
         let sig_path = PathBuf::from(format!("{}.minisig", self.out.display()));

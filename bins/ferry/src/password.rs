@@ -7,25 +7,11 @@ use ferry_mirror_layout::cli::UsageError;
 /// The environment variable that carries a key password.
 pub(crate) const ENV: &str = "FERRY_PASSWORD";
 
-/// A password for an existing key.
-pub(crate) fn for_existing_key(what: &str) -> Result<String> {
-    if let Ok(p) = std::env::var(ENV) {
-        return Ok(p);
-    }
-    prompt(&format!("Password for {what}: "))
-}
-
-/// Loads a secret key, asking for its password only if it is encrypted.
+/// Loads a secret key (the one loader every binary shares).
 pub(crate) fn load_secret_key(
     path: &std::path::Path,
 ) -> Result<ferry_manifests::minisig::SecretKey> {
-    use ferry_manifests::minisig::SecretKey;
-    let password = if SecretKey::file_is_encrypted(path)? {
-        Some(for_existing_key(&path.display().to_string())?)
-    } else {
-        None
-    };
-    Ok(SecretKey::from_file(path, password)?)
+    Ok(ferry_mirror_layout::keyload::load_secret_key(path)?)
 }
 
 /// A new password, asked twice.
