@@ -22,6 +22,7 @@ pub mod digest;
 pub mod error;
 pub mod hints;
 pub mod index;
+pub mod input;
 pub mod json;
 pub mod license;
 pub mod manifest;

@@ -785,15 +785,7 @@ pub fn read_small(path: &Path, limit: usize) -> Result<String> {
 /// # Errors
 /// [`Error::Io`] or [`Error::DocumentTooLarge`].
 pub fn read_small_bytes(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
-    if !meta.is_file() {
-        return Err(Error::io(
-            path,
-            "open",
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
-        ));
-    }
+    let file = crate::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let mut out = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut out)

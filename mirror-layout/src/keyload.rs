@@ -71,7 +71,9 @@ fn prompt(path: &Path, text: &str) -> Result<String, Error> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::config(
             path,
-            format!("is encrypted and there is no terminal to ask for its password on: set {PASSWORD_ENV}"),
+            format!(
+                "is encrypted and there is no terminal to ask for its password on: set {PASSWORD_ENV}"
+            ),
         ));
     }
     rpassword::prompt_password(text)

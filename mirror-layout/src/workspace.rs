@@ -217,7 +217,8 @@ impl Workspace {
     pub fn commit_partial(&self, p: &BundlePath) -> Result<()> {
         let from = self.partial_path(p);
         let to = self.path(p);
-        let f = fs::File::open(&from).map_err(|e| Error::io(&from, "open", e))?;
+        let f =
+            ferry_manifests::input::open_regular(&from).map_err(|e| Error::io(&from, "open", e))?;
         f.sync_all().map_err(|e| Error::io(&from, "sync", e))?;
         drop(f);
         let parent = to.parent().unwrap_or(&self.root);
@@ -322,7 +323,8 @@ impl Workspace {
     /// [`Error::Manifest`] / [`Error::Io`].
     pub fn hash_file(&self, p: &BundlePath) -> Result<(Sha256Digest, u64)> {
         let path = self.path(p);
-        let f = fs::File::open(&path).map_err(|e| Error::io(&path, "open", e))?;
+        let f =
+            ferry_manifests::input::open_regular(&path).map_err(|e| Error::io(&path, "open", e))?;
         Ok(hash_reader(f, u64::MAX, p.as_str())?)
     }
 }

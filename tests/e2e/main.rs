@@ -10,6 +10,7 @@ mod demo;
 mod formats;
 mod foundation;
 mod handoff;
+mod inputs;
 mod mirror;
 mod mirror_crash;
 mod mirror_readers;

@@ -228,8 +228,21 @@ fn a_wrong_key_file_or_password_is_a_usage_error_in_every_binary() {
     let calls: Vec<(&str, Vec<&str>)> = vec![
         ("ferry", vec!["sign", "--workspace", &ws]),
         ("ferry-mirror", vec!["prune", &mirror, "--keep", "5"]),
-        ("ferry-mirror", vec!["import", &bundle_s, "--mirror", &mirror, "--trust", &policy]),
-        ("ferry-verify", vec!["bundle", &bundle_s, "--trust", &policy, "--receipt", &receipt]),
+        (
+            "ferry-mirror",
+            vec!["import", &bundle_s, "--mirror", &mirror, "--trust", &policy],
+        ),
+        (
+            "ferry-verify",
+            vec![
+                "bundle",
+                &bundle_s,
+                "--trust",
+                &policy,
+                "--receipt",
+                &receipt,
+            ],
+        ),
     ];
     for (bin, args) in &calls {
         let run = |key: &Path, password: Option<&str>| {
@@ -239,9 +252,11 @@ fn a_wrong_key_file_or_password_is_a_usage_error_in_every_binary() {
             }
             c.run()
         };
-        run(&demo_pub("org1"), None)
-            .expect_code(2)
-            .stderr_has(&["org1.pub", "is a public key", "org1.key"]);
+        run(&demo_pub("org1"), None).expect_code(2).stderr_has(&[
+            "org1.pub",
+            "is a public key",
+            "org1.key",
+        ]);
         run(&enc_key, Some("wrong horse"))
             .expect_code(2)
             .stderr_has(&["enc.key", "wrong password"]);

@@ -436,8 +436,8 @@ impl FileArgs {
         printer: Printer,
     ) -> Result<(Sha256Digest, u64)> {
         let what = path.display().to_string();
-        let file =
-            std::fs::File::open(path).map_err(|e| ferry_manifests::Error::io(path, "open", e))?;
+        let file = ferry_manifests::input::open_regular(path)
+            .map_err(|e| ferry_manifests::Error::io(path, "open", e))?;
         let legacy = if self.allow_legacy {
             Legacy::Allow
         } else {

@@ -93,7 +93,7 @@ fn walk(root: &Path, rel: &str, out: &mut BTreeMap<String, Seen>) -> Result<()> 
 
 fn open_checked(root: &Path, rel: &str, seen: &Seen) -> Result<File> {
     let p = root.join(rel);
-    let f = File::open(&p).map_err(|e| Error::io(&p, "open", e))?;
+    let f = ferry_manifests::input::open_regular(&p).map_err(|e| Error::io(&p, "open", e))?;
     let m = f.metadata().map_err(|e| Error::io(&p, "stat", e))?;
     if !m.is_file() || m.dev() != seen.dev || m.ino() != seen.ino || m.len() != seen.len {
         return Err(Error::bundle(

@@ -257,7 +257,7 @@ fn open_item(path: &Path, size: u64, name: &BundlePath) -> Result<File> {
             ),
         ));
     }
-    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let f = ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let m = f.metadata().map_err(|e| Error::io(path, "stat", e))?;
     if !m.is_file() || m.len() != size {
         return Err(Error::refused(

@@ -53,7 +53,7 @@ pub(crate) fn encode(dir: &Path, set: &VolumeSet, base: &Path, k: usize) -> Resu
     for v in &set.volumes {
         let p = dir.join(&v.name);
         inputs.push((
-            File::open(&p).map_err(|e| Error::io(&p, "open", e))?,
+            ferry_manifests::input::open_regular(&p).map_err(|e| Error::io(&p, "open", e))?,
             v.size,
             p,
         ));
@@ -200,7 +200,7 @@ pub fn repair(volumes_json: &Path, repair_dir: Option<&Path>) -> Result<RepairRe
         if good[i] {
             let p = dir.join(&v.name);
             readers.push(Some((
-                File::open(&p).map_err(|e| Error::io(&p, "open", e))?,
+                ferry_manifests::input::open_regular(&p).map_err(|e| Error::io(&p, "open", e))?,
                 v.size,
                 p,
             )));

@@ -1,7 +1,6 @@
 //! `ferry-verify bundle`: one entry point for every carrier.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -114,7 +113,8 @@ fn sniff(path: &Path) -> Result<Kind> {
             "not a regular file or directory (FIFOs and devices are refused)",
         ));
     }
-    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut f =
+        ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let mut magic = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -254,7 +254,8 @@ pub fn verify_manifest_of(
             Kind::Dir => super::dir::verify_dir(p, &mut checker, None)?,
             Kind::Zip => super::zip_read::verify_zip(p, &mut checker, &mut sink, false)?,
             Kind::Tar => {
-                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                let f =
+                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
                 read_tar(
                     BufReader::with_capacity(BUF, f),
                     &what,
@@ -263,7 +264,8 @@ pub fn verify_manifest_of(
                 )?;
             }
             Kind::TarGz => {
-                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                let f =
+                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
                 read_targz(
                     BufReader::with_capacity(BUF, f),
                     &what,
@@ -326,7 +328,8 @@ fn run(
                 ("zip".to_string(), Vec::new(), Vec::new())
             }
             Kind::Tar | Kind::TarGz => {
-                let f = File::open(p).map_err(|e| Error::io(p, "open", e))?;
+                let f =
+                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
                 let r = BufReader::with_capacity(BUF, f);
                 if matches!(sniff(p)?, Kind::TarGz) {
                     read_targz(r, &what, &mut checker, sink)?;

@@ -466,7 +466,7 @@ pub(crate) fn open_volume(path: &Path, v: &VolumeEntry) -> Result<File> {
             "not a regular file (symlinks and special files are refused)",
         ));
     }
-    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let f = ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
     if len != v.size {
         return Err(Error::volume(

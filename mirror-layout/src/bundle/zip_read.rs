@@ -247,13 +247,15 @@ pub fn verify_zip(
     parallel: bool,
 ) -> Result<()> {
     let what = path.display().to_string();
-    let mut raw = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut raw =
+        ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let len = raw
         .metadata()
         .map_err(|e| Error::io(path, "stat", e))?
         .len();
     let (cd_off, cd_end) = central_directory_bounds(&mut raw, len, &what)?;
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let file =
+        ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let zerr = |e: zip::result::ZipError| {
         Error::bundle(&what, format!("not a valid zip archive: {e} (refused)"))
     };
@@ -436,7 +438,8 @@ pub fn verify_zip(
         for _ in 0..2 {
             sc.spawn(|| {
                 let run = || -> Result<()> {
-                    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+                    let f = ferry_manifests::input::open_regular(path)
+                        .map_err(|e| Error::io(path, "open", e))?;
                     let mut z = zip::ZipArchive::new(f).map_err(zerr)?;
                     loop {
                         if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {

@@ -111,7 +111,7 @@ impl MirrorSource for DirSource {
 
 /// Opens a regular file, never a device, FIFO or folder.
 fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
-    let f = std::fs::File::open(path)?;
+    let f = ferry_manifests::input::open_regular(path)?;
     if !f.metadata()?.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,

@@ -390,7 +390,11 @@ impl Mirror {
             Err(_) => {
                 // Only a crash between the index and its signature leaves an
                 // index that does not verify: it must be this journal's.
-                let on_disk = fs::read(self.root.join(INDEX_FILE)).unwrap_or_default();
+                let on_disk = read_small_bytes(
+                    &self.root.join(INDEX_FILE),
+                    ferry_manifests::json::MAX_DOCUMENT_BYTES,
+                )
+                .unwrap_or_default();
                 if on_disk != j.index.as_bytes() {
                     return bad(
                         "the mirror's index does not verify and is not the journal's".into(),

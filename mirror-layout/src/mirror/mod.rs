@@ -544,7 +544,8 @@ pub fn verify_hints_bytes(
 /// [`Error::Io`].
 pub fn hash_file(path: &Path) -> Result<(Sha256Digest, u64)> {
     use std::io::Read;
-    let mut f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut f =
+        ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
     let mut h = Sha256Hasher::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
