@@ -19,6 +19,7 @@ pub mod error;
 pub mod mirror_client;
 pub mod mirror_serve;
 pub mod progress;
+pub mod select;
 pub mod serve;
 pub mod sync;
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_manifests::digest::Sha256Digest;
-use ferry_manifests::index::{IndexArtifact, IndexRelease, ReleaseIndex};
+use ferry_manifests::index::{IndexArtifact, ReleaseIndex};
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
 use ferry_manifests::manifest::{
     FileEntry, ManifestArtifact, ManifestRelease, Selection, Source, Upstream,
@@ -238,39 +238,15 @@ pub async fn sync(
     let index_sha256 = Sha256Digest::of(&index_bytes);
 
     // 2. Selection.
-    let mut selected: Vec<(&IndexRelease, Vec<Name>, Vec<&IndexArtifact>)> = Vec::new();
-    for r in &index.releases {
-        if r.yanked.is_some() {
-            continue;
-        }
-        let channels: Vec<Name> = r
-            .channels
-            .iter()
-            .filter(|c| opts.channels.contains(c))
-            .cloned()
-            .collect();
-        if channels.is_empty() {
-            continue;
-        }
-        if opts
-            .versions
-            .as_ref()
-            .is_some_and(|v| !v.matches(&r.version))
-        {
-            continue;
-        }
-        let arts: Vec<&IndexArtifact> = r
-            .artifacts
-            .iter()
-            .filter(|a| opts.profiles.contains(&a.profile))
-            .filter(|a| opts.platforms.is_empty() || opts.platforms.contains(&a.platform))
-            .collect();
-        if arts.is_empty() {
-            continue;
-        }
-        selected.push((r, channels, arts));
-    }
-    selected.sort_by(|a, b| a.0.version.cmp(&b.0.version));
+    let selected = crate::select::select(
+        &index,
+        crate::select::Selection {
+            channels: &opts.channels,
+            profiles: &opts.profiles,
+            platforms: &opts.platforms,
+            versions: opts.versions.as_ref(),
+        },
+    )?;
 
     // 3. Tasks: notes and artifacts.
     let mut tasks: Vec<Task> = Vec::new();

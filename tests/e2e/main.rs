@@ -15,6 +15,7 @@ mod mirror;
 mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
+mod selection;
 mod sigstore;
 mod sync;
 mod sync_sigstore;

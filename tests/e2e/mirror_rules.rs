@@ -9,7 +9,7 @@ use super::mirror::{World, pack_ws, sign_ws};
 
 /// A vendor folder with `versions` (stable, one no-training amd64 .deb
 /// each); those in `required` are `required = true`.
-fn vendor_src(dir: &Path, versions: &[&str], required: &[&str]) -> PathBuf {
+pub(crate) fn vendor_src(dir: &Path, versions: &[&str], required: &[&str]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("product.toml"), "product = \"novantra\"\n").unwrap();
     for (seed, v) in versions.iter().enumerate() {

@@ -1,0 +1,61 @@
+//! SPEC §5 rule 8 (issue 10): a selection that matches nothing, or names
+//! what the vendor index does not know, is exit 2 listing what there is;
+//! nothing is written, and an empty workspace is never signed or packed.
+
+use ferry_tests::{cmd, demo_key};
+
+use super::mirror::World;
+use super::mirror_rules::vendor_src;
+
+#[test]
+fn a_selection_that_matches_nothing_lists_what_the_index_offers() {
+    let w = World::new();
+    let src = vendor_src(&w.path("src"), &["1.0.0", "1.1.0"], &[]);
+    let web = w.path("web");
+    cmd("ferry")
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    let ws = w.path("ws");
+    let sync = |extra: &[&str]| {
+        cmd("ferry")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .args(["sync", "--index", &server.url("index.json"), "--trust"])
+            .arg(&w.policy)
+            .args(extra)
+            .arg("--workspace")
+            .arg(&ws)
+            .run()
+    };
+    sync(&["--channel", "stabel", "--profile", "no-training"])
+        .expect_code(2)
+        .stderr_has(&["--channel stabel", "it offers stable"]);
+    sync(&["--channel", "stable", "--profile", "no-trainig"])
+        .expect_code(2)
+        .stderr_has(&["--profile no-trainig", "it offers no-training"]);
+    sync(&["--channel", "stable", "--profile", "no-training", "--platform", "linux-arm"])
+        .expect_code(2)
+        .stderr_has(&["--platform linux-arm", "it offers linux-amd64"]);
+    sync(&["--channel", "stable", "--profile", "no-training", "--versions", ">=9"])
+        .expect_code(2)
+        .stderr_has(&["matches no release", "versions 1.0.0, 1.1.0"]);
+    // Nothing was written, and an empty workspace is not signed or packed.
+    assert!(!ws.join("ferry/manifest.json").exists());
+    std::fs::create_dir_all(&ws).unwrap();
+    let sign = cmd("ferry")
+        .args(["sign", "--workspace"])
+        .arg(&ws)
+        .arg("--key")
+        .arg(demo_key("org1"))
+        .run();
+    assert!(matches!(sign.code, 2 | 3), "sign of an empty workspace: {}", sign.code);
+    assert!(!ws.join("ferry/manifest.json").exists());
+    // The right names work.
+    sync(&["--channel", "stable", "--profile", "no-training"]).ok();
+}
