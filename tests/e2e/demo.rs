@@ -70,6 +70,29 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         .arg(dir.join("policy/site.toml"))
         .run()
         .ok();
+    // Issue 10: the demo mirror carries two platforms. Without --platform
+    // the host's own is taken (SPEC §4); one the mirror does not carry is
+    // exit 2 listing those it does, never a refusal blaming the profile.
+    let check = |extra: &[&str]| {
+        cmd("ferry-handoff")
+            .args(["check", "--mirror"])
+            .arg(dir.join("mirror"))
+            .arg("--trust")
+            .arg(dir.join("policy/site.toml"))
+            .args(["--current", "1.4.0", "--channel", "stable", "--profile", "no-training"])
+            .args(extra)
+            .args(["--json"])
+            .run()
+    };
+    let host = ferry_mirror_layout::handoff::host_platform();
+    if host.as_deref() == Some("linux-amd64") || host.as_deref() == Some("linux-arm64") {
+        let o = check(&[]);
+        o.expect_code(11);
+        assert_eq!(o.json()["path"], serde_json::json!(["2.0.0", "3.2.1"]));
+    }
+    check(&["--platform", "linux-s390x"])
+        .expect_code(2)
+        .stderr_has(&["--platform", "linux-amd64, linux-arm64"]);
     // A second run over its own folder works; a foreign non-empty folder is refused untouched.
     cmd("ferry")
         .env("NO_PROXY", "127.0.0.1,localhost")

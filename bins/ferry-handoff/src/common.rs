@@ -32,7 +32,7 @@ pub(crate) struct MirrorArgs {
     /// The installed deployment profile (default, no-training).
     #[arg(long)]
     pub(crate) profile: String,
-    /// The platform, when the mirror carries several (linux-amd64…).
+    /// The platform (linux-amd64…; default: this host's own).
     #[arg(long)]
     pub(crate) platform: Option<String>,
     /// An extra CA certificate (PEM) for an https mirror or health URL.
@@ -67,7 +67,7 @@ pub(crate) struct Loaded {
 impl MirrorArgs {
     /// Loads the policy, then reads and verifies the mirror.
     pub(crate) fn load(&self, now: Timestamp) -> Result<Loaded> {
-        let sel = Selector::new(&self.channel, &self.profile, self.platform.as_deref())
+        let mut sel = Selector::new(&self.channel, &self.profile, self.platform.as_deref())
             .map_err(|e| UsageError(format!("--channel/--profile/--platform: {e}")))?;
         let policy = TrustPolicy::load(&self.trust)?;
         let client = ClientOptions {
@@ -87,6 +87,7 @@ impl MirrorArgs {
             Source::Dir(DirSource::new(dir))
         };
         let mirror = handoff::load(source.as_dyn(), &policy, now)?;
+        handoff::resolve_platform(&mirror, &mut sel)?;
         Ok(Loaded {
             policy,
             source,

@@ -261,6 +261,70 @@ impl Selector {
     }
 }
 
+/// This host's platform in the vendor's naming (`linux-amd64`,
+/// `linux-arm64`), if ferry knows it.
+#[must_use]
+pub fn host_platform() -> Option<String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "armhf",
+        "riscv64" => "riscv64",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        _ => return None,
+    };
+    Some(format!("{}-{arch}", std::env::consts::OS))
+}
+
+/// SPEC §4: the platform defaults to the host's own; a platform the
+/// mirror does not carry for the channel and profile (given, or this
+/// host's), is a usage error listing the platforms it does carry, never a
+/// refusal that blames the profile (issue 10).
+///
+/// # Errors
+/// A configuration error (exit 2) naming `--platform`.
+pub fn resolve_platform(mirror: &VerifiedMirror, sel: &mut Selector) -> Result<()> {
+    let offered: std::collections::BTreeSet<&str> = mirror
+        .index
+        .releases
+        .iter()
+        .filter(|r| r.channels.contains(&sel.channel))
+        .flat_map(|r| r.artifacts.iter())
+        .filter(|a| a.profile == sel.profile)
+        .map(|a| a.platform.as_str())
+        .collect();
+    if offered.is_empty() {
+        return Ok(()); // the profile check says what is missing
+    }
+    let list = offered.iter().copied().collect::<Vec<_>>().join(", ");
+    let usage = |msg: String| -> Error {
+        ferry_manifests::Error::config(std::path::PathBuf::from("--platform"), msg).into()
+    };
+    match &sel.platform {
+        Some(p) if offered.contains(p.as_str()) => Ok(()),
+        Some(p) => Err(usage(format!(
+            "the mirror carries no {} artifact of channel {} for {p}; it carries: {list}",
+            sel.profile, sel.channel
+        ))),
+        None => {
+            let host = host_platform();
+            match host.as_deref() {
+                Some(h) if offered.contains(h) => {
+                    sel.platform = Some(Name::new(h).map_err(usage)?);
+                    Ok(())
+                }
+                _ => Err(usage(format!(
+                    "not given, and this host ({}) is not among the platforms the mirror carries for {} / {}: {list}; pass --platform to choose one",
+                    host.as_deref().unwrap_or("an unknown platform"),
+                    sel.channel,
+                    sel.profile
+                ))),
+            }
+        }
+    }
+}
+
 /// Refuses a channel or profile the site is not pinned to, or that the
 /// mirror does not carry (SPEC §5 rule 5).
 ///
