@@ -950,3 +950,27 @@ fn an_artifact_named_like_the_record_is_refused() {
         .stderr_has(&["handoff.json"]);
     assert_not_run(&s);
 }
+
+/// Issue 10: a second install into the same `--to` keeps the first
+/// record (as `handoff.1.json`), a third the second, never overwriting.
+#[test]
+fn every_handoff_record_is_kept() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    install(&s, &m, "2.4.0", "3.1.4").run().ok();
+    let first = std::fs::read(s.to.join("handoff.json")).unwrap();
+    install(&s, &m, "3.1.4", "3.2.1").run().ok();
+    assert_eq!(std::fs::read(s.to.join("handoff.1.json")).unwrap(), first);
+    let second = std::fs::read(s.to.join("handoff.json")).unwrap();
+    assert_ne!(second, first);
+    // An unrelated file already called handoff.2.json is never replaced.
+    std::fs::write(s.to.join("handoff.2.json"), b"operator's notes").unwrap();
+    install(&s, &m, "3.1.4", "3.2.1").run().ok();
+    assert_eq!(std::fs::read(s.to.join("handoff.2.json")).unwrap(), b"operator's notes");
+    assert_eq!(std::fs::read(s.to.join("handoff.3.json")).unwrap(), second);
+    for f in ["handoff.json", "handoff.1.json", "handoff.3.json"] {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(s.to.join(f)).unwrap()).unwrap();
+        assert_eq!(v["schema"], "ferry.handoff/v1", "{f}");
+    }
+}

@@ -190,11 +190,16 @@ pub fn deliver(
         checks,
     )?;
 
-    if artifact.path.file_name() == FILE_NAME {
+    let name = artifact.path.file_name();
+    let archived = name
+        .strip_prefix("handoff.")
+        .and_then(|r| r.strip_suffix(".json"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if name == FILE_NAME || archived {
         return Err(Error::refused(
             loc,
             format!(
-                "is named like the hand-off record {FILE_NAME}, which would replace it before the installer runs; refusing to hand it over"
+                "is named like a hand-off record ({FILE_NAME}, handoff.N.json), which it would replace; refusing to hand it over"
             ),
         ));
     }
@@ -370,6 +375,9 @@ pub fn install(
     note(&format!("fetching and verifying {}", artifact.path));
     let delivered = deliver(source, policy, artifact, &actions.to)?;
     let record_path = actions.to.join(FILE_NAME);
+    if let Some(kept) = super::record::archive_previous(&actions.to)? {
+        note(&format!("kept the earlier hand-off record as {}", kept.display()));
+    }
     let mut record = HandoffRecord {
         schema: SCHEMA.to_string(),
         product: policy.product.clone(),

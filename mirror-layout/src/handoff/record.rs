@@ -110,6 +110,35 @@ pub struct HealthRecord {
     pub detail: String,
 }
 
+/// Keeps the record of an earlier hand-off into the same `--to` (issue
+/// 10: a second install overwrote it): `handoff.json` becomes
+/// `handoff.<n>.json`, the first `n` not taken, never over an existing
+/// file (a hard link that fails if the name exists, then the old name is
+/// removed). Returns the new name of the earlier record, if there was one.
+///
+/// # Errors
+/// [`crate::Error::Io`].
+pub fn archive_previous(to: &Path) -> Result<Option<std::path::PathBuf>> {
+    let current = to.join(FILE_NAME);
+    if std::fs::symlink_metadata(&current).is_err() {
+        return Ok(None);
+    }
+    for n in 1u32.. {
+        let kept = to.join(format!("handoff.{n}.json"));
+        match std::fs::hard_link(&current, &kept) {
+            Ok(()) => {
+                std::fs::remove_file(&current)
+                    .map_err(|e| crate::Error::io(&current, "remove", e))?;
+                crate::fsutil::sync_dir(to)?;
+                return Ok(Some(kept));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(crate::Error::io(&kept, "keep the earlier record", e)),
+        }
+    }
+    Ok(None)
+}
+
 impl HandoffRecord {
     /// Writes the record atomically to `path`.
     ///
