@@ -140,6 +140,34 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, "sync", e))
 }
 
+/// Writes a document and, when given, its detached signature
+/// `<path>.minisig`, each atomically; without a signature, a `.minisig`
+/// left beside an earlier version is removed first, so a signature never
+/// sits beside bytes it does not cover (issue 10: a receipt rewritten
+/// without `--key` kept the old, now failing, signature).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_signed(path: &Path, bytes: &[u8], signature: Option<&str>) -> Result<()> {
+    let mut sig_path = path.as_os_str().to_owned();
+    sig_path.push(".minisig");
+    let sig_path = std::path::PathBuf::from(sig_path);
+    match signature {
+        Some(sig) => {
+            write_atomic(path, bytes)?;
+            write_atomic(&sig_path, sig.as_bytes())
+        }
+        None => {
+            match fs::remove_file(&sig_path) {
+                Ok(()) => sync_dir(parent_dir(&sig_path))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&sig_path, "remove the stale signature", e)),
+            }
+            write_atomic(path, bytes)
+        }
+    }
+}
+
 /// Whether `path` is a regular file, not following symlinks.
 #[must_use]
 pub fn is_regular_file(path: &Path) -> bool {

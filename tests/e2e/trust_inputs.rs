@@ -265,3 +265,46 @@ fn a_wrong_key_file_or_password_is_a_usage_error_in_every_binary() {
             .stderr_has(&["gone.key"]);
     }
 }
+
+/// A receipt rewritten without `--key` never keeps the signature of the
+/// one before (it would no longer verify); with `--key` it is replaced.
+#[test]
+fn a_receipt_never_sits_beside_a_stale_signature() {
+    let w = World::with_three_versions_imported();
+    let bundle = w.path("full.tar");
+    let receipt = w.path("receipt.json");
+    let sig = w.path("receipt.json.minisig");
+    let verify = |key: bool| {
+        let mut c = cmd("ferry-verify")
+            .args(["bundle"])
+            .arg(&bundle)
+            .arg("--trust")
+            .arg(&w.policy)
+            .arg("--receipt")
+            .arg(&receipt);
+        if key {
+            c = c.arg("--key").arg(demo_key("mirror"));
+        }
+        c.run().ok();
+    };
+    verify(true);
+    assert!(sig.exists());
+    let minisign_ok = || {
+        std::process::Command::new("minisign")
+            .arg("-Vm")
+            .arg(&receipt)
+            .arg("-p")
+            .arg(demo_pub("mirror"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ferry_tests::have("minisign") {
+        assert!(minisign_ok());
+    }
+    verify(false);
+    assert!(!sig.exists(), "a stale signature was left beside the new receipt");
+    verify(true);
+    if ferry_tests::have("minisign") {
+        assert!(minisign_ok());
+    }
+}

@@ -10,7 +10,6 @@ use ferry_manifests::license::{License, SCHEMA};
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::cli::{Printer, UsageError};
-use ferry_mirror_layout::fsutil::write_atomic;
 
 /// Product licenses.
 #[derive(Debug, Subcommand)]
@@ -82,8 +81,7 @@ impl IssueArgs {
         let bytes = lic.to_bytes();
         let sig = License::sign(&bytes, &lic.product, &key)?;
         let sig_path = PathBuf::from(format!("{}.minisig", self.out.display()));
-        write_atomic(&self.out, &bytes)?;
-        write_atomic(&sig_path, sig.as_bytes())?;
+        ferry_mirror_layout::fsutil::write_signed(&self.out, &bytes, Some(&sig))?;
         printer.json(&serde_json::json!({
             "type": "license",
             "file": self.out,

@@ -1,7 +1,6 @@
 //! What a verification found: one value rendered as text, as `--json`, and
 //! as a receipt (`--receipt FILE`, signed with `--key`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ferry_manifests::digest::Sha256Digest;
@@ -12,7 +11,7 @@ use serde::Serialize;
 
 use super::checker::{FileResult, Outcome};
 use super::volumes::VolumeEntry;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The schema of a verification receipt.
 pub const RECEIPT_SCHEMA: &str = "ferry.verify-receipt/v1";
@@ -185,36 +184,17 @@ impl Report {
 /// I/O errors (exit 3) or a signing failure.
 pub fn write_receipt(report: &Report, path: &Path, key: Option<&SecretKey>) -> Result<()> {
     let bytes = ferry_manifests::json::to_document_bytes(report);
-    write_atomic(path, &bytes)?;
-    if let Some(k) = key {
-        let comment = format!(
-            "ferry-receipt product={} sequence={} sha256={}",
-            report.product,
-            report.sequence,
-            Sha256Digest::of(&bytes)
-        );
-        let sig = k.sign(&bytes[..], &comment)?;
-        let mut s = path.as_os_str().to_owned();
-        s.push(".minisig");
-        write_atomic(Path::new(&s), sig.as_bytes())?;
-    }
-    Ok(())
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = super::pack::partial_name(path);
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::options()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, "write", e));
-    }
-    Ok(())
+    let sig = match key {
+        Some(k) => {
+            let comment = format!(
+                "ferry-receipt product={} sequence={} sha256={}",
+                report.product,
+                report.sequence,
+                Sha256Digest::of(&bytes)
+            );
+            Some(k.sign(&bytes[..], &comment)?)
+        }
+        None => None,
+    };
+    crate::fsutil::write_signed(path, &bytes, sig.as_deref())
 }
