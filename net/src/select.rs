@@ -101,7 +101,8 @@ impl Offered {
             platforms: BTreeSet::new(),
         };
         for r in &index.releases {
-            o.channels.extend(r.channels.iter().map(ToString::to_string));
+            o.channels
+                .extend(r.channels.iter().map(ToString::to_string));
             for a in &r.artifacts {
                 o.profiles.insert(a.profile.to_string());
                 o.platforms.insert(a.platform.to_string());
@@ -149,5 +150,8 @@ fn join(s: &BTreeSet<String>) -> String {
 }
 
 fn list(n: &[Name]) -> String {
-    n.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    n.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -79,7 +79,14 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
             .arg(dir.join("mirror"))
             .arg("--trust")
             .arg(dir.join("policy/site.toml"))
-            .args(["--current", "1.4.0", "--channel", "stable", "--profile", "no-training"])
+            .args([
+                "--current",
+                "1.4.0",
+                "--channel",
+                "stable",
+                "--profile",
+                "no-training",
+            ])
             .args(extra)
             .args(["--json"])
             .run()

@@ -966,7 +966,10 @@ fn every_handoff_record_is_kept() {
     // An unrelated file already called handoff.2.json is never replaced.
     std::fs::write(s.to.join("handoff.2.json"), b"operator's notes").unwrap();
     install(&s, &m, "3.1.4", "3.2.1").run().ok();
-    assert_eq!(std::fs::read(s.to.join("handoff.2.json")).unwrap(), b"operator's notes");
+    assert_eq!(
+        std::fs::read(s.to.join("handoff.2.json")).unwrap(),
+        b"operator's notes"
+    );
     assert_eq!(std::fs::read(s.to.join("handoff.3.json")).unwrap(), second);
     for f in ["handoff.json", "handoff.1.json", "handoff.3.json"] {
         let v: serde_json::Value =

@@ -39,12 +39,26 @@ fn a_selection_that_matches_nothing_lists_what_the_index_offers() {
     sync(&["--channel", "stable", "--profile", "no-trainig"])
         .expect_code(2)
         .stderr_has(&["--profile no-trainig", "it offers no-training"]);
-    sync(&["--channel", "stable", "--profile", "no-training", "--platform", "linux-arm"])
-        .expect_code(2)
-        .stderr_has(&["--platform linux-arm", "it offers linux-amd64"]);
-    sync(&["--channel", "stable", "--profile", "no-training", "--versions", ">=9"])
-        .expect_code(2)
-        .stderr_has(&["matches no release", "versions 1.0.0, 1.1.0"]);
+    sync(&[
+        "--channel",
+        "stable",
+        "--profile",
+        "no-training",
+        "--platform",
+        "linux-arm",
+    ])
+    .expect_code(2)
+    .stderr_has(&["--platform linux-arm", "it offers linux-amd64"]);
+    sync(&[
+        "--channel",
+        "stable",
+        "--profile",
+        "no-training",
+        "--versions",
+        ">=9",
+    ])
+    .expect_code(2)
+    .stderr_has(&["matches no release", "versions 1.0.0, 1.1.0"]);
     // Nothing was written, and an empty workspace is not signed or packed.
     assert!(!ws.join("ferry/manifest.json").exists());
     std::fs::create_dir_all(&ws).unwrap();
@@ -54,7 +68,11 @@ fn a_selection_that_matches_nothing_lists_what_the_index_offers() {
         .arg("--key")
         .arg(demo_key("org1"))
         .run();
-    assert!(matches!(sign.code, 2 | 3), "sign of an empty workspace: {}", sign.code);
+    assert!(
+        matches!(sign.code, 2 | 3),
+        "sign of an empty workspace: {}",
+        sign.code
+    );
     assert!(!ws.join("ferry/manifest.json").exists());
     // The right names work.
     sync(&["--channel", "stable", "--profile", "no-training"]).ok();

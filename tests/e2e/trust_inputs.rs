@@ -302,9 +302,67 @@ fn a_receipt_never_sits_beside_a_stale_signature() {
         assert!(minisign_ok());
     }
     verify(false);
-    assert!(!sig.exists(), "a stale signature was left beside the new receipt");
+    assert!(
+        !sig.exists(),
+        "a stale signature was left beside the new receipt"
+    );
     verify(true);
     if ferry_tests::have("minisign") {
         assert!(minisign_ok());
     }
+}
+
+/// A bundle, mirror or policy of another product is said plainly, naming
+/// both products and the policy file — at verify, import and hand-off.
+#[test]
+fn another_products_bundle_or_policy_is_named_plainly() {
+    let w = World::with_three_versions_imported();
+    let other = w.path("other.toml");
+    let text = std::fs::read_to_string(&w.policy)
+        .unwrap()
+        .replace("product = \"novantra\"", "product = \"orbitdb\"");
+    std::fs::write(&other, text).unwrap();
+    let bundle = w.path("full.tar");
+    for sub in ["bundle", "manifest"] {
+        let o = cmd("ferry-verify")
+            .arg(sub)
+            .arg(&bundle)
+            .arg("--trust")
+            .arg(&other)
+            .run();
+        o.expect_code(1)
+            .stderr_has(&["this bundle is for novantra", "other.toml is for orbitdb"]);
+        assert!(!o.stderr.contains("trusted comment"), "{}", o.stderr);
+    }
+    let before = ferry_tests::snapshot(&w.mirror);
+    let o = cmd("ferry-mirror")
+        .arg("import")
+        .arg(&bundle)
+        .arg("--mirror")
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&other)
+        .arg("--key")
+        .arg(demo_key("mirror"))
+        .run();
+    o.expect_code(1)
+        .stderr_has(&["is the mirror of novantra", "other.toml is for orbitdb"]);
+    assert!(!o.stderr.contains("--state"), "{}", o.stderr);
+    ferry_tests::assert_unchanged(&w.mirror, &before);
+    cmd("ferry-handoff")
+        .args(["check", "--mirror"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&other)
+        .args([
+            "--current",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
+        .run()
+        .expect_code(1)
+        .stderr_has(&["novantra", "orbitdb"]);
 }

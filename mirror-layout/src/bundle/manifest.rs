@@ -85,6 +85,39 @@ pub struct VerifiedManifest {
     pub signatures: Vec<OfferedSignature>,
 }
 
+/// A bundle for another product than the policy's: said plainly, before
+/// any signature work (issue 10: a wall of trusted-comment mismatches).
+/// The product is what the signatures' trusted comments claim; it is not
+/// trusted for anything but this refusal, which fails closed.
+fn refuse_other_product(policy: &TrustPolicy, signatures: &[OfferedSignature]) -> Result<()> {
+    let claimed: std::collections::BTreeSet<String> = signatures
+        .iter()
+        .filter_map(|s| SignatureFile::parse(&s.bytes, &s.name).ok())
+        .filter_map(|sig| {
+            sig.trusted_comment()
+                .strip_prefix("ferry-manifest product=")
+                .and_then(|r| r.split(' ').next())
+                .map(str::to_string)
+        })
+        .collect();
+    if !claimed.is_empty() && !claimed.contains(policy.product.as_str()) {
+        let products: Vec<String> = claimed
+            .iter()
+            .map(|p| ferry_manifests::error::escape_untrusted(p))
+            .collect();
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "this bundle is for {} (as its signatures say); the trust policy {} is for {}: use the policy of that product",
+                products.join(", "),
+                policy.path.display(),
+                policy.product
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks manifest bytes and their signatures against the policy.
 ///
 /// Order (ATTACKS C10): size cap, threshold over the raw bytes with the
@@ -115,6 +148,7 @@ pub fn verify_manifest(
             "no signatures (ferry/signatures/*.minisig): the manifest is not signed; sign it with `ferry sign`",
         ));
     }
+    refuse_other_product(policy, signatures)?;
     // The sequence is bound by the trusted comment; candidates come from the
     // offered comments, each tried as the exact expected comment, so a
     // signature with any other comment never counts (SPEC §3.4).

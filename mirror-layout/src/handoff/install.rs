@@ -376,7 +376,10 @@ pub fn install(
     let delivered = deliver(source, policy, artifact, &actions.to)?;
     let record_path = actions.to.join(FILE_NAME);
     if let Some(kept) = super::record::archive_previous(&actions.to)? {
-        note(&format!("kept the earlier hand-off record as {}", kept.display()));
+        note(&format!(
+            "kept the earlier hand-off record as {}",
+            kept.display()
+        ));
     }
     let mut record = HandoffRecord {
         schema: SCHEMA.to_string(),

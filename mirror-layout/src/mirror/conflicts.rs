@@ -103,3 +103,29 @@ fn check_one_artifact_per_target(index: &MirrorIndex, m: &Manifest) -> Result<()
     }
     Ok(())
 }
+
+impl super::Mirror {
+    /// A trust policy for another product than the mirror's: said plainly
+    /// (issue 10: import blamed `--state`, a flag nobody passed).
+    ///
+    /// # Errors
+    /// [`Error::Refused`] naming both products and the policy file.
+    pub fn check_policy_product(
+        &self,
+        policy: &ferry_manifests::policy::TrustPolicy,
+    ) -> Result<()> {
+        if policy.product != self.config().product {
+            return Err(Error::refused(
+                self.root().display().to_string(),
+                format!(
+                    "is the mirror of {}; the trust policy {} is for {}: use the site's policy for {}",
+                    self.config().product,
+                    policy.path.display(),
+                    policy.product,
+                    self.config().product
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

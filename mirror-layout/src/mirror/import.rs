@@ -186,6 +186,7 @@ impl Mirror {
                 "import reads the bundle twice (manifest first, then everything); give a file, a first volume, a volumes.json or a directory",
             ));
         }
+        self.check_policy_product(policy)?;
         self.check_signing_key(key, Some(policy))?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;
         self.check_audit_head(index.audit_head)?;

@@ -117,6 +117,9 @@ impl Mirror {
                 "must be at least 1 (the latest of a channel is never removed)",
             ));
         }
+        if let Some(p) = policy {
+            self.check_policy_product(p)?;
+        }
         let recovered = self.recover(lock)?;
         self.check_signing_key(key, policy)?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;

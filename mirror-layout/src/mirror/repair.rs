@@ -91,15 +91,7 @@ impl Mirror {
         damaged: &[String],
         now: Timestamp,
     ) -> Result<RepairOutcome> {
-        if policy.product != self.config.product {
-            return Err(Error::refused(
-                self.root.display().to_string(),
-                format!(
-                    "is the mirror of {}, but the trust policy is for {}",
-                    self.config.product, policy.product
-                ),
-            ));
-        }
+        self.check_policy_product(policy)?;
         let (index, _) = self.read_index(&policy.mirror()?.keys)?;
         let wanted: HashMap<String, FileEntry> = index
             .files
