@@ -142,7 +142,14 @@ impl TrustPolicy {
     /// [`Error::Io`] if it cannot be read (exit 3), [`Error::Config`] for
     /// anything wrong in it (exit 2).
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = read_small_bytes(path, MAX_POLICY_BYTES)?;
+        let bytes = read_small_bytes(path, MAX_POLICY_BYTES).map_err(|e| match e {
+            Error::Io { path, source, .. } => Error::Io {
+                path,
+                action: "read the trust policy",
+                source,
+            },
+            e => e,
+        })?;
         Self::from_bytes(&bytes, path)
     }
 

@@ -100,6 +100,17 @@ fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
                 ferry_manifests::Error::Config { .. } => {
                     Some("fix the trust policy file; see the README section \"Trust policy\"")
                 }
+                ferry_manifests::Error::Io {
+                    action: "read the trust policy",
+                    ..
+                } => Some(
+                    "give --trust the path of this site's trust policy (ferry-trust.toml; see the README section \"Trust policy\")",
+                ),
+                // An I/O error: its cause decides (below).
+                ferry_manifests::Error::Io { .. } | ferry_manifests::Error::Read { .. } => {
+                    cur = e.source();
+                    continue;
+                }
                 _ => None,
             };
         }

@@ -11,6 +11,7 @@ mod formats;
 mod foundation;
 mod handoff;
 mod inputs;
+mod messages;
 mod mirror;
 mod mirror_crash;
 mod mirror_readers;

@@ -40,6 +40,12 @@ pub(crate) struct ImportArgs {
 
 impl ImportArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        if self.bundles.iter().any(|b| b.as_os_str() == "-") {
+            return Err(ferry_mirror_layout::cli::UsageError(
+                "ferry-mirror import cannot read a bundle from standard input (-): it reads the signed manifest first, then every file; save the stream to a file first (cat > bundle.tar), or give a file, a first volume, a NAME.volumes.json or a folder".into(),
+            )
+            .into());
+        }
         let policy = TrustPolicy::load(&self.trust)?;
         let key = crate::load_key(&self.key)?;
         let m = Mirror::open(&self.mirror)?;

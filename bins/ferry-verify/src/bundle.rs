@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
@@ -83,8 +83,16 @@ impl BundleArgs {
         let mut reports = Vec::new();
         for p in &self.paths {
             let input = Input::from_arg(p);
-            let report = verify_bundle(&input, &policy, &opts, &repair)
-                .with_context(|| format!("{}: verification failed", p.display()))?;
+            // The heading says what happened: a bundle that fails a check,
+            // or one that could not be read at all (issue 10).
+            let report = verify_bundle(&input, &policy, &opts, &repair).map_err(|e| {
+                let what = match e.class() {
+                    ferry_manifests::ErrorClass::Verification => "verification failed",
+                    ferry_manifests::ErrorClass::Usage => "cannot be checked",
+                    ferry_manifests::ErrorClass::Environment => "cannot be read",
+                };
+                anyhow::Error::new(e).context(format!("{}: {what}", p.display()))
+            })?;
             for line in report.to_text() {
                 printer.line(&line);
             }

@@ -479,6 +479,40 @@ fn write_header(
     out.write_all(h.as_bytes())
 }
 
+/// The first file a pack into `out` would create that already exists:
+/// `out` itself, or with `--split` its volumes (`NAME.000`…), parity
+/// volumes (`NAME.p00`…) and `NAME.volumes.json` (issue 10: the error
+/// named `out`, not the volume in the way).
+fn existing_output(out: &Path, split: bool) -> Option<std::path::PathBuf> {
+    if out.symlink_metadata().is_ok() {
+        return Some(out.to_path_buf());
+    }
+    if !split {
+        return None;
+    }
+    let name = out.file_name()?.to_string_lossy().to_string();
+    let dir = crate::fsutil::parent_dir(out);
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.strip_prefix(&name)
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|r| {
+                    r == "volumes.json"
+                        || (r.len() == 3 && r.bytes().all(|b| b.is_ascii_digit()))
+                        || (r.len() == 3
+                            && r.starts_with('p')
+                            && r[1..].bytes().all(|b| b.is_ascii_digit()))
+                })
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
 /// Packs the signed workspace `ws` into `out`.
 ///
 /// # Errors
@@ -499,13 +533,16 @@ pub fn pack(ws: &Path, out: &Path, opts: &PackOptions) -> Result<PackReport> {
         )
         .into());
     }
-    if out.symlink_metadata().is_ok() {
+    if let Some(existing) = existing_output(out, opts.split.is_some()) {
         return Err(Error::io(
-            out,
+            &existing,
             "create",
             std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                "already exists; choose another --out",
+                format!(
+                    "already exists (an output of --out {}); nothing was written: remove it or choose another --out",
+                    out.display()
+                ),
             ),
         ));
     }

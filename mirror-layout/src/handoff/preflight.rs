@@ -506,6 +506,18 @@ pub fn human_secs(s: u64) -> String {
     }
 }
 
+/// An error and its causes on one line (a check's measured value).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,16 +535,4 @@ mod tests {
         assert_eq!(human_bytes(300), "300 B");
         assert!(human_bytes(3 << 30).starts_with("3.0 GiB"));
     }
-}
-
-/// An error and its causes on one line (a check's measured value).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
