@@ -68,17 +68,55 @@ pub struct UsageError(pub String);
 #[error("{0}")]
 pub struct VerifyError(pub String);
 
+/// The one escaping of text for a terminal (issue 10: vendor-controlled
+/// text — advisory summaries, licensee names, notes, reasons — could clear
+/// the screen or forge lines). Every control character (C0 including
+/// newline and carriage return, DEL, C1) and every bidirectional override
+/// is written as a visible `\u{…}` escape; printable text, including
+/// non-ASCII letters, stays as it is.
+#[must_use]
+pub fn terminal_safe(s: &str) -> String {
+    escape_controls(s, false)
+}
+
+/// As [`terminal_safe`], but newlines the text itself holds are kept (for
+/// multi-line messages ferry composes, such as a TOML parser's excerpt).
+#[must_use]
+pub fn terminal_safe_multiline(s: &str) -> String {
+    escape_controls(s, true)
+}
+
+fn escape_controls(s: &str, keep_newlines: bool) -> String {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t' && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Renders an error chain for stderr. Messages of causes that merely repeat
-/// their parent's text are skipped.
+/// their parent's text are skipped. Control characters in any message are
+/// escaped ([`terminal_safe_multiline`]).
 #[must_use]
 pub fn render(err: &(dyn StdError + 'static)) -> String {
-    let mut out = format!("error: {err}");
+    let mut out = format!("error: {}", terminal_safe_multiline(&err.to_string()));
     let mut last = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
         let msg = e.to_string();
         if !last.contains(&msg) {
-            out.push_str(&format!("\n  Caused by: {msg}"));
+            out.push_str(&format!("\n  Caused by: {}", terminal_safe_multiline(&msg)));
         }
         last = msg;
         cur = e.source();
@@ -139,25 +177,33 @@ pub struct Printer {
 
 impl Printer {
     /// A line of text output on stdout (suppressed under `--json`).
+    /// Control characters are escaped ([`terminal_safe`]): a line is one
+    /// line, whatever a document put in it.
     pub fn line(&self, s: &str) {
         use std::io::Write;
         if !self.json {
-            let _ = writeln!(std::io::stdout().lock(), "{s}");
+            let _ = writeln!(std::io::stdout().lock(), "{}", terminal_safe(s));
         }
     }
 
-    /// An informational message on stderr (suppressed under `-q` and `--json`).
+    /// An empty line on stdout (suppressed under `--json`).
+    pub fn blank(&self) {
+        self.line("");
+    }
+
+    /// An informational message on stderr (suppressed under `-q` and
+    /// `--json`), escaped as [`Printer::line`].
     pub fn info(&self, s: &str) {
         use std::io::Write;
         if !self.quiet && !self.json {
-            let _ = writeln!(std::io::stderr().lock(), "{s}");
+            let _ = writeln!(std::io::stderr().lock(), "{}", terminal_safe(s));
         }
     }
 
-    /// A warning on stderr (always shown).
+    /// A warning on stderr (always shown), escaped as [`Printer::line`].
     pub fn warn(&self, s: &str) {
         use std::io::Write;
-        let _ = writeln!(std::io::stderr().lock(), "warning: {s}");
+        let _ = writeln!(std::io::stderr().lock(), "warning: {}", terminal_safe(s));
     }
 
     /// The JSON document on stdout (only under `--json`).

@@ -977,3 +977,34 @@ fn every_handoff_record_is_kept() {
         assert_eq!(v["schema"], "ferry.handoff/v1", "{f}");
     }
 }
+
+/// Issue 10: a licensee name with control characters (vendor-controlled
+/// text) is printed escaped in the pre-flight lines.
+#[test]
+fn a_licensee_name_is_escaped_on_the_terminal() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let lic = s.dir.join("ctl.license");
+    cmd("ferry")
+        .args(["license", "issue", "--key"])
+        .arg(demo_key("vendor"))
+        .args(["--product", "novantra", "--profile", "no-training"])
+        .args([
+            "--licensee",
+            "Evil\u{1b}[2J\rok   backup-age: forged",
+            "--expires",
+            &date_in(400),
+        ])
+        .arg("--out")
+        .arg(&lic)
+        .run()
+        .ok();
+    let o = install(&s, &m, "2.4.0", "3.2.1")
+        .arg("--license")
+        .arg(&lic)
+        .arg("--dry-run")
+        .run();
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
+    assert!(all.contains("Evil\\u{1b}[2J\\u{d}ok"), "{all}");
+}

@@ -242,7 +242,9 @@ impl Progress for Bars {
         self.total.inc(size);
     }
     fn note(&self, message: &str) {
-        let _ = self.mp.println(message);
+        let _ = self
+            .mp
+            .println(ferry_mirror_layout::cli::terminal_safe(message));
     }
     fn finish(&self) {
         self.total.finish_and_clear();

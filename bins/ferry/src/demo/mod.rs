@@ -113,7 +113,8 @@ impl Demo {
     }
 
     fn step(&self, title: &str) {
-        self.printer.line(&format!("\n== {title}"));
+        self.printer.blank();
+        self.printer.line(&format!("== {title}"));
     }
 
     fn command(&self, cmd: &str) {
