@@ -30,6 +30,7 @@ pub mod minisig;
 pub mod name;
 pub mod path;
 pub mod policy;
+pub mod prehash;
 pub mod release;
 pub mod sigstore;
 pub mod time;

@@ -318,6 +318,10 @@ pub struct SignatureFile {
     prehashed: bool,
     trusted_comment: String,
     inner: minisign_verify::Signature,
+    /// The Ed25519 signature of line 2 (over the message, or its BLAKE2b-512).
+    pub(crate) signature: [u8; 64],
+    /// The Ed25519 global signature of line 4 (over signature || trusted comment).
+    pub(crate) global: [u8; 64],
 }
 
 impl SignatureFile {
@@ -374,11 +378,15 @@ impl SignatureFile {
             minisign::SignatureBox::from_string(&canonical).map_err(|e| bad(&e.to_string()))?;
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(decoded.keynum());
+        let (signature, global) = crate::prehash::raw_signatures(lines[1], lines[3])
+            .ok_or_else(|| bad("signature lines do not decode"))?;
         Ok(SignatureFile {
             key_id: KeyId(key_id),
             prehashed: decoded.is_prehashed(),
             trusted_comment: trusted.to_string(),
             inner,
+            signature,
+            global,
         })
     }
 

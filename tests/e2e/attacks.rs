@@ -1403,14 +1403,25 @@ fn entry_order_rules() {
         &fixtures::tar_of(&e),
         &["must come right after ferry/manifest.json"],
     );
-    // An upstream signature after its artifact.
-    let mut e = base.clone();
+    // An upstream signature after its artifact is allowed (SPEC §3.6, any
+    // order) but still checked: one over other bytes, listed by a signed
+    // manifest, is refused when it arrives, naming the artifact.
+    let mut wb = World::new();
+    let forged = fixtures::secret("vendor")
+        .sign(
+            &b"other bytes"[..],
+            "timestamp:1790000000\tfile:novantra_3.2.1_amd64.deb\tprehashed",
+        )
+        .unwrap();
+    wb.fx.put(ARTIFACT_SIG, forged.as_bytes());
+    wb.fx.seal();
+    let mut e = tar_of_fixture(&wb);
     let s = e.remove(pos(&e, ARTIFACT_SIG));
     e.push(s);
-    w.reject_tar(
+    wb.reject_tar(
         "o3.tar",
         &fixtures::tar_of(&e),
-        &[ARTIFACT, "must come before it"],
+        &[ARTIFACT, "vendor signature", "verification failed"],
     );
     // A directory entry that is no file's parent, before the manifest.
     let mut e = base.clone();

@@ -6,6 +6,7 @@
 
 mod attacks;
 mod bundle;
+mod bundle_order;
 mod demo;
 mod formats;
 mod foundation;

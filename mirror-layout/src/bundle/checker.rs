@@ -16,9 +16,11 @@ use ferry_manifests::minisig::{
 };
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::prehash::Prehasher;
 use ferry_manifests::release::SigKind;
 use serde::Serialize;
 
+use super::deferred::{Awaited, Deferred, Hashed};
 use super::manifest::{VerifiedManifest, VerifyOptions, verify_manifest};
 use super::{BUF, MAX_SIGNATURES, MAX_UPSTREAM_SIG_BYTES};
 use crate::error::{Error, Result};
@@ -97,6 +99,8 @@ pub struct Plan {
     /// vendor policy that says whom to accept.
     sigstore: Vec<(String, Vec<u8>)>,
     vendor: Option<ferry_manifests::policy::VendorPolicy>,
+    /// Upstream signatures that come after this artifact.
+    awaited: Vec<Awaited>,
 }
 
 /// What a finished [`Plan`] hands back to the [`Checker`].
@@ -104,6 +108,8 @@ pub struct Plan {
 pub struct Done {
     result: FileResult,
     kept: Option<Vec<u8>>,
+    awaited: Vec<Awaited>,
+    prehash: Option<[u8; 64]>,
 }
 
 impl Plan {
@@ -125,7 +131,7 @@ impl Plan {
     /// Size or digest mismatch, truncation, a bad signature, or a read error.
     pub fn run(self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
         let legacy = self.minisign.iter().any(|(sig, _, _)| !sig.is_prehashed());
-        let (sha256, size, kept) = if legacy || self.entry.size < PIPELINE_MIN {
+        let (sha256, size, kept, prehash) = if legacy || self.entry.size < PIPELINE_MIN {
             self.run_simple(reader, sink)?
         } else {
             self.run_pipelined(reader, sink)?
@@ -167,7 +173,16 @@ impl Plan {
                 vendor,
             },
             kept,
+            awaited: self.awaited,
+            prehash,
         })
+    }
+
+    /// Whether the minisign prehash of this file is needed later.
+    fn wants_prehash(&self) -> bool {
+        self.awaited
+            .iter()
+            .any(|a| matches!(a, Awaited::Minisign { .. }))
     }
 
     fn truncated(&self, left: u64) -> Error {
@@ -181,12 +196,7 @@ impl Plan {
         )
     }
 
-    #[allow(clippy::type_complexity)]
-    fn run_simple(
-        &self,
-        reader: &mut dyn Read,
-        sink: &mut dyn Sink,
-    ) -> Result<(Sha256Digest, u64, Option<Vec<u8>>)> {
+    fn run_simple(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
         let what = self.entry.path.as_str().to_string();
         let checks: Vec<MinisignCheck<'_>> = self
             .minisign
@@ -206,6 +216,7 @@ impl Plan {
         )?;
         sink.start(&self.entry)?;
         let mut kept = self.keep.then(Vec::new);
+        let mut prehash = self.wants_prehash().then(Prehasher::new);
         let mut buf = vec![0u8; BUF];
         let mut left = self.entry.size;
         while left > 0 {
@@ -217,6 +228,9 @@ impl Plan {
                 Err(e) => return Err(io_err(e, &what)),
             };
             check.update(&buf[..n])?;
+            if let Some(h) = &mut prehash {
+                h.update(&buf[..n]);
+            }
             sink.data(&buf[..n])?;
             if let Some(k) = &mut kept {
                 k.extend_from_slice(&buf[..n]);
@@ -225,15 +239,10 @@ impl Plan {
         }
         let (sha256, size) = check.finish()?;
         sink.done(&self.entry)?;
-        Ok((sha256, size, kept))
+        Ok((sha256, size, kept, prehash.map(Prehasher::finish)))
     }
 
-    #[allow(clippy::type_complexity)]
-    fn run_pipelined(
-        &self,
-        reader: &mut dyn Read,
-        sink: &mut dyn Sink,
-    ) -> Result<(Sha256Digest, u64, Option<Vec<u8>>)> {
+    fn run_pipelined(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
         use std::sync::Arc;
         use std::sync::mpsc::{channel, sync_channel};
         let what = self.entry.path.as_str().to_string();
@@ -244,11 +253,16 @@ impl Plan {
         }
         sink.start(&self.entry)?;
         let mut kept = self.keep.then(Vec::new);
-        let workers = if verifiers.is_empty() { 1 } else { 2 };
+        let prehasher = self.wants_prehash().then(Prehasher::new);
+        let workers = if verifiers.is_empty() && prehasher.is_none() {
+            1
+        } else {
+            2
+        };
         let (ret_tx, ret_rx) = channel::<Arc<Vec<u8>>>();
         let (sha_tx, sha_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
         let (mini_tx, mini_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
-        let result = std::thread::scope(|sc| -> Result<(Sha256Digest, u64)> {
+        let result = std::thread::scope(|sc| -> Result<(Sha256Digest, u64, Option<[u8; 64]>)> {
             let ret = ret_tx.clone();
             let sha_worker = sc.spawn(move || {
                 let mut h = Sha256Hasher::new();
@@ -261,13 +275,17 @@ impl Plan {
             let ret = ret_tx.clone();
             let mini_worker = sc.spawn(move || {
                 let mut vs = verifiers;
+                let mut ph = prehasher;
                 for b in mini_rx {
                     for v in &mut vs {
                         v.update(&b);
                     }
+                    if let Some(h) = &mut ph {
+                        h.update(&b);
+                    }
                     let _ = ret.send(b);
                 }
-                vs
+                (vs, ph)
             });
             drop(ret_tx);
             let mut pool: Vec<Vec<u8>> = Vec::new();
@@ -340,7 +358,7 @@ impl Plan {
             let (sha256, size) = sha_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "hashing thread failed"))?;
-            let vs = mini_worker
+            let (vs, ph) = mini_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "signature thread failed"))?;
             if let Some(e) = failure {
@@ -354,12 +372,16 @@ impl Plan {
             for v in vs {
                 v.finalize()?;
             }
-            Ok((sha256, size))
+            Ok((sha256, size, ph.map(Prehasher::finish)))
         })?;
         sink.done(&self.entry)?;
-        Ok((result.0, result.1, kept))
+        Ok((result.0, result.1, kept, result.2))
     }
 }
+
+/// What streaming a file yields: SHA-256, size, the bytes when kept, and
+/// the minisign prehash when a signature comes later.
+type Streamed = (Sha256Digest, u64, Option<Vec<u8>>, Option<[u8; 64]>);
 
 /// Files smaller than this are checked on one thread.
 const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
@@ -415,6 +437,9 @@ pub struct Checker<'p> {
     seen_dirs: HashSet<String>,
     seen: HashSet<String>,
     upstream: HashMap<String, Vec<u8>>,
+    deferred: Deferred,
+    file_index: HashMap<String, usize>,
+    early_sums: Option<Vec<u8>>,
     sums: Option<Vec<u8>>,
     files: Vec<FileResult>,
     findings: Vec<String>,
@@ -471,6 +496,9 @@ impl<'p> Checker<'p> {
             seen_dirs: HashSet::new(),
             seen: HashSet::new(),
             upstream: HashMap::new(),
+            deferred: Deferred::default(),
+            file_index: HashMap::new(),
+            early_sums: None,
             sums: None,
             files: Vec::new(),
             findings: Vec::new(),
@@ -546,6 +574,20 @@ impl<'p> Checker<'p> {
         let p = bundle_path(name)?;
         let s = p.as_str();
         match self.stage {
+            // GNU tar sorts `ferry/SHA256SUMS` before `ferry/manifest.json`
+            // (byte order): the one file taken before the manifest, held
+            // in memory (it is small) and checked once the manifest is.
+            Stage::Start if s == SHA256SUMS_PATH && self.early_sums.is_none() => {
+                if size > MAX_DOCUMENT_BYTES {
+                    return Err(ferry_manifests::Error::DocumentTooLarge {
+                        doc: s.to_string(),
+                        limit: MAX_DOCUMENT_BYTES,
+                    }
+                    .into());
+                }
+                self.early_sums = Some(read_exact_small(reader, size, s)?);
+                return Ok(None);
+            }
             Stage::Start => {
                 if s != MANIFEST_PATH {
                     return Err(Error::bundle(
@@ -636,6 +678,7 @@ impl<'p> Checker<'p> {
             notes: Vec::new(),
             sigstore: Vec::new(),
             vendor: None,
+            awaited: Vec::new(),
         };
         match m.role_of(&p) {
             Some(FileRole::Sha256Sums) => {
@@ -667,17 +710,18 @@ impl<'p> Checker<'p> {
                 for u in &a.upstream {
                     match u {
                         Upstream::Minisign { path, key_id } => {
-                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
-                                return Err(Error::bundle(
-                                    s,
-                                    format!(
-                                        "its upstream signature {path} must come before it in the bundle (refused: a one-pass check needs the signature first)"
-                                    ),
-                                ));
-                            };
-                            let sig = SignatureFile::parse(&bytes, path.as_str())?;
                             let declared = KeyId::parse(key_id)
                                 .map_err(|m| Error::bundle(path.as_str(), m))?;
+                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
+                                // It comes later: checked against the
+                                // prehash when it arrives (SPEC §3.6).
+                                plan.awaited.push(Awaited::Minisign {
+                                    path: path.as_str().to_string(),
+                                    key_id: declared,
+                                });
+                                continue;
+                            };
+                            let sig = SignatureFile::parse(&bytes, path.as_str())?;
                             if sig.key_id() != declared {
                                 return Err(Error::bundle(
                                     path.as_str(),
@@ -701,12 +745,10 @@ impl<'p> Checker<'p> {
                         Upstream::Sigstore { path, .. } => {
                             sigstore = true;
                             let Some(bytes) = self.upstream.remove(path.as_str()) else {
-                                return Err(Error::bundle(
-                                    s,
-                                    format!(
-                                        "its upstream signature {path} must come before it in the bundle (refused: a one-pass check needs the signature first)"
-                                    ),
-                                ));
+                                plan.awaited.push(Awaited::Sigstore {
+                                    path: path.as_str().to_string(),
+                                });
+                                continue;
                             };
                             if vendor.sigstore_trusted_root.is_some()
                                 && !vendor.sigstore_identities.is_empty()
@@ -722,7 +764,22 @@ impl<'p> Checker<'p> {
                         }
                     }
                 }
-                if vendor.require.contains(&SigKind::Minisign) && plan.minisign.is_empty() {
+                if !plan.minisign.is_empty() {
+                    self.deferred.passed_in_plan(s, SigKind::Minisign);
+                }
+                if !plan.sigstore.is_empty() {
+                    self.deferred.passed_in_plan(s, SigKind::Sigstore);
+                }
+                let later = |k: SigKind| {
+                    plan.awaited.iter().any(|a| match a {
+                        Awaited::Minisign { .. } => k == SigKind::Minisign,
+                        Awaited::Sigstore { .. } => k == SigKind::Sigstore,
+                    })
+                };
+                if vendor.require.contains(&SigKind::Minisign)
+                    && plan.minisign.is_empty()
+                    && !later(SigKind::Minisign)
+                {
                     return Err(ferry_manifests::Error::policy(
                         s,
                         "no vendor minisign signature by a key of this policy, and the policy's vendor.require has \"minisign\"",
@@ -731,6 +788,7 @@ impl<'p> Checker<'p> {
                 }
                 if vendor.require.contains(&SigKind::Sigstore)
                     && (!sigstore || plan.sigstore.is_empty())
+                    && !later(SigKind::Sigstore)
                 {
                     return Err(ferry_manifests::Error::policy(
                         s,
@@ -748,15 +806,53 @@ impl<'p> Checker<'p> {
     /// # Errors
     /// Never today; reserved for cross-file rules.
     pub fn record(&mut self, done: Done) -> Result<()> {
+        let path = done.result.path.clone();
+        let sha256 = done.result.sha256;
+        self.file_index.insert(path.clone(), self.files.len());
+        self.files.push(done.result);
         if let Some(bytes) = done.kept {
-            if done.result.path == SHA256SUMS_PATH {
+            if path == SHA256SUMS_PATH {
                 self.sums = Some(bytes);
             } else {
-                self.upstream.insert(done.result.path.clone(), bytes);
+                // A signature its artifact is waiting for is checked now;
+                // otherwise it waits for its artifact's plan.
+                let vendor = self.policy.vendor()?;
+                let mut notes = Vec::new();
+                match self
+                    .deferred
+                    .signature_done(vendor, &path, &bytes, &mut notes)?
+                {
+                    Some(artifact) => self.add_notes(&artifact, notes),
+                    None => {
+                        self.upstream.insert(path.clone(), bytes);
+                    }
+                }
             }
         }
-        self.files.push(done.result);
+        if !done.awaited.is_empty() {
+            let vendor = self.policy.vendor()?;
+            let hashed = Hashed {
+                artifact: path.clone(),
+                sha256,
+                prehash: done.prehash,
+            };
+            let mut notes = Vec::new();
+            self.deferred.artifact_done(
+                vendor,
+                &hashed,
+                done.awaited,
+                &mut self.upstream,
+                &mut notes,
+            )?;
+            self.add_notes(&path, notes);
+        }
         Ok(())
+    }
+
+    fn add_notes(&mut self, artifact: &str, notes: Vec<String>) {
+        if let Some(i) = self.file_index.get(artifact) {
+            self.files[*i].vendor.extend(notes);
+        }
     }
 
     /// Verifies the manifest once its signatures have all been read.
@@ -785,8 +881,41 @@ impl<'p> Checker<'p> {
             }
             self.verified = Some(vm);
             self.stage = Stage::Files;
+            if let Some(bytes) = self.early_sums.take() {
+                self.take_early_sums(bytes)?;
+            }
         }
         Ok(self.verified.as_ref().expect("just set"))
+    }
+
+    /// `ferry/SHA256SUMS` that came before the manifest: now checked
+    /// against the manifest's entry like any listed file.
+    fn take_early_sums(&mut self, bytes: Vec<u8>) -> Result<()> {
+        let vm = self.verified.as_ref().expect("sealed");
+        let Some(entry) = vm.manifest.file(SHA256SUMS_PATH).cloned() else {
+            return Err(Error::bundle(
+                SHA256SUMS_PATH,
+                "not listed in the manifest: extraneous file refused",
+            ));
+        };
+        let sha256 = Sha256Digest::of(&bytes);
+        ferry_manifests::digest::check(
+            SHA256SUMS_PATH,
+            (&entry.sha256, entry.size),
+            (&sha256, bytes.len() as u64),
+        )?;
+        self.seen.insert(SHA256SUMS_PATH.to_string());
+        self.file_index
+            .insert(SHA256SUMS_PATH.to_string(), self.files.len());
+        self.files.push(FileResult {
+            path: SHA256SUMS_PATH.to_string(),
+            size: entry.size,
+            sha256,
+            role: "sha256sums",
+            vendor: Vec::new(),
+        });
+        self.sums = Some(bytes);
+        Ok(())
     }
 
     /// Whether a path has been seen (for carriers that check extras).
@@ -811,6 +940,7 @@ impl<'p> Checker<'p> {
                 ));
             }
         }
+        self.deferred.finish()?;
         if let Some(sums) = &self.sums {
             check_sha256sums(sums, &vm.manifest)?;
         }

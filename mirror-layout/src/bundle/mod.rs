@@ -20,6 +20,7 @@
 //!   passed; the whole bundle is good only when the verify call returns `Ok`.
 
 pub mod checker;
+mod deferred;
 pub mod dir;
 pub mod manifest;
 pub mod pack;

@@ -382,7 +382,10 @@ fn parse_pax(data: &[u8], what: &str) -> Result<Pax> {
                 }
                 pax.size = Some(value.parse().map_err(|_| bad("size out of range"))?);
             }
-            "mtime" => {
+            // GNU tar's PAX (`--format=posix`) writes atime and ctime too:
+            // accepted under the same rule as mtime (a repacked `dir`
+            // bundle verifies, SPEC §3.6).
+            "mtime" | "atime" | "ctime" => {
                 // A time (seconds, optional sign and fraction), never a
                 // place for other bytes.
                 let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
@@ -392,7 +395,7 @@ fn parse_pax(data: &[u8], what: &str) -> Result<Pax> {
                     None => digits(v),
                 };
                 if !ok || value.len() > 32 {
-                    return Err(bad("mtime is not a time"));
+                    return Err(bad(&format!("{key} is not a time")));
                 }
             }
             k if k.starts_with("GNU.sparse.") => {
@@ -408,7 +411,7 @@ fn parse_pax(data: &[u8], what: &str) -> Result<Pax> {
                 return Err(Error::bundle(
                     what,
                     format!(
-                        "PAX key \"{}\" is not accepted in a bundle (only path, size, mtime)",
+                        "PAX key \"{}\" is not accepted in a bundle (only path, size, mtime, atime, ctime)",
                         esc(k)
                     ),
                 ));
