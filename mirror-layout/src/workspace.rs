@@ -419,6 +419,34 @@ pub struct SignOptions {
     pub max_validity: Option<Duration>,
     /// The current time.
     pub now: Timestamp,
+    /// The highest sequence the signing side knows was issued elsewhere
+    /// (its counter across workspaces): a new manifest's sequence exceeds
+    /// it (issue 10: two workspaces signed in one second collided).
+    pub issued_elsewhere: u64,
+}
+
+/// The sequence of a new manifest (SPEC §3.3, issue 10): above every
+/// sequence the signing side can know of — this workspace's last one, the
+/// counter across its workspaces, and with `--since` the highest the
+/// mirror imported — and never below the clock (seconds), so a fresh
+/// workspace still goes forward.
+fn next_sequence(
+    state: &State,
+    opts: &SignOptions,
+    since: Option<&crate::mirror::state::LoadedState>,
+) -> u64 {
+    let now_unix = u64::try_from(opts.now.unix()).unwrap_or(0);
+    let above = |s: u64| s.saturating_add(1);
+    [
+        Some(now_unix),
+        state.last_sequence.map(above),
+        (opts.issued_elsewhere > 0).then(|| above(opts.issued_elsewhere)),
+        since.map(|s| above(s.state.manifest_sequence)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(now_unix)
 }
 
 /// `ferry sign`: writes `ferry/manifest.json` (SPEC §3.3) and
@@ -489,7 +517,9 @@ pub fn sign_since(
     let (bytes, manifest, new_manifest) = if manifest_path.exists() {
         let bytes = read_small_bytes(&manifest_path, json::MAX_DOCUMENT_BYTES)?;
         let manifest = Manifest::parse(&bytes)?;
-        if manifest.base_state_sha256 != since.map(|s| s.sha256) {
+        // A co-signer adds a signature to the manifest as written: it need
+        // not repeat --since; a --since naming another state is refused.
+        if since.is_some() && manifest.base_state_sha256 != since.map(|s| s.sha256) {
             return Err(refused(
                 MANIFEST_PATH,
                 "was written with another --since state (or without one); co-sign with the same state file, or remove ferry/ to issue a new manifest",
@@ -509,10 +539,7 @@ pub fn sign_since(
                 ),
             )));
         }
-        let now_unix = u64::try_from(opts.now.unix()).unwrap_or(0);
-        let sequence = state
-            .last_sequence
-            .map_or(now_unix, |s| s.saturating_add(1).max(now_unix));
+        let sequence = next_sequence(&state, &opts, since);
         let (releases, current) = match since {
             None => (state.releases.clone(), current),
             Some(ls) => incremental(&state, current, ls)?,
@@ -752,6 +779,7 @@ mod tests {
 
     fn opts(now: i64) -> SignOptions {
         SignOptions {
+            issued_elsewhere: 0,
             expires: Duration::days(30),
             max_validity: None,
             now: Timestamp::from_unix(now),

@@ -785,11 +785,16 @@ fn pack_since_the_exported_state_carries_only_what_the_mirror_lacks() {
     assert!(!refused.exists());
     std::fs::remove_dir_all(ws.join("ferry")).unwrap();
     sign_ws(&ws, "org1", Some(&state)).ok();
-    // Co-signing needs the same state.
-    sign_ws(&ws, "org2", None)
+    // A co-signer adds a signature without repeating --since (issue 10);
+    // naming another state is refused.
+    let other_state = w.path("other-state.json");
+    let mut other = std::fs::read(&state).unwrap();
+    other.extend_from_slice(b"\n");
+    std::fs::write(&other_state, other).unwrap();
+    sign_ws(&ws, "org3", Some(&other_state))
         .expect_code(1)
         .stderr_has(&["another --since state"]);
-    sign_ws(&ws, "org2", Some(&state)).ok();
+    sign_ws(&ws, "org2", None).ok().stdout_has(&["co-signed"]);
     let inc = w.path("inc.tar");
     ferry()
         .args(["pack", "--workspace"])

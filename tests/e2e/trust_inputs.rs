@@ -366,3 +366,100 @@ fn another_products_bundle_or_policy_is_named_plainly() {
         .expect_code(1)
         .stderr_has(&["novantra", "orbitdb"]);
 }
+
+fn manifest_sequence(ws: &Path) -> u64 {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("ferry/manifest.json")).unwrap()).unwrap();
+    m["sequence"].as_u64().unwrap()
+}
+
+fn sign_with_state(
+    ws: &Path,
+    key: &str,
+    state_dir: &Path,
+    since: Option<&Path>,
+) -> ferry_tests::Output {
+    let mut c = cmd("ferry")
+        .env("FERRY_STATE_DIR", state_dir)
+        .args(["sign", "--workspace"])
+        .arg(ws)
+        .arg("--key")
+        .arg(demo_key(key));
+    if let Some(s) = since {
+        c = c.arg("--since").arg(s);
+    }
+    c.run()
+}
+
+/// Two workspaces signed within the same second get different sequences
+/// (the signing side's counter across workspaces), so both bundles import
+/// into one mirror in turn.
+#[test]
+fn two_workspaces_signed_in_one_second_get_increasing_sequences() {
+    let w = World::new();
+    let state = w.path("signer-state");
+    let (a, b) = (w.path("ws-a"), w.path("ws-b"));
+    super::mirror::sync_versions(&w, "a", &["1.0.0", "1.1.0"], &a);
+    // A second workspace of the same vendor bytes (a colleague's copy).
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for ws in [&a, &b] {
+        sign_with_state(ws, "org1", &state, None).ok();
+        sign_with_state(ws, "org2", &state, None).ok();
+    }
+    let (sa, sb) = (manifest_sequence(&a), manifest_sequence(&b));
+    assert!(sb > sa, "{sa} then {sb}");
+    for (ws, name) in [(&a, "a.tar"), (&b, "b.tar")] {
+        let out = w.path(name);
+        super::mirror::pack_ws(ws, &out).ok();
+        w.import_now(&out).ok().stdout_has(&["imported manifest"]);
+    }
+}
+
+/// `sign --since STATE` goes above the highest sequence the mirror's
+/// exported state carries, even one issued by another signing machine far
+/// ahead of this clock; the co-signer does not repeat --since.
+#[test]
+fn sign_since_goes_above_the_mirrors_highest_sequence() {
+    let w = World::new();
+    // The mirror imported a manifest with a sequence far above this clock.
+    let fx = w.workspace("far", 9_000_000_000, 0);
+    let far = w.pack(&fx, "far");
+    w.import(&far, &[]).ok();
+    let state = w.path("mirror-state.json");
+    cmd("ferry-mirror")
+        .args(["export-state"])
+        .arg(&w.mirror)
+        .arg("--out")
+        .arg(&state)
+        .run()
+        .ok();
+    let ws = w.path("ws");
+    super::mirror::sync_versions(&w, "a", &["1.0.0"], &ws);
+    let signer = w.path("signer-state");
+    sign_with_state(&ws, "org1", &signer, Some(&state)).ok();
+    sign_with_state(&ws, "org2", &signer, None).ok();
+    assert!(
+        manifest_sequence(&ws) > 9_000_000_000,
+        "{}",
+        manifest_sequence(&ws)
+    );
+    let inc = w.path("inc.tar");
+    cmd("ferry")
+        .args(["pack", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&inc)
+        .arg("--since")
+        .arg(&state)
+        .run()
+        .ok();
+    w.import_now(&inc)
+        .ok()
+        .stdout_has(&["imported manifest", "1.0.0"]);
+}

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use ferry_mirror_layout::cli::{Printer, report_error};
 
 mod config;
+mod counter;
 mod demo;
 mod index;
 mod keygen;

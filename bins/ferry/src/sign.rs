@@ -48,6 +48,10 @@ impl SignArgs {
         };
         let ws = Workspace::existing(&self.workspace)?;
         let key = crate::password::load_secret_key(&self.key)?;
+        let counter = match ws.load_state()? {
+            Some(st) => crate::counter::Counter::open(st.product.as_str())?,
+            None => None,
+        };
         let since = self
             .since
             .as_deref()
@@ -60,9 +64,15 @@ impl SignArgs {
                 expires: self.expires,
                 max_validity,
                 now: Timestamp::now(),
+                issued_elsewhere: counter.as_ref().map_or(0, crate::counter::Counter::value),
             },
             since.as_ref(),
         )?;
+        if let Some(c) = &counter
+            && report.new_manifest
+        {
+            c.record(report.sequence)?;
+        }
         if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
             m.insert("type".into(), "sign".into());
             printer.json(&serde_json::Value::Object(m));

@@ -260,6 +260,7 @@ impl Demo {
                     expires: ferry_manifests::time::Duration::days(30),
                     max_validity: policy.transfer()?.max_validity,
                     now: Timestamp::now(),
+                    issued_elsewhere: 0,
                 },
             )?;
             self.say(&format!(
