@@ -96,6 +96,7 @@ fn serve_sync_sign_round_trip() {
         &ws,
         &org,
         SignOptions {
+            issued_elsewhere: 0,
             expires: Duration::days(30),
             max_validity: None,
             now: Timestamp::now(),
