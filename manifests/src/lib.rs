@@ -31,6 +31,7 @@ pub mod name;
 pub mod path;
 pub mod policy;
 pub mod prehash;
+pub mod redact;
 pub mod release;
 pub mod sigstore;
 pub mod time;

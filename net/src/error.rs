@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use ferry_manifests::ErrorClass;
+use ferry_manifests::redact::{redact_url, redact_urls_in};
 
 /// Everything that can go wrong in ferry's network code.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +19,8 @@ pub enum Error {
 
     /// The server's certificate is not trusted (exit 3).
     #[error(
-        "{url}: TLS: certificate not trusted; pass --ca-cert with the CA that issued the server's certificate"
+        "{}: TLS: certificate not trusted; pass --ca-cert with the CA that issued the server's certificate",
+        redact_url(url)
     )]
     Tls {
         /// The URL.
@@ -29,7 +31,7 @@ pub enum Error {
     },
 
     /// Connecting or reading failed (exit 3).
-    #[error("{url}: network error")]
+    #[error("{}: network error", redact_url(url))]
     Network {
         /// The URL.
         url: String,
@@ -39,7 +41,7 @@ pub enum Error {
     },
 
     /// The server answered with an unexpected status (exit 3).
-    #[error("{url}: HTTP status {status}")]
+    #[error("{}: HTTP status {status}", redact_url(url))]
     Status {
         /// The URL.
         url: String,
@@ -48,7 +50,7 @@ pub enum Error {
     },
 
     /// The server answered a Range request inconsistently (exit 3).
-    #[error("{url}: {reason}")]
+    #[error("{}: {}", redact_url(url), redact_urls_in(reason))]
     Protocol {
         /// The URL.
         url: String,
@@ -57,7 +59,7 @@ pub enum Error {
     },
 
     /// A signature the policy requires is not published (exit 1).
-    #[error("{what}: missing ({url} answered {status}): {reason}")]
+    #[error("{what}: missing ({} answered {status}): {reason}", redact_url(url))]
     MissingSignature {
         /// The signed file.
         what: String,
@@ -82,7 +84,7 @@ pub enum Error {
     },
 
     /// A bad option value: URL, CA file, range (exit 2).
-    #[error("{what}: {reason}")]
+    #[error("{}: {}", redact_urls_in(what), redact_urls_in(reason))]
     Usage {
         /// The option or value.
         what: String,
@@ -140,6 +142,8 @@ impl Error {
             }
             cur = e.source();
         }
+        // reqwest quotes the URL it was given; ours is shown redacted.
+        let source = source.without_url();
         let url = url.to_string();
         if tls {
             Error::Tls { url, source }

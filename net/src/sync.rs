@@ -335,7 +335,7 @@ pub async fn sync(
     // 5. The new state.
     let mut report = SyncReport {
         product: index.product.clone(),
-        index_url: opts.index_url.clone(),
+        index_url: ferry_manifests::redact::redact_url(&opts.index_url),
         index_sha256,
         index_key_id: key_id.to_string(),
         releases: Vec::new(),
@@ -419,7 +419,7 @@ pub async fn sync(
         schema: STATE_SCHEMA.to_string(),
         product: index.product.clone(),
         source: Source {
-            index_url: opts.index_url.clone(),
+            index_url: ferry_manifests::redact::redact_url(&opts.index_url),
             index_sha256,
             fetched: Timestamp::now(),
         },

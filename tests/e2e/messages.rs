@@ -164,3 +164,94 @@ fn document_text_is_escaped_on_the_terminal() {
         s.stdout
     );
 }
+
+/// SPEC §5 rule 6: credentials in a vendor URL (user-info, a token in the
+/// query) are used to download but land nowhere: not in the workspace,
+/// the signed manifest, the bundle, the mirror, stdout/stderr or errors.
+#[test]
+fn credentials_in_a_vendor_url_land_nowhere() {
+    let w = World::new();
+    let src = super::mirror_rules::vendor_src(&w.path("src"), &["1.0.0"], &[]);
+    let web = w.path("web");
+    cmd("ferry")
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    let url = server
+        .url("index.json")
+        .replace("http://", "http://mirror-user:PASSWORD-abc123@")
+        + "?access_token=TOKEN-xyz789";
+    let ws = w.path("ws");
+    let sync = cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["sync", "--index", &url, "--trust"])
+        .arg(&w.policy)
+        .args([
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+            "--workspace",
+        ])
+        .arg(&ws)
+        .args(["--json"])
+        .run();
+    sync.ok();
+    super::mirror::sign_ws(&ws, "org1", None).ok();
+    super::mirror::sign_ws(&ws, "org2", None).ok();
+    let b = w.path("b.tar");
+    super::mirror::pack_ws(&ws, &b).ok();
+    w.import_now(&b).ok();
+    // An error on the same URL (a missing signature) names it redacted.
+    server.fault("index.json.minisig", ferry_tests::http::Fault::Status(404));
+    let failed = cmd("ferry")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args(["sync", "--index", &url, "--trust"])
+        .arg(&w.policy)
+        .args([
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+            "--workspace",
+        ])
+        .arg(w.path("ws2"))
+        .run();
+    assert_ne!(failed.code, 0);
+    // Nowhere: outputs, workspace, bundle, mirror.
+    let secrets = ["PASSWORD-abc123", "TOKEN-xyz789", "mirror-user"];
+    for s in secrets {
+        for (what, text) in [
+            ("sync stdout", &sync.stdout),
+            ("sync stderr", &sync.stderr),
+            ("error", &failed.stderr),
+        ] {
+            assert!(!text.contains(s), "{s} in {what}: {text}");
+        }
+        for root in [&ws, &b, &w.mirror] {
+            grep_tree(root, s);
+        }
+    }
+    assert!(failed.stderr.contains("***@"), "{}", failed.stderr);
+}
+
+fn grep_tree(root: &std::path::Path, needle: &str) {
+    if root.is_file() {
+        let bytes = std::fs::read(root).unwrap();
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} found in {}",
+            root.display()
+        );
+        return;
+    }
+    for e in std::fs::read_dir(root).unwrap() {
+        grep_tree(&e.unwrap().path(), needle);
+    }
+}

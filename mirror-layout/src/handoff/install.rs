@@ -494,19 +494,7 @@ pub fn install(
     })
 }
 
-/// A URL without its user-info (`https://***@host/…`): credentials never
-/// land in a record or a message (SPEC §5 rule 6).
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_string(),
-    }
-}
+pub use ferry_manifests::redact::redact_url;
 
 /// `exit 3`, `killed by a signal`, plus any note.
 #[must_use]
@@ -522,13 +510,6 @@ pub fn describe(r: &CommandRecord) -> String {
 
 /// Runs `sh -c CMD` with `env`, its stdout and stderr going to this
 /// process's stderr (stdout carries data only), killed after `timeout`.
-#[cfg(test)]
-#[test]
-fn urls_lose_their_credentials() {
-    assert_eq!(redact_url("http://u:p@h:1/x@y"), "http://***@h:1/x@y");
-    assert_eq!(redact_url("http://h/x"), "http://h/x");
-    assert_eq!(redact_url("not a url"), "not a url");
-}
 
 fn run_sh(cmd: &str, env: &[(&str, OsString)], timeout: Option<Duration>) -> CommandRecord {
     let mut c = Command::new("sh");
