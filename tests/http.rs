@@ -44,6 +44,9 @@ pub enum Fault {
     IgnoreRange,
     /// Answer a `Range` request with a `Content-Range` one byte off.
     BadContentRange,
+    /// Send the headers, then one body byte every this many milliseconds
+    /// (a trickling server; stops after 60 s or when the client leaves).
+    Trickle(u64),
 }
 
 struct Shared {
@@ -217,6 +220,20 @@ fn handle(s: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
             stream.write_all(&body[..n.min(body.len())])?;
             stream.flush()?;
             stream.shutdown(std::net::Shutdown::Both)
+        }
+        Some(Fault::Trickle(ms)) => {
+            let head = head(status, &headers, Some(body.len()));
+            stream.write_all(head.as_bytes())?;
+            let start = std::time::Instant::now();
+            for b in &body {
+                if s.stop.load(Ordering::SeqCst) || start.elapsed().as_secs() > 60 {
+                    break;
+                }
+                stream.write_all(std::slice::from_ref(b))?;
+                stream.flush()?;
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            Ok(())
         }
         Some(Fault::ExtraBytes(n)) => {
             let head = head(status, &headers, None);

@@ -353,8 +353,29 @@ async fn attempt_once(
             // Bytes an earlier run left (later attempts counted them already).
             ctx.progress.file_advance(job.path.as_str(), have);
         }
+        let mut rate = crate::limits::RateWatch::new();
         loop {
-            let chunk = match resp.chunk().await {
+            let next = tokio::time::timeout(rate.chunk_wait(), resp.chunk()).await;
+            let next = match next {
+                Ok(n) => n,
+                Err(_) => {
+                    let _ = file.flush();
+                    return Err(Error::Stalled {
+                        url: url.to_string(),
+                        reason: rate.stalled(),
+                    });
+                }
+            };
+            if let Ok(Some(c)) = &next
+                && let Err(reason) = rate.add(c.len())
+            {
+                let _ = file.flush();
+                return Err(Error::Stalled {
+                    url: url.to_string(),
+                    reason,
+                });
+            }
+            let chunk = match next {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => {
@@ -423,6 +444,29 @@ fn check_content_range(
 /// # Errors
 /// Network errors, or [`ferry_manifests::Error::DocumentTooLarge`].
 pub async fn fetch_small(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    limit: u64,
+    what: &str,
+) -> Result<std::result::Result<Vec<u8>, u16>> {
+    let u = url.as_str();
+    // One deadline for the whole answer (issue 10: a trickle kept sync
+    // waiting for an hour).
+    match tokio::time::timeout(
+        crate::limits::get().deadline,
+        fetch_small_inner(client, url, limit, what),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(Error::Stalled {
+            url: u.to_string(),
+            reason: crate::limits::deadline_reason(limit),
+        }),
+    }
+}
+
+async fn fetch_small_inner(
     client: &reqwest::Client,
     url: &reqwest::Url,
     limit: u64,

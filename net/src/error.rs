@@ -71,6 +71,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A server too slow or stalled (exit 3; not retried: a trickling
+    /// server would only be waited for again).
+    #[error("{}: {reason}", redact_url(url))]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// The limit it broke.
+        reason: String,
+    },
+
     /// A local file could not be read or written (exit 3).
     #[error("{}: {action} failed", path.display())]
     Io {
@@ -104,6 +114,7 @@ impl Error {
             | Error::Network { .. }
             | Error::Status { .. }
             | Error::Protocol { .. }
+            | Error::Stalled { .. }
             | Error::Io { .. } => ErrorClass::Environment,
             Error::MissingSignature { .. } => ErrorClass::Verification,
             Error::Usage { .. } => ErrorClass::Usage,

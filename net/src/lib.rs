@@ -16,6 +16,7 @@
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod limits;
 pub mod mirror_client;
 pub mod mirror_serve;
 pub mod progress;

@@ -203,6 +203,7 @@ impl MirrorSource for HttpMirror {
             resp: Some(resp),
             chunk: Vec::new(),
             pos: 0,
+            rate: crate::limits::RateWatch::new(),
         }))
     }
 }
@@ -215,6 +216,7 @@ struct BodyReader<'a> {
     resp: Option<reqwest::Response>,
     chunk: Vec<u8>,
     pos: usize,
+    rate: crate::limits::RateWatch,
 }
 
 impl Read for BodyReader<'_> {
@@ -223,8 +225,24 @@ impl Read for BodyReader<'_> {
             let Some(resp) = self.resp.as_mut() else {
                 return Ok(0);
             };
-            match self.rt.block_on(resp.chunk()) {
+            let wait = self.rate.chunk_wait();
+            let next = self
+                .rt
+                .block_on(async { tokio::time::timeout(wait, resp.chunk()).await });
+            let Ok(next) = next else {
+                return Err(to_io(Error::Stalled {
+                    url: self.url.clone(),
+                    reason: self.rate.stalled(),
+                }));
+            };
+            match next {
                 Ok(Some(c)) => {
+                    if let Err(reason) = self.rate.add(c.len()) {
+                        return Err(to_io(Error::Stalled {
+                            url: self.url.clone(),
+                            reason,
+                        }));
+                    }
                     self.chunk = c.to_vec();
                     self.pos = 0;
                 }

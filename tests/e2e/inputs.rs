@@ -124,3 +124,62 @@ fn a_fifo_where_a_file_is_expected_is_refused_at_once() {
         .expect_code(1)
         .stderr_has(&["license", "FIFO"]);
 }
+
+/// A server that trickles: a small document (the index signature) gets an
+/// overall deadline, a large download a minimum rate; either stops with
+/// exit 3 naming the URL, nothing unverified kept. Limits are lowered for
+/// the test through the documented variables.
+#[test]
+fn a_trickling_server_is_given_up_on() {
+    let w = World::new();
+    let src = super::mirror_rules::vendor_src(&w.path("src"), &["1.0.0"], &[]);
+    let web = w.path("web");
+    ferry_tests::cmd("ferry")
+        .args(["index", "build", "--from"])
+        .arg(&src)
+        .arg("--key")
+        .arg(demo_key("vendor"))
+        .arg("--out")
+        .arg(&web)
+        .run()
+        .ok();
+    let server = ferry_tests::http::Server::start(&web);
+    let sync = |ws: &Path| {
+        bounded("ferry")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("FERRY_NET_DEADLINE", "2")
+            .env("FERRY_NET_MIN_RATE", "2000")
+            .env("FERRY_NET_RATE_WINDOW", "2")
+            .args(["sync", "--index", &server.url("index.json"), "--trust"])
+            .arg(&w.policy)
+            .args([
+                "--channel",
+                "stable",
+                "--profile",
+                "no-training",
+                "--workspace",
+            ])
+            .arg(ws)
+            .run()
+    };
+    server.fault("index.json.minisig", ferry_tests::http::Fault::Trickle(200));
+    let t = std::time::Instant::now();
+    sync(&w.path("ws1"))
+        .expect_code(3)
+        .stderr_has(&["index.json.minisig", "no complete answer within 2 s"]);
+    assert!(t.elapsed().as_secs() < 20, "took {:?}", t.elapsed());
+    server.clear_faults();
+    server.fault(
+        "1.0.0/no-training/novantra_1.0.0_amd64.deb",
+        ferry_tests::http::Fault::Trickle(50),
+    );
+    let ws2 = w.path("ws2");
+    sync(&ws2)
+        .expect_code(3)
+        .stderr_has(&["novantra_1.0.0_amd64.deb", "bytes/s"]);
+    assert!(
+        !ws2.join("releases/1.0.0/no-training/novantra_1.0.0_amd64.deb")
+            .exists(),
+        "an unverified artifact was kept"
+    );
+}

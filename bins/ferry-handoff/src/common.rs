@@ -67,6 +67,7 @@ pub(crate) struct Loaded {
 impl MirrorArgs {
     /// Loads the policy, then reads and verifies the mirror.
     pub(crate) fn load(&self, now: Timestamp) -> Result<Loaded> {
+        ferry_net::limits::set(ferry_net::limits::from_vars(|k| std::env::var(k).ok())?);
         let mut sel = Selector::new(&self.channel, &self.profile, self.platform.as_deref())
             .map_err(|e| UsageError(format!("--channel/--profile/--platform: {e}")))?;
         let policy = TrustPolicy::load(&self.trust)?;

@@ -130,6 +130,7 @@ impl SyncArgs {
     }
 
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        ferry_net::limits::set(ferry_net::limits::from_vars(|k| std::env::var(k).ok())?);
         let (opts, trust) = self.resolve()?;
         let policy = TrustPolicy::load(&trust)?;
         let progress: Arc<dyn Progress> = if printer.progress() {

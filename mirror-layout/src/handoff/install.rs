@@ -510,7 +510,6 @@ pub fn describe(r: &CommandRecord) -> String {
 
 /// Runs `sh -c CMD` with `env`, its stdout and stderr going to this
 /// process's stderr (stdout carries data only), killed after `timeout`.
-
 fn run_sh(cmd: &str, env: &[(&str, OsString)], timeout: Option<Duration>) -> CommandRecord {
     let mut c = Command::new("sh");
     c.arg("-c").arg(cmd).stdin(Stdio::null());
