@@ -28,8 +28,18 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "build the binaries the end-to-end tests run"
-cargo build --workspace --bins
+step "build the binaries the end-to-end tests run (with the crash tests' failpoints)"
+cargo build --workspace --bins --features ferry-mirror/failpoints
+
+step "a release build contains no failpoint code (issue 11)"
+cargo build --release --workspace --bins
+for b in ferry ferry-verify ferry-mirror ferry-handoff; do
+  if grep -a -q -e FERRY_FAILPOINT -e 'waiting to be killed' "target/release/$b"; then
+    echo "target/release/$b contains failpoint code" >&2
+    exit 1
+  fi
+done
+echo "ok: no failpoint strings in the four release binaries"
 
 step "ferry-verify links no networking crate (SPEC §1)"
 tree="$(cargo tree -p ferry-verify -e normal --prefix none)"

@@ -2,8 +2,9 @@
 //! fresh temp directories, and check the "reject" conventions of
 //! ATTACKS.md §0 (exit code, no panic, nothing changed on disk).
 //!
-//! The binaries are those of `target/debug`; `scripts/ci.sh` builds them
-//! (`cargo build --workspace --bins`) before `cargo test`.
+//! The binaries are those of the current sources: the first test that
+//! needs one runs `cargo build --workspace --bins --features
+//! ferry-mirror/failpoints` (incremental), so no test runs a stale binary.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::missing_panics_doc, clippy::must_use_candidate)]
@@ -46,8 +47,46 @@ pub fn demo_pub(name: &str) -> PathBuf {
     repo_root().join("keys/demo").join(format!("{name}.pub"))
 }
 
-/// Path of one of the four binaries in `target/debug` (or `$FERRY_BIN_DIR`).
+/// The cargo features the e2e binaries are built with: the crash tests'
+/// kill points (never in a release build).
+pub const TEST_FEATURES: &str = "ferry-mirror/failpoints";
+
+/// Builds the binaries of the current sources once per test process
+/// (`cargo build --workspace --bins --features …`, incremental: a no-op
+/// when nothing changed), so a test never runs a stale binary that lies in
+/// `target/debug` (issue 11). Skipped when `$FERRY_BIN_DIR` names
+/// binaries built elsewhere.
+fn build_current_binaries() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        if std::env::var_os("FERRY_BIN_DIR").is_some() {
+            return;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--workspace",
+                "--bins",
+                "--features",
+                TEST_FEATURES,
+            ])
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cargo build for the e2e binaries");
+        assert!(
+            out.status.success(),
+            "cargo build --workspace --bins --features {TEST_FEATURES} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Path of one of the four binaries of the current build (see
+/// [`build_current_binaries`]), in `target/debug` (or `$FERRY_BIN_DIR`).
 pub fn bin(name: &str) -> PathBuf {
+    build_current_binaries();
     let dir = std::env::var_os("FERRY_BIN_DIR").map_or_else(
         || {
             std::env::var_os("CARGO_TARGET_DIR")
@@ -57,11 +96,7 @@ pub fn bin(name: &str) -> PathBuf {
         PathBuf::from,
     );
     let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace --bins` before the tests (scripts/ci.sh does)",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing after the build", p.display());
     p
 }
 

@@ -135,7 +135,9 @@ fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
                 ferry_manifests::Error::Threshold { .. } => Some(
                     "ask more holders of trusted org keys to co-sign with `ferry sign`, or check that the policy lists their public keys",
                 ),
-                ferry_manifests::Error::Config { .. } => {
+                ferry_manifests::Error::Config { path, .. }
+                    if path.extension().is_some_and(|e| e == "toml") =>
+                {
                     Some("fix the trust policy file; see the README section \"Trust policy\"")
                 }
                 ferry_manifests::Error::Io {

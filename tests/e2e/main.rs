@@ -7,6 +7,7 @@
 mod attacks;
 mod bundle;
 mod bundle_order;
+mod cli;
 mod demo;
 mod formats;
 mod foundation;

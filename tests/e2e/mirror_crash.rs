@@ -23,6 +23,20 @@ fn cp_a(from: &Path, to: &Path) {
     assert!(st.success(), "cp -a failed");
 }
 
+/// The failpoints a `FERRY_FAILPOINT=list` run recorded; a clear failure
+/// when the binaries lack the `failpoints` feature.
+fn recorded_points(list: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(list).unwrap_or_default();
+    let points: Vec<String> = text.lines().map(str::to_string).collect();
+    assert!(
+        !points.is_empty(),
+        "no failpoints recorded: the binaries were built without the `failpoints` feature \
+         (cargo build --workspace --bins --features {})",
+        ferry_tests::TEST_FEATURES
+    );
+    points
+}
+
 /// Starts an import that stops at failpoint `point` (or runs with `env`).
 fn spawn_import(mirror: &Path, policy: &Path, bundle: &Path, point: &str, mark: &Path) -> Child {
     Command::new(bin("ferry-mirror"))
@@ -117,11 +131,7 @@ fn import_killed_at_every_step_is_all_or_nothing() {
         .env("FERRY_FAILPOINT_MARK", &list)
         .run()
         .ok();
-    let points: Vec<String> = std::fs::read_to_string(&list)
-        .expect("points")
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let points = recorded_points(&list);
     let unique: std::collections::BTreeSet<&String> = points.iter().collect();
     assert_eq!(
         unique.len(),
@@ -308,11 +318,7 @@ fn prune_killed_at_every_step_is_all_or_nothing() {
         .status()
         .expect("prune");
     assert!(st.success());
-    let points: Vec<String> = std::fs::read_to_string(&list)
-        .expect("points")
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let points = recorded_points(&list);
     assert!(points.len() >= 12, "{points:?}");
     let armed_at = points.iter().position(|p| p == "journal-armed").unwrap();
     let after = index_sequence(&list_mirror);
