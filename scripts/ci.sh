@@ -41,7 +41,7 @@ for b in ferry ferry-verify ferry-mirror ferry-handoff; do
 done
 echo "ok: no failpoint strings in the four release binaries"
 
-step "ferry-verify links no networking crate (SPEC §1)"
+step "ferry-verify links no networking crate and no hand-off code (SPEC §1, §2)"
 tree="$(cargo tree -p ferry-verify -e normal --prefix none)"
 if bad="$(printf '%s\n' "$tree" | grep -E '^(reqwest|hyper|tokio|rustls|native-tls|openssl|h2) v' | sort -u)" && [ -n "$bad" ]; then
   echo "ferry-verify depends on networking crates:" >&2
@@ -49,6 +49,11 @@ if bad="$(printf '%s\n' "$tree" | grep -E '^(reqwest|hyper|tokio|rustls|native-t
   exit 1
 fi
 echo "ok: $(printf '%s\n' "$tree" | sort -u | wc -l) crates, none of reqwest/hyper/tokio/rustls/native-tls/openssl/h2"
+if printf '%s\n' "$tree" | grep -q '^ferry-handoff-core v'; then
+  echo "ferry-verify links the hand-off (installer) crate ferry-handoff-core" >&2
+  exit 1
+fi
+echo "ok: ferry-verify links no hand-off code (ferry-handoff-core)"
 
 step "tests"
 log="$(mktemp)"

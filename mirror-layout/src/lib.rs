@@ -1,8 +1,10 @@
 //! # ferry-mirror-layout
 //!
 //! Bundles and the mirror tree: bundle read/write, the internal mirror and
-//! its atomic import, the mirror index and hint feed, upgrade paths, the
-//! audit log; plus the reporting conventions the binaries share ([`cli`]).
+//! its atomic import, the mirror index and hint feed, the audit log; plus
+//! the reporting conventions the binaries share ([`cli`]). The hand-off
+//! and the upgrade planner live in `ferry-handoff-core` (`handoff/`), which
+//! `ferry-verify` does not link.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -12,10 +14,8 @@ pub mod bundle;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
-pub mod handoff;
 pub mod keyload;
 pub mod mirror;
-pub mod upgrade;
 pub mod workspace;
 
 pub use error::{Error, Result};

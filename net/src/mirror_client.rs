@@ -10,8 +10,8 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use ferry_mirror_layout::handoff::MirrorSource;
-use ferry_mirror_layout::handoff::install::{HealthProbe, redact_url};
+use ferry_handoff_core::MirrorSource;
+use ferry_handoff_core::install::{HealthProbe, redact_url};
 
 use crate::client::{ClientOptions, build};
 use crate::download::fetch_small_retry;

@@ -91,7 +91,7 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
             .args(["--json"])
             .run()
     };
-    let host = ferry_mirror_layout::handoff::host_platform();
+    let host = ferry_handoff_core::host_platform();
     if host.as_deref() == Some("linux-amd64") || host.as_deref() == Some("linux-arm64") {
         let o = check(&[]);
         o.expect_code(11);

@@ -1,7 +1,7 @@
 //! `ferry-handoff`: the product host (SPEC §1, §4): asks the internal
 //! mirror what to upgrade to, runs the pre-flight checks, hands the
 //! verified package to the product's installer. Thin: parses arguments,
-//! calls `ferry_mirror_layout::handoff`, maps the outcome to an exit code.
+//! calls `ferry_handoff_core`, maps the outcome to an exit code.
 
 #![forbid(unsafe_code)]
 

@@ -48,10 +48,10 @@ pub(crate) struct IssueArgs {
     #[arg(long)]
     licensee: String,
     /// Expiry: 2027-06-30 (midnight UTC) or 2027-06-30T00:00:00Z.
-    #[arg(long, value_parser = ferry_mirror_layout::handoff::preflight::parse_date)]
+    #[arg(long, value_parser = ferry_handoff_core::preflight::parse_date)]
     expires: Timestamp,
     /// Issue time (default: now).
-    #[arg(long, value_parser = ferry_mirror_layout::handoff::preflight::parse_date)]
+    #[arg(long, value_parser = ferry_handoff_core::preflight::parse_date)]
     issued: Option<Timestamp>,
     /// The license file to write (FILE.minisig goes beside it).
     #[arg(long)]

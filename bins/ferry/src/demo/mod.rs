@@ -463,7 +463,7 @@ impl Demo {
     /// Stage 6: a product host on an old no-training version asks the
     /// served mirror what to do, and hands the next hop to the installer.
     fn stage_handoff(&mut self, mirror_url: &str) -> Result<()> {
-        use ferry_mirror_layout::handoff::{self, Selector, install, preflight};
+        use ferry_handoff_core::{self as handoff, Selector, install, preflight};
         self.step("Product operator: a host on 1.4.0 (no-training) asks the mirror what to do");
         let site = self.path("policy/site.toml");
         let policy = ferry_manifests::policy::TrustPolicy::load(&site)?;

@@ -16,8 +16,8 @@ use semver::{Version, VersionReq};
 use super::install::{self, Actions, HealthProbe};
 use super::preflight::Inputs;
 use super::*;
-use crate::mirror::Mirror;
-use crate::mirror::index::MirrorRelease;
+use ferry_mirror_layout::mirror::Mirror;
+use ferry_mirror_layout::mirror::index::MirrorRelease;
 
 fn key(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../keys/demo/{name}"))
@@ -67,7 +67,7 @@ fn mirror(root: &Path) {
             yanked: None,
             advisories,
             notes: BundlePath::new(&format!("releases/{v}/NOTES.md")).unwrap(),
-            artifacts: vec![crate::mirror::index::MirrorArtifact {
+            artifacts: vec![ferry_mirror_layout::mirror::index::MirrorArtifact {
                 path: BundlePath::new(&rel).unwrap(),
                 profile: n("no-training"),
                 platform: n("linux-amd64"),

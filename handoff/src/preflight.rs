@@ -27,8 +27,8 @@ use ferry_manifests::release::default_supported_from;
 use ferry_manifests::time::{Duration, Timestamp};
 
 use super::{Selector, VerifiedMirror, candidates, join, release};
-use crate::error::{Error, Result};
 use crate::upgrade;
+use ferry_mirror_layout::error::{Error, Result};
 
 /// Largest license file read.
 const MAX_LICENSE_BYTES: u64 = 64 * 1024;

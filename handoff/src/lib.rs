@@ -9,7 +9,7 @@
 //! [`MirrorSource`] and [`install::HealthProbe`] over HTTP.
 //!
 //! ```no_run
-//! use ferry_mirror_layout::handoff::{self, DirSource, Selector};
+//! use ferry_handoff_core::{self as handoff, DirSource, Selector};
 //! # fn main() -> ferry_mirror_layout::Result<()> {
 //! let policy = ferry_manifests::policy::TrustPolicy::load("ferry-trust.toml".as_ref())?;
 //! let source = DirSource::new("/srv/mirror");
@@ -20,9 +20,13 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 pub mod install;
 pub mod preflight;
 pub mod record;
+pub mod upgrade;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,13 +43,13 @@ use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::release::Advisory;
 use ferry_manifests::time::Timestamp;
 
-use crate::error::{Error, Result};
-use crate::mirror::index::{MirrorArtifact, MirrorIndex, MirrorRelease};
-use crate::mirror::published::{
+use crate::upgrade::Candidate;
+use ferry_mirror_layout::error::{Error, Result};
+use ferry_mirror_layout::mirror::index::{MirrorArtifact, MirrorIndex, MirrorRelease};
+use ferry_mirror_layout::mirror::published::{
     MAX_PUBLISHED_BYTES, PUBLISHED_FILE, check_same_publish, verify_published,
 };
-use crate::mirror::{HINTS_FILE, INDEX_FILE, verify_hints_bytes, verify_index_bytes};
-use crate::upgrade::{self, Candidate};
+use ferry_mirror_layout::mirror::{HINTS_FILE, INDEX_FILE, verify_hints_bytes, verify_index_bytes};
 
 /// Where a mirror's files come from: a directory, or a web server (the
 /// implementation lives in `ferry-net`). Paths are mirror-relative

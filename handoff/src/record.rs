@@ -13,8 +13,8 @@ use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 
 use super::preflight::CheckResult;
-use crate::error::Result;
-use crate::fsutil::write_atomic;
+use ferry_mirror_layout::error::Result;
+use ferry_mirror_layout::fsutil::write_atomic;
 
 /// The schema string of a hand-off record.
 pub const SCHEMA: &str = "ferry.handoff/v1";
@@ -117,7 +117,7 @@ pub struct HealthRecord {
 /// removed). Returns the new name of the earlier record, if there was one.
 ///
 /// # Errors
-/// [`crate::Error::Io`].
+/// [`ferry_mirror_layout::Error::Io`].
 pub fn archive_previous(to: &Path) -> Result<Option<std::path::PathBuf>> {
     let current = to.join(FILE_NAME);
     if std::fs::symlink_metadata(&current).is_err() {
@@ -128,12 +128,18 @@ pub fn archive_previous(to: &Path) -> Result<Option<std::path::PathBuf>> {
         match std::fs::hard_link(&current, &kept) {
             Ok(()) => {
                 std::fs::remove_file(&current)
-                    .map_err(|e| crate::Error::io(&current, "remove", e))?;
-                crate::fsutil::sync_dir(to)?;
+                    .map_err(|e| ferry_mirror_layout::Error::io(&current, "remove", e))?;
+                ferry_mirror_layout::fsutil::sync_dir(to)?;
                 return Ok(Some(kept));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(crate::Error::io(&kept, "keep the earlier record", e)),
+            Err(e) => {
+                return Err(ferry_mirror_layout::Error::io(
+                    &kept,
+                    "keep the earlier record",
+                    e,
+                ));
+            }
         }
     }
     Ok(None)
@@ -143,7 +149,7 @@ impl HandoffRecord {
     /// Writes the record atomically to `path`.
     ///
     /// # Errors
-    /// [`crate::Error::Io`].
+    /// [`ferry_mirror_layout::Error::Io`].
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("hand-off records serialize");
         bytes.push(b'\n');

@@ -32,10 +32,10 @@ use super::record::{
     ArtifactRecord, CommandRecord, FILE_NAME, HandoffRecord, HealthRecord, SCHEMA,
 };
 use super::{MirrorSource, Selector, VerifiedMirror, check_pins, fetch_small};
-use crate::error::{Error, Result};
-use crate::fsutil::sync_dir;
-use crate::mirror::index::{MirrorArtifact, MirrorRelease};
 use crate::upgrade;
+use ferry_mirror_layout::error::{Error, Result};
+use ferry_mirror_layout::fsutil::sync_dir;
+use ferry_mirror_layout::mirror::index::{MirrorArtifact, MirrorRelease};
 
 /// Post-upgrade URL checks (HTTP lives in `ferry-net`).
 pub trait HealthProbe {

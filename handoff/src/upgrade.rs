@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use ferry_manifests::release::{Advisory, default_supported_from};
 use semver::{Version, VersionReq};
 
-use crate::error::{Error, Result};
+use ferry_mirror_layout::error::{Error, Result};
 
 /// A release the planner may use.
 #[derive(Debug, Clone, PartialEq, Eq)]
