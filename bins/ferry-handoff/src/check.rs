@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_handoff_core::{self as handoff, Status};
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::cli::Printer;
 
 use crate::common::MirrorArgs;
 

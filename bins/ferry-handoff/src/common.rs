@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::UsageError;
 use ferry_handoff_core::{self as handoff, DirSource, MirrorSource, Selector, VerifiedMirror};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::cli::UsageError;
 use ferry_net::client::ClientOptions;
 use ferry_net::mirror_client::{HttpClient, HttpMirror};
 use semver::Version;

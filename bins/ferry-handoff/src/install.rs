@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::{Printer, UsageError, VerifyError};
 use ferry_handoff_core::install::{self as lib, Actions, Planned};
 use ferry_handoff_core::preflight::{self, Inputs, LicenseInput};
 use ferry_manifests::time::{Duration, Timestamp};
-use ferry_mirror_layout::cli::{Printer, UsageError, VerifyError};
 use semver::Version;
 
 use crate::common::MirrorArgs;

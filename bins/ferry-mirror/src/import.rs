@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::bundle::Input;
-use ferry_mirror_layout::cli::Printer;
 use ferry_mirror_layout::mirror::Mirror;
 
 /// Verify bundles and add them to the mirror, atomically: verified while
@@ -41,7 +41,7 @@ pub(crate) struct ImportArgs {
 impl ImportArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         if self.bundles.iter().any(|b| b.as_os_str() == "-") {
-            return Err(ferry_mirror_layout::cli::UsageError(
+            return Err(ferry_cli::UsageError(
                 "ferry-mirror import cannot read a bundle from standard input (-): it reads the signed manifest first, then every file; save the stream to a file first (cat > bundle.tar), or give a file, a first volume, a NAME.volumes.json or a folder".into(),
             )
             .into());

@@ -12,11 +12,11 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
+use ferry_cli::{Printer, VerifyError, report_error};
 use ferry_manifests::minisig::{KeySet, SecretKey};
 use ferry_manifests::name::Name;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::cli::{Printer, VerifyError, report_error};
 use ferry_mirror_layout::mirror::Mirror;
 
 /// The internal mirror: create it, import verified bundles, serve it,
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
 }
 
 pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
-    Ok(ferry_mirror_layout::keyload::load_secret_key(path)?)
+    Ok(ferry_cli::keyload::load_secret_key(path)?)
 }
 
 pub(crate) fn mirror_keys(

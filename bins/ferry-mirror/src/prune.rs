@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::cli::Printer;
 use ferry_mirror_layout::fsutil::write_atomic;
 use ferry_mirror_layout::mirror::Mirror;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use ferry_mirror_layout::cli::Printer;
+use ferry_cli::Printer;
 use ferry_mirror_layout::mirror::Mirror;
 
 /// Serve the mirror read-only over HTTP: static files with Range, ETag and

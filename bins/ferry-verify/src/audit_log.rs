@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use ferry_cli::{Printer, UsageError, VerifyError};
 use ferry_manifests::minisig::read_small_bytes;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_mirror_layout::audit::{MAX_LOG_BYTES, verify_chain};
-use ferry_mirror_layout::cli::{Printer, UsageError, VerifyError};
 use ferry_mirror_layout::mirror::verify_index_bytes;
 
 /// Check a mirror's hash-chained audit log (SPEC §3.9): every line in

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::{Printer, UsageError};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::bundle::manifest::State;
 use ferry_mirror_layout::bundle::report::write_receipt;
 use ferry_mirror_layout::bundle::{Input, Repair, VerifyOptions, verify_bundle};
-use ferry_mirror_layout::cli::{Printer, UsageError};
 
 /// Verify a bundle offline, in one pass over a tar stream: manifest
 /// signatures (threshold of distinct trusted keys), expiry, max_validity,
@@ -69,7 +69,7 @@ impl BundleArgs {
         let policy = TrustPolicy::load(&self.trust)?;
         let opts = options(self.now, self.state.as_ref())?;
         let key = match &self.key {
-            Some(k) => Some(ferry_mirror_layout::keyload::load_secret_key(k)?),
+            Some(k) => Some(ferry_cli::keyload::load_secret_key(k)?),
             None => None,
         };
         if self.receipt.is_some() && self.paths.len() > 1 {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::{Printer, UsageError, VerifyError};
 use ferry_manifests::artifact::{MAX_LEGACY_BYTES, MinisignCheck, StreamCheck};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile, read_small_bytes};
@@ -15,7 +16,6 @@ use ferry_manifests::sigstore::{
     ArtifactInput, Expect, MAX_BUNDLE_BYTES, SanPattern, SigstoreBundle, SigstoreOutcome,
     SigstoreRoot,
 };
-use ferry_mirror_layout::cli::{Printer, UsageError, VerifyError};
 use serde::Serialize;
 
 /// Largest minisign signature or key file read.

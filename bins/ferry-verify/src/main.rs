@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_mirror_layout::cli::{Printer, report_error};
+use ferry_cli::{Printer, report_error};
 
 mod audit_log;
 mod bundle;

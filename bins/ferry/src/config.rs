@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use ferry_cli::UsageError;
 use ferry_manifests::name::Name;
-use ferry_mirror_layout::cli::UsageError;
 use serde::Deserialize;
 
 /// One value or a list of values (`channel = "stable"` or `["stable", "lts"]`).

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use ferry_cli::Printer;
 use ferry_manifests::time::Timestamp;
 use ferry_manifests::vendor;
-use ferry_mirror_layout::cli::Printer;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum IndexCommand {

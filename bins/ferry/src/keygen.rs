@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_manifests::minisig;
-use ferry_mirror_layout::cli::Printer;
 
 /// Generate a minisign key pair: OUT.key (secret, mode 0600, never
 /// overwritten) and OUT.pub. The secret key is encrypted with a password
@@ -30,7 +30,7 @@ impl KeygenArgs {
         let pub_path = self.out.with_extension("pub");
         for p in [&key_path, &pub_path] {
             if p.exists() {
-                anyhow::bail!(ferry_mirror_layout::cli::UsageError(format!(
+                anyhow::bail!(ferry_cli::UsageError(format!(
                     "{} already exists; ferry never overwrites a key",
                     p.display()
                 )));

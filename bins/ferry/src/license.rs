@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use ferry_cli::{Printer, UsageError};
 use ferry_manifests::license::{License, SCHEMA};
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::cli::{Printer, UsageError};
 
 /// Product licenses.
 #[derive(Debug, Subcommand)]

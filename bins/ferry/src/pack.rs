@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_mirror_layout::bundle::{Format, PackOptions, Split, pack};
-use ferry_mirror_layout::cli::Printer;
 
 /// Pack a signed workspace into a bundle: tar (default, reproducible),
 /// tar.gz, zip or a plain directory; optionally split into volumes with

@@ -2,7 +2,7 @@
 //! terminal. Never logged, never echoed.
 
 use anyhow::{Result, bail};
-use ferry_mirror_layout::cli::UsageError;
+use ferry_cli::UsageError;
 
 /// The environment variable that carries a key password.
 pub(crate) const ENV: &str = "FERRY_PASSWORD";
@@ -11,7 +11,7 @@ pub(crate) const ENV: &str = "FERRY_PASSWORD";
 pub(crate) fn load_secret_key(
     path: &std::path::Path,
 ) -> Result<ferry_manifests::minisig::SecretKey> {
-    Ok(ferry_mirror_layout::keyload::load_secret_key(path)?)
+    Ok(ferry_cli::keyload::load_secret_key(path)?)
 }
 
 /// A new password, asked twice.

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
-use ferry_mirror_layout::cli::Printer;
 use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign_since};
 
 /// Write ferry/manifest.json (SPEC §3.3) and ferry/SHA256SUMS over every

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use clap::Args;
+use ferry_cli::{Printer, UsageError};
 use ferry_manifests::name::Name;
 use ferry_manifests::policy::TrustPolicy;
-use ferry_mirror_layout::cli::{Printer, UsageError};
 use ferry_net::client::ClientOptions;
 use ferry_net::progress::{NoProgress, Progress};
 use ferry_net::sync::{DEFAULT_JOBS, DEFAULT_RETRIES, SyncOptions, sync_blocking};
@@ -243,9 +243,7 @@ impl Progress for Bars {
         self.total.inc(size);
     }
     fn note(&self, message: &str) {
-        let _ = self
-            .mp
-            .println(ferry_mirror_layout::cli::terminal_safe(message));
+        let _ = self.mp.println(ferry_cli::terminal_safe(message));
     }
     fn finish(&self) {
         self.total.finish_and_clear();

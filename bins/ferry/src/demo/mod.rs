@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ferry_cli::{Printer, UsageError};
 use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 use ferry_manifests::vendor;
 use ferry_mirror_layout::bundle::{self, Format, Input, PackOptions, Repair, Split, VerifyOptions};
-use ferry_mirror_layout::cli::{Printer, UsageError};
 use ferry_mirror_layout::mirror::Mirror;
 use ferry_mirror_layout::workspace::{self, SignOptions, Workspace};
 use ferry_net::serve::StaticServer;

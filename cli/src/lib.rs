@@ -3,6 +3,11 @@
 //! cause, then `hint:` lines). Binaries stay thin; this is the one place
 //! that decides how an error maps to an exit code.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod keyload;
+
 use std::error::Error as StdError;
 
 use ferry_manifests::ErrorClass;
@@ -31,7 +36,7 @@ pub fn classify(
         if let Some(e) = e.downcast_ref::<ferry_manifests::Error>() {
             return e.class();
         }
-        if let Some(e) = e.downcast_ref::<crate::Error>() {
+        if let Some(e) = e.downcast_ref::<ferry_mirror_layout::Error>() {
             return e.class();
         }
         if let Some(e) = e.downcast_ref::<UsageError>() {
