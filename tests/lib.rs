@@ -176,16 +176,26 @@ pub fn cmd(name: &str) -> Run {
     let mut cmd = Command::new(bin(name));
     cmd.env("RUST_BACKTRACE", "1")
         .env("NO_COLOR", "1")
+        .env("XDG_STATE_HOME", fresh_state_home())
         .env_remove("FERRY_PASSWORD");
     Run { cmd, stdin: None }
 }
 
+/// A new, empty state folder for one run: what a host remembers (its
+/// newest index per mirror, SPEC §5 rule 7) or a signer's sequence counter
+/// never leaks from one test into another (ports and temp paths get
+/// reused). Tests of that memory pass `--state` / `FERRY_STATE_DIR`.
+pub fn fresh_state_home() -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("ferry-test-state-{}-{n}", std::process::id()))
+}
+
 /// Starts building a run of any program.
 pub fn program(path: impl AsRef<std::ffi::OsStr>) -> Run {
-    Run {
-        cmd: Command::new(path),
-        stdin: None,
-    }
+    let mut cmd = Command::new(path);
+    cmd.env("XDG_STATE_HOME", fresh_state_home());
+    Run { cmd, stdin: None }
 }
 
 impl Run {

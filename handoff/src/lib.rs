@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod install;
+pub mod memory;
 pub mod preflight;
 pub mod record;
 pub mod upgrade;

@@ -86,6 +86,10 @@ fn handoff() -> ferry_tests::Run {
 }
 
 fn check(mirror: &str, s: &Site, current: &str) -> Output {
+    check_run(mirror, s, current).run()
+}
+
+fn check_run(mirror: &str, s: &Site, current: &str) -> ferry_tests::Run {
     handoff()
         .args(["check", "--json", "--mirror", mirror, "--trust"])
         .arg(&s.policy)
@@ -97,7 +101,6 @@ fn check(mirror: &str, s: &Site, current: &str) -> Output {
             "--profile",
             "no-training",
         ])
-        .run()
 }
 
 fn path_of(v: &Value) -> Vec<String> {
@@ -1007,4 +1010,46 @@ fn a_licensee_name_is_escaped_on_the_terminal() {
     let all = format!("{}{}", o.stdout, o.stderr);
     assert!(!all.contains('\u{1b}') && !all.contains('\r'), "{all:?}");
     assert!(all.contains("Evil\\u{1b}[2J\\u{d}ok"), "{all}");
+}
+
+/// SPEC §5 rule 7 (issue 13's "hosts remember", the replay the review
+/// found): once a host accepted index sequence N from a mirror, a validly
+/// signed but older index from the same mirror (a replayed copy, in which
+/// a release later yanked is not yet yanked) is refused with exit 1, and
+/// nothing is installed.
+#[test]
+fn a_replayed_older_index_is_refused_once_a_newer_one_was_seen() {
+    let s = site(CATALOGUE);
+    let m = s.mirror.display().to_string();
+    let state = s.dir.join("host-state");
+    let with_state = |r: ferry_tests::Run| r.arg("--state").arg(&state);
+    with_state(check_run(&m, &s, "3.1.4")).run().expect_code(10);
+    // Keep the old publish, then the mirror publishes again.
+    let files = [
+        "index.json",
+        "index.json.minisig",
+        "feed/hints.json",
+        "feed/hints.json.minisig",
+        "published.json",
+    ];
+    let old: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(s.mirror.join(f)).unwrap())
+        .collect();
+    let bytes = artifact_bytes("3.2.1", "no-training");
+    ferry_tests::mirror_fixture::replace_artifact(&s.mirror, "3.2.1", "no-training", &bytes, None);
+    with_state(check_run(&m, &s, "3.1.4")).run().expect_code(10);
+    // Replay the old, validly signed publish.
+    for (f, b) in files.iter().zip(&old) {
+        std::fs::write(s.mirror.join(f), b).unwrap();
+    }
+    with_state(check_run(&m, &s, "3.1.4"))
+        .run()
+        .expect_code(1)
+        .stderr_has(&["older than sequence", "replayed or frozen"]);
+    with_state(install(&s, &m, "3.1.4", "3.2.1"))
+        .run()
+        .expect_code(1)
+        .stderr_has(&["older than sequence"]);
+    assert_not_run(&s);
 }

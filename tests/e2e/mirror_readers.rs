@@ -129,6 +129,7 @@ fn check(base: &str, policy: &Path) -> (i32, String) {
         .args(["--current", "1.0.0", "--channel", "stable"])
         .args(["--profile", "no-training", "--platform", "linux-amd64"])
         .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("XDG_STATE_HOME", ferry_tests::fresh_state_home())
         .stdin(Stdio::null())
         .output()
         .expect("ferry-handoff");

@@ -38,6 +38,22 @@ pub(crate) struct MirrorArgs {
     /// An extra CA certificate (PEM) for an https mirror or health URL.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
+    /// Where this host remembers the newest index each mirror served, to
+    /// refuse a replayed older one (default: $XDG_STATE_HOME/ferry/handoff,
+    /// else ~/.local/state/ferry/handoff).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
+}
+
+/// The host-memory folder: `--state`, else the user's state folder.
+fn state_dir(given: Option<&PathBuf>) -> Option<PathBuf> {
+    if let Some(d) = given {
+        return Some(d.clone());
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return Some(PathBuf::from(d).join("ferry/handoff"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state/ferry/handoff"))
 }
 
 /// A mirror source: HTTP or a folder.
@@ -88,6 +104,10 @@ impl MirrorArgs {
             Source::Dir(DirSource::new(dir))
         };
         let mirror = handoff::load(source.as_dyn(), &policy, now)?;
+        // SPEC §5 rule 7: never an older signed index than one accepted.
+        if let Some(dir) = state_dir(self.state.as_ref()) {
+            handoff::memory::check_and_remember(&dir, &mirror, now)?;
+        }
         handoff::resolve_platform(&mirror, &mut sel)?;
         Ok(Loaded {
             policy,
