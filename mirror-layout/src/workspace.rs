@@ -79,6 +79,10 @@ pub struct State {
     /// The sequence of the last manifest issued from this workspace.
     #[serde(default)]
     pub last_sequence: Option<u64>,
+    /// The newest `generated` time of a vendor index this workspace
+    /// accepted: an older index is refused (SPEC §5 rule 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_generated: Option<ferry_manifests::time::Timestamp>,
 }
 
 impl State {
@@ -768,6 +772,7 @@ mod tests {
             seen_versions: vec![Version::new(1, 0, 0)],
             yanks: Vec::new(),
             last_sequence,
+            index_generated: None,
         };
         ws.save_state(&state).unwrap();
         ws

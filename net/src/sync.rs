@@ -59,6 +59,9 @@ pub struct SyncOptions {
     pub jobs: usize,
     /// Retries after a network failure, per file.
     pub retries: u32,
+    /// Accept a vendor index older than one this workspace accepted (the
+    /// loud escape hatch of SPEC §5 rule 7; off by default).
+    pub allow_older_index: bool,
 }
 
 /// One release carried.
@@ -236,6 +239,26 @@ pub async fn sync(
         .into());
     }
     let index_sha256 = Sha256Digest::of(&index_bytes);
+    // SPEC §5 rule 7: never an older vendor index than one accepted here.
+    if let Some(g) = old.as_ref().and_then(|o| o.index_generated)
+        && index.generated < g
+    {
+        if opts.allow_older_index {
+            progress.note(&format!(
+                "WARNING: --allow-older-index: accepting an index generated {}, older than {g} accepted before (replay protection is off for this run)",
+                index.generated
+            ));
+        } else {
+            return Err(ferry_manifests::Error::policy(
+                "index.json",
+                format!(
+                    "was generated {}, before the index {g} this workspace already accepted: a replayed or frozen vendor index (suspect the server or a proxy in between); nothing was changed. If the vendor really withdrew a newer index, re-run with --allow-older-index",
+                    index.generated
+                ),
+            )
+            .into());
+        }
+    }
 
     // 2. Selection.
     let selected = crate::select::select(
@@ -432,6 +455,11 @@ pub async fn sync(
         seen_versions: seen.into_iter().collect(),
         yanks: yanks.clone(),
         last_sequence: old.as_ref().and_then(|o| o.last_sequence),
+        index_generated: Some(
+            old.as_ref()
+                .and_then(|o| o.index_generated)
+                .map_or(index.generated, |g| g.max(index.generated)),
+        ),
     };
     // Files an earlier sync carried that are no longer selected go away
     // (they were ferry's own verified downloads).

@@ -84,6 +84,7 @@ fn serve_sync_sign_round_trip() {
         client: ClientOptions::default(),
         jobs: 4,
         retries: 0,
+        allow_older_index: false,
     };
     let report = sync_blocking(&opts, &policy, Arc::new(NoProgress)).unwrap();
     assert_eq!(report.files, 3);

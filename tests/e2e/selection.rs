@@ -77,3 +77,59 @@ fn a_selection_that_matches_nothing_lists_what_the_index_offers() {
     // The right names work.
     sync(&["--channel", "stable", "--profile", "no-training"]).ok();
 }
+
+/// SPEC §5 rule 7: `ferry sync` keeps the `generated` time of the newest
+/// vendor index it accepted and refuses an older, validly signed one (a
+/// replay), the workspace unchanged; `--allow-older-index` is the loud
+/// escape hatch.
+#[test]
+fn a_replayed_older_vendor_index_is_refused() {
+    let w = World::new();
+    let src = vendor_src(&w.path("src"), &["1.0.0"], &[]);
+    let build = |web: &str, generated: &str| {
+        let out = w.path(web);
+        cmd("ferry")
+            .args(["index", "build", "--from"])
+            .arg(&src)
+            .arg("--key")
+            .arg(demo_key("vendor"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--generated", generated])
+            .run()
+            .ok();
+        out
+    };
+    let new = ferry_tests::http::Server::start(&build("web-new", "2026-11-22T00:00:00Z"));
+    let old = ferry_tests::http::Server::start(&build("web-old", "2026-11-20T00:00:00Z"));
+    let ws = w.path("ws");
+    let sync = |server: &ferry_tests::http::Server, extra: &[&str]| {
+        cmd("ferry")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .args(["sync", "--index", &server.url("index.json"), "--trust"])
+            .arg(&w.policy)
+            .args([
+                "--channel",
+                "stable",
+                "--profile",
+                "no-training",
+                "--workspace",
+            ])
+            .arg(&ws)
+            .args(extra)
+            .run()
+    };
+    sync(&new, &[]).ok();
+    let before = ferry_tests::snapshot(&ws);
+    sync(&old, &[]).expect_code(1).stderr_has(&[
+        "2026-11-20T00:00:00Z",
+        "before the index 2026-11-22T00:00:00Z",
+        "--allow-older-index",
+    ]);
+    ferry_tests::assert_unchanged(&ws, &before);
+    // The same index again is fine; the escape hatch is loud.
+    sync(&new, &[]).ok();
+    sync(&old, &["--allow-older-index"])
+        .ok()
+        .stderr_has(&["WARNING: --allow-older-index"]);
+}

@@ -63,6 +63,11 @@ pub(crate) struct SyncArgs {
     /// Retries per file after a network failure [default: 3].
     #[arg(long)]
     retries: Option<u32>,
+    /// DANGEROUS: accept a vendor index generated before one this
+    /// workspace already accepted (replay protection off for this run;
+    /// only when the vendor really withdrew a newer index).
+    #[arg(long)]
+    allow_older_index: bool,
 }
 
 impl SyncArgs {
@@ -124,6 +129,7 @@ impl SyncArgs {
                 },
                 jobs,
                 retries: self.retries.or(cfg.retries).unwrap_or(DEFAULT_RETRIES),
+                allow_older_index: self.allow_older_index,
             },
             trust,
         ))
@@ -132,6 +138,9 @@ impl SyncArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         ferry_net::limits::set(ferry_net::limits::from_vars(|k| std::env::var(k).ok())?);
         let (opts, trust) = self.resolve()?;
+        if opts.allow_older_index {
+            printer.warn("WARNING: --allow-older-index: replay protection of the vendor index is OFF for this run");
+        }
         let policy = TrustPolicy::load(&trust)?;
         let progress: Arc<dyn Progress> = if printer.progress() {
             Arc::new(Bars::new())

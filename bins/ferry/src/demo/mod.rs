@@ -222,6 +222,7 @@ impl Demo {
             client: ferry_net::client::ClientOptions::default(),
             jobs: 4,
             retries: 3,
+            allow_older_index: false,
         };
         let report = ferry_net::sync::sync_blocking(
             &opts,
