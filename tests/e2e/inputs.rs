@@ -134,15 +134,7 @@ fn a_trickling_server_is_given_up_on() {
     let w = World::new();
     let src = super::mirror_rules::vendor_src(&w.path("src"), &["1.0.0"], &[]);
     let web = w.path("web");
-    ferry_tests::cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    super::mirror::index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let sync = |ws: &Path| {
         bounded("ferry")

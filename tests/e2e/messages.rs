@@ -97,50 +97,16 @@ fn document_text_is_escaped_on_the_terminal() {
     )
     .unwrap();
     let web = w.path("web");
-    cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    super::mirror::index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let ws = w.path("ws");
-    cmd("ferry")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(["sync", "--index", &server.url("index.json"), "--trust"])
-        .arg(&w.policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(&ws)
+    super::mirror::sync_cmd(&server.url("index.json"), &w.policy, &ws)
         .run()
         .ok();
-    super::mirror::sign_ws(&ws, "org1", None).ok();
-    super::mirror::sign_ws(&ws, "org2", None).ok();
     let b = w.path("b.tar");
-    super::mirror::pack_ws(&ws, &b).ok();
+    super::mirror::sign_and_pack(&ws, &b);
     w.import_now(&b).ok();
-    let o = cmd("ferry-handoff")
-        .args(["check", "--mirror"])
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&w.policy)
-        .args([
-            "--current",
-            "1.0.0",
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-        ])
-        .run();
+    let o = super::mirror::handoff_check(&w.mirror, &w.policy, "1.0.0").run();
     o.expect_code(11);
     for bad in ['\u{1b}', '\r', '\u{202e}'] {
         assert!(!o.stdout.contains(bad), "raw {bad:?} in {:?}", o.stdout);
@@ -173,56 +139,23 @@ fn credentials_in_a_vendor_url_land_nowhere() {
     let w = World::new();
     let src = super::mirror_rules::vendor_src(&w.path("src"), &["1.0.0"], &[]);
     let web = w.path("web");
-    cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    super::mirror::index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let url = server
         .url("index.json")
         .replace("http://", "http://mirror-user:PASSWORD-abc123@")
         + "?access_token=TOKEN-xyz789";
     let ws = w.path("ws");
-    let sync = cmd("ferry")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(["sync", "--index", &url, "--trust"])
-        .arg(&w.policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(&ws)
+    let sync = super::mirror::sync_cmd(&url, &w.policy, &ws)
         .args(["--json"])
         .run();
     sync.ok();
-    super::mirror::sign_ws(&ws, "org1", None).ok();
-    super::mirror::sign_ws(&ws, "org2", None).ok();
     let b = w.path("b.tar");
-    super::mirror::pack_ws(&ws, &b).ok();
+    super::mirror::sign_and_pack(&ws, &b);
     w.import_now(&b).ok();
     // An error on the same URL (a missing signature) names it redacted.
     server.fault("index.json.minisig", ferry_tests::http::Fault::Status(404));
-    let failed = cmd("ferry")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(["sync", "--index", &url, "--trust"])
-        .arg(&w.policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(w.path("ws2"))
-        .run();
+    let failed = super::mirror::sync_cmd(&url, &w.policy, &w.path("ws2")).run();
     assert_ne!(failed.code, 0);
     // Nowhere: outputs, workspace, bundle, mirror.
     let secrets = ["PASSWORD-abc123", "TOKEN-xyz789", "mirror-user"];

@@ -660,50 +660,33 @@ pub(crate) fn nginx_serving(w: &World, tag: &str) -> (StopOnDrop, String) {
 /// A vendor source folder for `ferry index build`: `versions`, stable,
 /// one no-training amd64 artifact each.
 fn vendor_src(dir: &Path, versions: &[&str]) -> PathBuf {
-    let src = dir.to_path_buf();
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("product.toml"), "product = \"novantra\"\n").unwrap();
-    for (seed, v) in versions.iter().enumerate() {
-        let d = src.join(v);
-        std::fs::create_dir_all(d.join("no-training")).unwrap();
-        let name = format!("novantra_{v}_amd64.deb");
-        std::fs::write(
-            d.join("no-training").join(&name),
-            det_bytes(seed as u64 + 50, 20_000 + seed),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("release.toml"),
-            format!("channels = [\"stable\"]\npublished = \"2026-11-01T00:00:00Z\"\n[[artifacts]]\nfile = \"{name}\"\nprofile = \"no-training\"\nplatform = \"linux-amd64\"\nformat = \"deb\"\n"),
-        )
-        .unwrap();
-        std::fs::write(d.join("NOTES.md"), format!("# novantra {v}\n")).unwrap();
-    }
-    src
+    super::mirror_rules::vendor_src(dir, versions, &[])
 }
 
 pub(crate) fn ferry() -> ferry_tests::Run {
     cmd("ferry").env("NO_PROXY", "127.0.0.1,localhost")
 }
 
-/// Builds a signed vendor index for `versions`, serves it, syncs `ws`.
-pub(crate) fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
-    let src = vendor_src(&w.path(&format!("src-{tag}")), versions);
-    let web = w.path(&format!("web-{tag}"));
+/// `ferry index build` of the vendor folder `src` into the web root `web`
+/// (signed by the demo vendor key), dated `generated`.
+pub(crate) fn index_build(src: &Path, web: &Path, generated: &str) {
     ferry()
         .args(["index", "build", "--from"])
-        .arg(&src)
+        .arg(src)
         .arg("--key")
         .arg(demo_key("vendor"))
         .arg("--out")
-        .arg(&web)
-        .args(["--generated", "2026-11-20T00:00:00Z"])
+        .arg(web)
+        .args(["--generated", generated])
         .run()
         .ok();
-    let server = ferry_tests::http::Server::start(&web);
+}
+
+/// `ferry sync` of stable / no-training from `index_url` into `ws`.
+pub(crate) fn sync_cmd(index_url: &str, policy: &Path, ws: &Path) -> ferry_tests::Run {
     ferry()
-        .args(["sync", "--index", &server.url("index.json"), "--trust"])
-        .arg(&w.policy)
+        .args(["sync", "--index", index_url, "--trust"])
+        .arg(policy)
         .args([
             "--channel",
             "stable",
@@ -712,6 +695,44 @@ pub(crate) fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) 
             "--workspace",
         ])
         .arg(ws)
+}
+
+/// `ferry-handoff check` of `mirror` (a folder or URL) on stable /
+/// no-training from `current`.
+pub(crate) fn handoff_check(
+    mirror: impl AsRef<std::ffi::OsStr>,
+    policy: &Path,
+    current: &str,
+) -> ferry_tests::Run {
+    cmd("ferry-handoff")
+        .args(["check", "--mirror"])
+        .arg(mirror)
+        .arg("--trust")
+        .arg(policy)
+        .args([
+            "--current",
+            current,
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
+}
+
+/// Signs `ws` by org1 and org2 (threshold 2) and packs it into `out`.
+pub(crate) fn sign_and_pack(ws: &Path, out: &Path) {
+    sign_ws(ws, "org1", None).ok();
+    sign_ws(ws, "org2", None).ok();
+    pack_ws(ws, out).ok();
+}
+
+/// Builds a signed vendor index for `versions`, serves it, syncs `ws`.
+pub(crate) fn sync_versions(w: &World, tag: &str, versions: &[&str], ws: &Path) {
+    let src = vendor_src(&w.path(&format!("src-{tag}")), versions);
+    let web = w.path(&format!("web-{tag}"));
+    index_build(&src, &web, "2026-11-20T00:00:00Z");
+    let server = ferry_tests::http::Server::start(&web);
+    sync_cmd(&server.url("index.json"), &w.policy, ws)
         .run()
         .ok();
 }

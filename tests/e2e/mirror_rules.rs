@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_tests::{cmd, demo_key, det_bytes};
 
-use super::mirror::{World, pack_ws, sign_ws};
+use super::mirror::{World, index_build, sign_and_pack, sync_cmd};
 
 /// A vendor folder with `versions` (stable, one no-training amd64 .deb
 /// each); those in `required` are `required = true`.
@@ -38,35 +38,14 @@ fn mirror_with(versions: &[&str], required: &[&str]) -> World {
     let w = World::new();
     let src = vendor_src(&w.path("src"), versions, required);
     let web = w.path("web");
-    cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let ws = w.path("ws");
-    cmd("ferry")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(["sync", "--index", &server.url("index.json"), "--trust"])
-        .arg(&w.policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(&ws)
+    sync_cmd(&server.url("index.json"), &w.policy, &ws)
         .run()
         .ok();
-    sign_ws(&ws, "org1", None).ok();
-    sign_ws(&ws, "org2", None).ok();
     let b = w.path("b.tar");
-    pack_ws(&ws, &b).ok();
+    sign_and_pack(&ws, &b);
     w.import_now(&b).ok();
     w
 }
@@ -107,19 +86,7 @@ fn prune_never_removes_a_required_release() {
     );
     w.fsck().ok();
     // A host still on 1.0.0 is led through 2.0.0, never past it.
-    let out = cmd("ferry-handoff")
-        .args(["check", "--mirror"])
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&w.policy)
-        .args([
-            "--current",
-            "1.0.0",
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-        ])
+    let out = super::mirror::handoff_check(&w.mirror, &w.policy, "1.0.0")
         .args(["--platform", "linux-amd64", "--json"])
         .run();
     out.expect_code(10);
@@ -298,35 +265,14 @@ fn bundle_of(w: &World, tag: &str, rels: &[(&str, &str)]) -> PathBuf {
         std::fs::write(d.join("NOTES.md"), format!("# novantra {v}\n")).unwrap();
     }
     let web = w.path(&format!("web-{tag}"));
-    cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let ws = w.path(&format!("ws-{tag}"));
-    cmd("ferry")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .args(["sync", "--index", &server.url("index.json"), "--trust"])
-        .arg(&w.policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(&ws)
+    sync_cmd(&server.url("index.json"), &w.policy, &ws)
         .run()
         .ok();
-    sign_ws(&ws, "org1", None).ok();
-    sign_ws(&ws, "org2", None).ok();
     let b = w.path(&format!("{tag}.tar"));
-    pack_ws(&ws, &b).ok();
+    sign_and_pack(&ws, &b);
     b
 }
 
@@ -380,19 +326,7 @@ fn a_second_bundle_cannot_add_what_conflicts_with_the_mirror() {
         ferry_tests::assert_unchanged(&w.mirror, &before);
     }
     // The mirror is as it was: hosts are offered the one artifact per target.
-    cmd("ferry-handoff")
-        .args(["check", "--mirror"])
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&w.policy)
-        .args([
-            "--current",
-            "1.0.0",
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-        ])
+    super::mirror::handoff_check(&w.mirror, &w.policy, "1.0.0")
         .args(["--platform", "linux-amd64"])
         .run()
         .expect_code(10)

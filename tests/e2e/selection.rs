@@ -12,15 +12,7 @@ fn a_selection_that_matches_nothing_lists_what_the_index_offers() {
     let w = World::new();
     let src = vendor_src(&w.path("src"), &["1.0.0", "1.1.0"], &[]);
     let web = w.path("web");
-    cmd("ferry")
-        .args(["index", "build", "--from"])
-        .arg(&src)
-        .arg("--key")
-        .arg(demo_key("vendor"))
-        .arg("--out")
-        .arg(&web)
-        .run()
-        .ok();
+    super::mirror::index_build(&src, &web, "2026-11-20T00:00:00Z");
     let server = ferry_tests::http::Server::start(&web);
     let ws = w.path("ws");
     let sync = |extra: &[&str]| {
@@ -88,34 +80,14 @@ fn a_replayed_older_vendor_index_is_refused() {
     let src = vendor_src(&w.path("src"), &["1.0.0"], &[]);
     let build = |web: &str, generated: &str| {
         let out = w.path(web);
-        cmd("ferry")
-            .args(["index", "build", "--from"])
-            .arg(&src)
-            .arg("--key")
-            .arg(demo_key("vendor"))
-            .arg("--out")
-            .arg(&out)
-            .args(["--generated", generated])
-            .run()
-            .ok();
+        super::mirror::index_build(&src, &out, generated);
         out
     };
     let new = ferry_tests::http::Server::start(&build("web-new", "2026-11-22T00:00:00Z"));
     let old = ferry_tests::http::Server::start(&build("web-old", "2026-11-20T00:00:00Z"));
     let ws = w.path("ws");
     let sync = |server: &ferry_tests::http::Server, extra: &[&str]| {
-        cmd("ferry")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .args(["sync", "--index", &server.url("index.json"), "--trust"])
-            .arg(&w.policy)
-            .args([
-                "--channel",
-                "stable",
-                "--profile",
-                "no-training",
-                "--workspace",
-            ])
-            .arg(&ws)
+        super::mirror::sync_cmd(&server.url("index.json"), &w.policy, &ws)
             .args(extra)
             .run()
     };

@@ -62,19 +62,7 @@ fn inline_keys_with_slashes_are_keys_for_every_command() {
         .arg(demo_key("mirror"))
         .run()
         .ok();
-    cmd("ferry-handoff")
-        .args(["check", "--mirror"])
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&policy)
-        .args([
-            "--current",
-            "1.0.0",
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-        ])
+    super::mirror::handoff_check(&w.mirror, &policy, "1.0.0")
         .args(["--platform", "linux-amd64"])
         .run()
         .expect_code(10);
@@ -349,19 +337,7 @@ fn another_products_bundle_or_policy_is_named_plainly() {
         .stderr_has(&["is the mirror of novantra", "other.toml is for orbitdb"]);
     assert!(!o.stderr.contains("--state"), "{}", o.stderr);
     ferry_tests::assert_unchanged(&w.mirror, &before);
-    cmd("ferry-handoff")
-        .args(["check", "--mirror"])
-        .arg(&w.mirror)
-        .arg("--trust")
-        .arg(&other)
-        .args([
-            "--current",
-            "1.0.0",
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-        ])
+    super::mirror::handoff_check(&w.mirror, &other, "1.0.0")
         .run()
         .expect_code(1)
         .stderr_has(&["novantra", "orbitdb"]);
