@@ -70,18 +70,25 @@ pub struct ImportOutcome {
     pub recovered: Option<String>,
 }
 
-/// Writes each new file into staging as the verifier streams it.
-struct StageSink {
-    dir: PathBuf,
-    wanted: HashMap<String, FileEntry>,
-    current: Option<(File, PathBuf)>,
-    staged: Vec<String>,
+/// Writes each wanted file into staging as the verifier streams it (the
+/// import's new files; `fsck --repair`'s damaged ones). With `same_bytes`,
+/// a file is taken only when the bundle lists it with the wanted size and
+/// SHA-256 (repair restores exactly what the signed index lists).
+pub(crate) struct StageSink {
+    pub(crate) dir: PathBuf,
+    pub(crate) wanted: HashMap<String, FileEntry>,
+    pub(crate) same_bytes: bool,
+    pub(crate) current: Option<(File, PathBuf)>,
+    pub(crate) staged: Vec<String>,
 }
 
 impl Sink for StageSink {
     fn start(&mut self, file: &FileEntry) -> Result<()> {
         self.current = None;
-        if !self.wanted.contains_key(file.path.as_str()) {
+        let Some(want) = self.wanted.get(file.path.as_str()) else {
+            return Ok(());
+        };
+        if self.same_bytes && (want.sha256 != file.sha256 || want.size != file.size) {
             return Ok(());
         }
         let p = self.dir.join(file.path.as_str());
@@ -281,6 +288,7 @@ impl Mirror {
         let mut sink = StageSink {
             dir: staging.clone(),
             wanted,
+            same_bytes: false,
             current: None,
             staged: Vec::new(),
         };

@@ -11,9 +11,6 @@
 //! they were; running it again finishes.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
-use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -22,12 +19,12 @@ use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
 use super::commit::STAGING_DIR;
+use super::import::StageSink;
 use super::{Mirror, MirrorLock};
-use crate::bundle::checker::Sink;
 use crate::bundle::manifest::VerifyOptions;
 use crate::bundle::verify::{Input, verify_bundle_with_sink};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, create_new_public, parent_dir, sync_dir};
+use crate::fsutil::{create_dir_all_durable, parent_dir, sync_dir};
 
 /// What a repair did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -36,44 +33,6 @@ pub struct RepairOutcome {
     pub restored: Vec<String>,
     /// Damaged files the bundle does not carry (with the signed bytes).
     pub not_in_bundle: Vec<String>,
-}
-
-struct RepairSink {
-    dir: PathBuf,
-    wanted: HashMap<String, FileEntry>,
-    current: Option<(File, PathBuf)>,
-    staged: Vec<String>,
-}
-
-impl Sink for RepairSink {
-    fn start(&mut self, file: &FileEntry) -> Result<()> {
-        self.current = None;
-        let Some(want) = self.wanted.get(file.path.as_str()) else {
-            return Ok(());
-        };
-        if want.sha256 != file.sha256 || want.size != file.size {
-            return Ok(()); // other bytes than the mirror signed: not taken
-        }
-        let p = self.dir.join(file.path.as_str());
-        create_dir_all_durable(parent_dir(&p))?;
-        self.current = Some((create_new_public(&p)?, p));
-        Ok(())
-    }
-
-    fn data(&mut self, buf: &[u8]) -> Result<()> {
-        if let Some((f, p)) = &mut self.current {
-            f.write_all(buf).map_err(|e| Error::io(&*p, "write", e))?;
-        }
-        Ok(())
-    }
-
-    fn done(&mut self, file: &FileEntry) -> Result<()> {
-        if let Some((f, p)) = self.current.take() {
-            f.sync_all().map_err(|e| Error::io(&p, "sync", e))?;
-            self.staged.push(file.path.as_str().to_string());
-        }
-        Ok(())
-    }
 }
 
 impl Mirror {
@@ -102,9 +61,10 @@ impl Mirror {
         let txn = format!("repair-{}", super::commit::new_txn(now));
         let dir = self.root.join(STAGING_DIR).join(&txn);
         create_dir_all_durable(&dir)?;
-        let mut sink = RepairSink {
+        let mut sink = StageSink {
             dir: dir.clone(),
             wanted,
+            same_bytes: true,
             current: None,
             staged: Vec::new(),
         };
