@@ -25,6 +25,7 @@ pub mod dir;
 pub mod manifest;
 pub mod pack;
 pub mod parity;
+mod plan;
 pub mod report;
 pub mod tar_read;
 pub mod verify;

@@ -1,0 +1,345 @@
+//! Running one file's checks over its bytes (split from the checker): the
+//! single-threaded path and the pipelined one (SHA-256 and the minisign
+//! verification or prehash on separate threads over the same buffers).
+
+use std::io::Read;
+
+use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
+use ferry_manifests::manifest::FileEntry;
+use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile};
+use ferry_manifests::prehash::Prehasher;
+
+use super::BUF;
+use super::checker::{FileResult, Sink};
+use super::deferred::Awaited;
+use crate::error::{Error, Result};
+
+/// A file about to be checked: everything its check needs, owned, so
+/// several can run on different threads.
+#[derive(Debug)]
+pub struct Plan {
+    pub(super) entry: FileEntry,
+    pub(super) role: &'static str,
+    pub(super) minisign: Vec<(SignatureFile, PublicKey, String)>,
+    pub(super) legacy: Legacy,
+    pub(super) keep: bool,
+    pub(super) notes: Vec<String>,
+    /// Sigstore bundles to check over the artifact's digest, with the
+    /// vendor policy that says whom to accept.
+    pub(super) sigstore: Vec<(String, Vec<u8>)>,
+    pub(super) vendor: Option<ferry_manifests::policy::VendorPolicy>,
+    /// Upstream signatures that come after this artifact.
+    pub(super) awaited: Vec<Awaited>,
+}
+
+/// What a finished [`Plan`] hands back to the [`Checker`].
+#[derive(Debug)]
+pub struct Done {
+    pub(super) result: FileResult,
+    pub(super) kept: Option<Vec<u8>>,
+    pub(super) awaited: Vec<Awaited>,
+    pub(super) prehash: Option<[u8; 64]>,
+}
+
+impl Plan {
+    /// The manifest entry.
+    #[must_use]
+    pub fn entry(&self) -> &FileEntry {
+        &self.entry
+    }
+
+    /// Reads exactly the file's bytes from `reader` (which must not yield
+    /// more), checking size, digest and vendor signatures in one pass.
+    ///
+    /// Reading, SHA-256 and the minisign prehash (BLAKE2b-512) run on
+    /// separate threads over the same buffers (SPEC §6: the two digests
+    /// side by side on the two cores, over one read). Legacy signatures,
+    /// which need the whole message, take the single-threaded path.
+    ///
+    /// # Errors
+    /// Size or digest mismatch, truncation, a bad signature, or a read error.
+    pub fn run(self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
+        let legacy = self.minisign.iter().any(|(sig, _, _)| !sig.is_prehashed());
+        let (sha256, size, kept, prehash) = if legacy || self.entry.size < PIPELINE_MIN {
+            self.run_simple(reader, sink)?
+        } else {
+            self.run_pipelined(reader, sink)?
+        };
+        let mut vendor = self.notes;
+        for (sig, _, sig_path) in &self.minisign {
+            vendor.push(format!(
+                "minisign {sig_path}: valid, vendor key {}",
+                sig.key_id()
+            ));
+        }
+        // Sigstore bundles sign the artifact's digest: checked once the
+        // bytes hashed to the manifest's SHA-256.
+        if !self.sigstore.is_empty() {
+            let Some(policy) = &self.vendor else {
+                return Err(Error::bundle(
+                    self.entry.path.as_str(),
+                    "Sigstore bundles to check but no vendor policy (internal error; refused)",
+                ));
+            };
+            for (path, bytes) in &self.sigstore {
+                let o =
+                    ferry_manifests::sigstore::check_vendor_sigstore(policy, bytes, path, &sha256)?;
+                vendor.push(format!(
+                    "sigstore {path}: valid, identity {}, issuer {}, log index {}",
+                    o.identity.as_deref().unwrap_or("(managed key)"),
+                    o.issuer.as_deref().unwrap_or("-"),
+                    o.log_index
+                        .map_or_else(|| "-".to_string(), |i| i.to_string())
+                ));
+            }
+        }
+        Ok(Done {
+            result: FileResult {
+                path: self.entry.path.as_str().to_string(),
+                size,
+                sha256,
+                role: self.role,
+                vendor,
+            },
+            kept,
+            awaited: self.awaited,
+            prehash,
+        })
+    }
+
+    /// Whether the minisign prehash of this file is needed later.
+    fn wants_prehash(&self) -> bool {
+        self.awaited
+            .iter()
+            .any(|a| matches!(a, Awaited::Minisign { .. }))
+    }
+
+    fn truncated(&self, left: u64) -> Error {
+        Error::bundle(
+            self.entry.path.as_str(),
+            format!(
+                "truncated: {} of {} bytes present; copy the bundle again from the source medium",
+                self.entry.size - left,
+                self.entry.size
+            ),
+        )
+    }
+
+    fn run_simple(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+        let what = self.entry.path.as_str().to_string();
+        let checks: Vec<MinisignCheck<'_>> = self
+            .minisign
+            .iter()
+            .map(|(sig, key, sig_path)| MinisignCheck {
+                key,
+                sig,
+                legacy: self.legacy,
+                what: format!("{what}: vendor signature {sig_path}"),
+            })
+            .collect();
+        let mut check = StreamCheck::new(
+            &what,
+            Some((self.entry.sha256, self.entry.size)),
+            self.entry.size,
+            checks,
+        )?;
+        sink.start(&self.entry)?;
+        let mut kept = self.keep.then(Vec::new);
+        let mut prehash = self.wants_prehash().then(Prehasher::new);
+        let mut buf = vec![0u8; BUF];
+        let mut left = self.entry.size;
+        while left > 0 {
+            let want = usize::try_from(left.min(BUF as u64)).unwrap_or(BUF);
+            let n = match reader.read(&mut buf[..want]) {
+                Ok(0) => return Err(self.truncated(left)),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err(e, &what)),
+            };
+            check.update(&buf[..n])?;
+            if let Some(h) = &mut prehash {
+                h.update(&buf[..n]);
+            }
+            sink.data(&buf[..n])?;
+            if let Some(k) = &mut kept {
+                k.extend_from_slice(&buf[..n]);
+            }
+            left -= n as u64;
+        }
+        let (sha256, size) = check.finish()?;
+        sink.done(&self.entry)?;
+        Ok((sha256, size, kept, prehash.map(Prehasher::finish)))
+    }
+
+    fn run_pipelined(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+        use std::sync::Arc;
+        use std::sync::mpsc::{channel, sync_channel};
+        let what = self.entry.path.as_str().to_string();
+        let mut verifiers = Vec::new();
+        for (sig, key, sig_path) in &self.minisign {
+            verifiers
+                .push(key.verify_stream(sig, &format!("{what}: vendor signature {sig_path}"))?);
+        }
+        sink.start(&self.entry)?;
+        let mut kept = self.keep.then(Vec::new);
+        let prehasher = self.wants_prehash().then(Prehasher::new);
+        let workers = if verifiers.is_empty() && prehasher.is_none() {
+            1
+        } else {
+            2
+        };
+        let (ret_tx, ret_rx) = channel::<Arc<Vec<u8>>>();
+        let (sha_tx, sha_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+        let (mini_tx, mini_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+        let result = std::thread::scope(|sc| -> Result<(Sha256Digest, u64, Option<[u8; 64]>)> {
+            let ret = ret_tx.clone();
+            let sha_worker = sc.spawn(move || {
+                let mut h = Sha256Hasher::new();
+                for b in sha_rx {
+                    h.update(&b);
+                    let _ = ret.send(b);
+                }
+                h.finish()
+            });
+            let ret = ret_tx.clone();
+            let mini_worker = sc.spawn(move || {
+                let mut vs = verifiers;
+                let mut ph = prehasher;
+                for b in mini_rx {
+                    for v in &mut vs {
+                        v.update(&b);
+                    }
+                    if let Some(h) = &mut ph {
+                        h.update(&b);
+                    }
+                    let _ = ret.send(b);
+                }
+                (vs, ph)
+            });
+            drop(ret_tx);
+            let mut pool: Vec<Vec<u8>> = Vec::new();
+            let mut allocated = 0usize;
+            let mut left = self.entry.size;
+            let mut failure = None;
+            while left > 0 {
+                // A free buffer: recycled, new (up to the cap), or waited for.
+                let mut buf = loop {
+                    while let Ok(b) = ret_rx.try_recv() {
+                        if let Ok(v) = Arc::try_unwrap(b) {
+                            pool.push(v);
+                        }
+                    }
+                    if let Some(v) = pool.pop() {
+                        break v;
+                    }
+                    if allocated < PIPELINE_BUFFERS {
+                        allocated += 1;
+                        break vec![0u8; PIPELINE_CHUNK];
+                    }
+                    match ret_rx.recv() {
+                        Ok(b) => {
+                            if let Ok(v) = Arc::try_unwrap(b) {
+                                pool.push(v);
+                            }
+                        }
+                        Err(_) => break vec![0u8; PIPELINE_CHUNK],
+                    }
+                };
+                buf.resize(PIPELINE_CHUNK, 0);
+                let want =
+                    usize::try_from(left.min(PIPELINE_CHUNK as u64)).unwrap_or(PIPELINE_CHUNK);
+                let mut got = 0;
+                while got < want {
+                    match reader.read(&mut buf[got..want]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failure = Some(io_err(e, &what));
+                            break;
+                        }
+                    }
+                }
+                if failure.is_some() {
+                    break;
+                }
+                if got == 0 {
+                    failure = Some(self.truncated(left));
+                    break;
+                }
+                buf.truncate(got);
+                if let Err(e) = sink.data(&buf) {
+                    failure = Some(e);
+                    break;
+                }
+                if let Some(k) = &mut kept {
+                    k.extend_from_slice(&buf);
+                }
+                left -= got as u64;
+                let b = Arc::new(buf);
+                if workers == 2 {
+                    let _ = mini_tx.send(Arc::clone(&b));
+                }
+                let _ = sha_tx.send(b);
+            }
+            drop(sha_tx);
+            drop(mini_tx);
+            let (sha256, size) = sha_worker
+                .join()
+                .map_err(|_| Error::bundle(&what, "hashing thread failed"))?;
+            let (vs, ph) = mini_worker
+                .join()
+                .map_err(|_| Error::bundle(&what, "signature thread failed"))?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            ferry_manifests::digest::check(
+                &what,
+                (&self.entry.sha256, self.entry.size),
+                (&sha256, size),
+            )?;
+            for v in vs {
+                v.finalize()?;
+            }
+            Ok((sha256, size, ph.map(Prehasher::finish)))
+        })?;
+        sink.done(&self.entry)?;
+        Ok((result.0, result.1, kept, result.2))
+    }
+}
+
+/// What streaming a file yields: SHA-256, size, the bytes when kept, and
+/// the minisign prehash when a signature comes later.
+type Streamed = (Sha256Digest, u64, Option<Vec<u8>>, Option<[u8; 64]>);
+
+/// Files smaller than this are checked on one thread.
+const PIPELINE_MIN: u64 = 4 * 1024 * 1024;
+/// Chunk size of the hashing pipeline.
+const PIPELINE_CHUNK: usize = 1024 * 1024;
+/// Chunks queued per worker.
+const PIPELINE_DEPTH: usize = 3;
+/// Most chunk buffers alive at once (bounded memory).
+const PIPELINE_BUFFERS: usize = 8;
+
+/// Converts an I/O error from a carrier into ours, keeping our own errors
+/// (e.g. a volume reader's) intact.
+pub(crate) fn io_err(e: std::io::Error, what: &str) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        if let Some(inner) = e.into_inner()
+            && let Ok(inner) = inner.downcast::<Error>()
+        {
+            return *inner;
+        }
+        return Error::bundle(what, "read failed");
+    }
+    if e.get_ref()
+        .is_some_and(|i| i.is::<ferry_manifests::Error>())
+    {
+        return ferry_manifests::digest::unwrap_io(e, what).into();
+    }
+    Error::Manifest(ferry_manifests::Error::Read {
+        what: what.to_string(),
+        source: e,
+    })
+}
