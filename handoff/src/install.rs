@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use semver::Version;
 
 use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::manifest::Upstream;
 use ferry_manifests::minisig::{KeyId, MAX_SIGNATURE_BYTES, SignatureFile};
 use ferry_manifests::policy::TrustPolicy;
-use ferry_manifests::release::SigKind;
 use ferry_manifests::time::Timestamp;
 
 use super::preflight::{self, CheckResult};
@@ -33,8 +33,8 @@ use super::record::{
 };
 use super::{MirrorSource, Selector, VerifiedMirror, check_pins, fetch_small};
 use crate::upgrade;
+use ferry_durable::fsutil::sync_dir;
 use ferry_mirror_layout::error::{Error, Result};
-use ferry_mirror_layout::fsutil::sync_dir;
 use ferry_mirror_layout::mirror::index::{MirrorArtifact, MirrorRelease};
 
 /// Post-upgrade URL checks (HTTP lives in `ferry-net`).
@@ -171,18 +171,13 @@ pub fn deliver(
             signatures.push(format!("minisign {}", sig.key_id()));
         }
     }
-    if vendor.require.contains(&SigKind::Minisign) && checks.is_empty() {
-        return Err(Error::refused(
-            loc,
-            "carries no minisign signature by a vendor key the trust policy lists; refusing to hand it over",
-        ));
-    }
-    if vendor.require.contains(&SigKind::Sigstore) && sigstore.is_empty() {
-        return Err(Error::refused(
-            loc,
-            "carries no Sigstore bundle, which the trust policy requires; refusing to hand it over",
-        ));
-    }
+    let present = VendorChecks {
+        minisign: !checks.is_empty(),
+        sigstore: !sigstore.is_empty(),
+    };
+    decide::vendor_checks(&loc, vendor, present)
+        .map_err(|r| r.advise("refusing to hand it over"))
+        .map_err(ferry_manifests::Error::from)?;
     let mut check = StreamCheck::new(
         &loc,
         Some((artifact.sha256, artifact.size)),

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use semver::Version;
 use serde::Serialize;
 
+use ferry_manifests::decide::{self, PinKind, PinSource};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::hints::Hints;
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
@@ -172,13 +173,10 @@ pub fn load(
             ),
         ));
     }
-    if let Some(exp) = index.expires
-        && exp <= now
-    {
-        return Err(Error::refused(
-            index_loc,
-            format!("expired at {exp}; ask the mirror admin to publish the mirror again"),
-        ));
+    if let Some(exp) = index.expires {
+        decide::validity(&index_loc, None, exp, now, None)
+            .map_err(|r| r.advise("ask the mirror admin to publish the mirror again"))
+            .map_err(ferry_manifests::Error::from)?;
     }
     Ok(VerifiedMirror {
         location: source.location(""),
@@ -336,45 +334,31 @@ pub fn resolve_platform(mirror: &VerifiedMirror, sel: &mut Selector) -> Result<(
 /// # Errors
 /// [`Error::Refused`] (exit 1).
 pub fn check_pins(mirror: &VerifiedMirror, policy: &TrustPolicy, sel: &Selector) -> Result<()> {
-    let pinned = policy.pinned_channels();
-    if !pinned.is_empty() && !pinned.contains(&sel.channel) {
-        return Err(Error::refused(
-            format!("channel {}", sel.channel),
-            format!(
-                "this site's trust policy accepts only {}",
-                join(pinned.iter())
-            ),
-        ));
-    }
-    let pinned = policy.pinned_profiles();
-    if !pinned.is_empty() && !pinned.contains(&sel.profile) {
-        return Err(Error::refused(
-            format!("profile {}", sel.profile),
-            format!(
-                "this site's trust policy is pinned to {}; a {} site never receives {} bits",
-                join(pinned.iter()),
-                join(pinned.iter()),
-                sel.profile
-            ),
-        ));
-    }
-    if !mirror.index.channels.contains(&sel.channel) {
-        return Err(Error::refused(
-            format!("channel {}", sel.channel),
-            format!(
-                "the mirror carries only {}",
-                join(mirror.index.channels.iter())
-            ),
-        ));
-    }
-    if !mirror.index.profiles.contains(&sel.profile) {
-        return Err(Error::refused(
-            format!("profile {}", sel.profile),
-            format!(
-                "the mirror carries only {}",
-                join(mirror.index.profiles.iter())
-            ),
-        ));
+    let channel = std::slice::from_ref(&sel.channel);
+    let profile = std::slice::from_ref(&sel.profile);
+    let subject = |kind: PinKind| match kind {
+        PinKind::Channel => format!("channel {}", sel.channel),
+        PinKind::Profile => format!("profile {}", sel.profile),
+    };
+    for (kind, offered, site, carried) in [
+        (
+            PinKind::Channel,
+            channel,
+            policy.pinned_channels(),
+            &mirror.index.channels,
+        ),
+        (
+            PinKind::Profile,
+            profile,
+            policy.pinned_profiles(),
+            &mirror.index.profiles,
+        ),
+    ] {
+        decide::pinned(&subject(kind), kind, PinSource::Site, offered, site)
+            .map_err(|r| r.advise("this site never receives what its trust policy does not pin"))
+            .map_err(ferry_manifests::Error::from)?;
+        decide::pinned(&subject(kind), kind, PinSource::Mirror, offered, carried)
+            .map_err(ferry_manifests::Error::from)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use ferry_manifests::decide::{self, Counter, Freshness, Rule, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::error::{Error, Result};
@@ -67,29 +68,33 @@ pub fn check_and_remember(dir: &Path, mirror: &VerifiedMirror, now: Timestamp) -
         Err(e) => return Err(e.into()),
     };
     let seq = mirror.index.sequence;
-    if let Some(m) = &seen {
-        if seq < m.index_sequence {
-            return Err(Error::refused(
-                mirror.location.clone(),
-                format!(
-                    "serves signed index sequence {seq}, older than sequence {} this host accepted from it on {}: a replayed or frozen copy of the mirror (suspect whoever serves it), or a mirror restored from an old backup; ask the mirror admin to publish again. Nothing was installed. (Host memory: {})",
-                    m.index_sequence,
-                    m.accepted,
-                    path.display()
-                ),
-            ));
-        }
-        if seq == m.index_sequence {
-            if mirror.index_sha256 != m.index_sha256 {
-                return Err(Error::refused(
-                    mirror.location.clone(),
-                    format!(
-                        "serves a different signed index with the same sequence {seq} this host accepted before: two indexes with one sequence (equivocation); ask the mirror admin. Nothing was installed."
-                    ),
-                ));
-            }
-            return Ok(());
-        }
+    let offered = Seen {
+        value: seq,
+        sha256: Some(mirror.index_sha256),
+    };
+    let accepted = seen.as_ref().map(|m| Seen {
+        value: m.index_sequence,
+        sha256: Some(m.index_sha256),
+    });
+    let fresh = decide::freshness(
+        &mirror.location,
+        Counter::IndexSequence,
+        &offered,
+        accepted.as_ref(),
+    )
+    .map_err(|r| {
+        let since = seen.as_ref().map(|m| m.accepted.to_string()).unwrap_or_default();
+        let advice = match *r.rule {
+            Rule::Rollback { .. } => format!(
+                "this host accepted the newer one from this mirror on {since}: a replayed or frozen copy of the mirror (suspect whoever serves it), or a mirror restored from an old backup; ask the mirror admin to publish again. Nothing was installed. (Host memory: {})",
+                path.display()
+            ),
+            _ => "two indexes with one sequence; ask the mirror admin. Nothing was installed.".into(),
+        };
+        ferry_manifests::Error::from(r.advise(advice))
+    })?;
+    if fresh == Freshness::Repeat {
+        return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create the state folder", e))?;
     let memory = Memory {
@@ -100,8 +105,5 @@ pub fn check_and_remember(dir: &Path, mirror: &VerifiedMirror, now: Timestamp) -
         index_sha256: mirror.index_sha256,
         accepted: now,
     };
-    ferry_mirror_layout::fsutil::write_atomic(
-        &path,
-        &ferry_manifests::json::to_document_bytes(&memory),
-    )
+    ferry_durable::fsutil::write_atomic(&path, &ferry_manifests::json::to_document_bytes(&memory))
 }

@@ -13,8 +13,8 @@ use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 
 use super::preflight::CheckResult;
+use ferry_durable::fsutil::write_atomic;
 use ferry_mirror_layout::error::Result;
-use ferry_mirror_layout::fsutil::write_atomic;
 
 /// The schema string of a hand-off record.
 pub const SCHEMA: &str = "ferry.handoff/v1";
@@ -129,7 +129,7 @@ pub fn archive_previous(to: &Path) -> Result<Option<std::path::PathBuf>> {
             Ok(()) => {
                 std::fs::remove_file(&current)
                     .map_err(|e| ferry_mirror_layout::Error::io(&current, "remove", e))?;
-                ferry_mirror_layout::fsutil::sync_dir(to)?;
+                ferry_durable::fsutil::sync_dir(to)?;
                 return Ok(Some(kept));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

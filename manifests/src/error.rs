@@ -168,6 +168,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// One of the named policy decisions refused ([`crate::decide`]).
+    #[error(transparent)]
+    Refused(Box<crate::decide::Refusal>),
+
     /// A Sigstore bundle failed to verify.
     #[error("{what}: sigstore: {reason}")]
     Sigstore {
@@ -176,6 +180,12 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+}
+
+impl From<crate::decide::Refusal> for Error {
+    fn from(r: crate::decide::Refusal) -> Self {
+        Error::Refused(Box::new(r))
+    }
 }
 
 impl Error {

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod decide;
 pub mod digest;
 pub mod error;
 pub mod hints;
@@ -27,6 +28,7 @@ pub mod json;
 pub mod license;
 pub mod manifest;
 pub mod minisig;
+pub mod mirror_state;
 pub mod name;
 pub mod path;
 pub mod policy;

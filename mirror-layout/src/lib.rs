@@ -1,19 +1,14 @@
 //! # ferry-mirror-layout
 //!
-//! Bundles and the mirror tree: bundle read/write, the internal mirror and
-//! its atomic import, the mirror index and hint feed, the audit log.
-//! The binaries' rendering, exit codes and key loading live in
-//! `ferry-cli` (`cli/`); the hand-off and the upgrade planner in
-//! `ferry-handoff-core` (`handoff/`), which `ferry-verify` does not link.
+//! The mirror store (SPEC §3.7): its atomic import and commit journal,
+//! the signed index and hint feed, the published envelope, prune, fsck and
+//! repair, the audit log. Bundles are read through `ferry-bundle`;
+//! crash-safe writes come from `ferry-durable`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod audit;
-pub mod bundle;
-pub mod error;
-pub mod fsutil;
 pub mod mirror;
-pub mod workspace;
 
-pub use error::{Error, Result};
+pub use ferry_durable::{Error, Result, error, fsutil};

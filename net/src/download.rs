@@ -13,7 +13,7 @@ use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile};
 use ferry_manifests::path::BundlePath;
-use ferry_mirror_layout::workspace::Workspace;
+use ferry_workspace::Workspace;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_manifests::decide::{self, Counter, Seen, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::index::{IndexArtifact, ReleaseIndex};
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
@@ -22,7 +23,7 @@ use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::{TrustPolicy, VendorPolicy};
 use ferry_manifests::release::{SigKind, YankNotice};
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::workspace::{STATE_SCHEMA, State, Workspace};
+use ferry_workspace::{STATE_SCHEMA, State, Workspace};
 use semver::{Version, VersionReq};
 use serde::Serialize;
 
@@ -240,22 +241,23 @@ pub async fn sync(
     }
     let index_sha256 = Sha256Digest::of(&index_bytes);
     // SPEC §5 rule 7: never an older vendor index than one accepted here.
-    if let Some(g) = old.as_ref().and_then(|o| o.index_generated)
-        && index.generated < g
-    {
-        if opts.allow_older_index {
-            progress.note(&format!(
-                "WARNING: --allow-older-index: accepting an index generated {}, older than {g} accepted before (replay protection is off for this run)",
-                index.generated
-            ));
-        } else {
-            return Err(ferry_manifests::Error::policy(
-                "index.json",
-                format!(
-                    "was generated {}, before the index {g} this workspace already accepted: a replayed or frozen vendor index (suspect the server or a proxy in between); nothing was changed. If the vendor really withdrew a newer index, re-run with --allow-older-index",
-                    index.generated
-                ),
-            )
+    let accepted = old.as_ref().and_then(|o| o.index_generated).map(|g| Seen {
+        value: g,
+        sha256: None,
+    });
+    let offered = Seen {
+        value: index.generated,
+        sha256: None,
+    };
+    match decide::freshness("index.json", Counter::Generated, &offered, accepted.as_ref()) {
+        Ok(_) => {}
+        Err(r) if opts.allow_older_index => progress.note(&format!(
+            "WARNING: --allow-older-index: accepting it anyway ({r}); replay protection is off for this run"
+        )),
+        Err(r) => {
+            return Err(ferry_manifests::Error::from(r.advise(
+                "a replayed or frozen vendor index (suspect the server or a proxy in between); nothing was changed. If the vendor really withdrew a newer index, re-run with --allow-older-index",
+            ))
             .into());
         }
     }
@@ -586,8 +588,8 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
     let mut ignored = Vec::new();
     let mut held: Vec<HeldSignature> = Vec::new();
     let mut minisign: Vec<OwnedMinisign> = Vec::new();
-    let require_minisign = vendor.require.contains(&SigKind::Minisign);
-    let require_sigstore = vendor.require.contains(&SigKind::Sigstore);
+    let need = VendorChecks::required(vendor);
+    let (require_minisign, require_sigstore) = (need.minisign, need.sigstore);
     for (kind, url) in &t.sigs {
         match kind {
             SigKind::Minisign => {
@@ -729,24 +731,15 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
             }
         }
     }
-    if require_minisign && minisign.is_empty() {
-        return Err(ferry_manifests::Error::policy(
-            what.as_str(),
-            "the index lists no minisign signature for it, and the trust policy requires one on every artifact",
-        )
-        .into());
-    }
-    if require_sigstore
-        && !held
+    let present = VendorChecks {
+        minisign: !minisign.is_empty(),
+        sigstore: held
             .iter()
-            .any(|h| matches!(h.upstream, Upstream::Sigstore { .. }))
-    {
-        return Err(ferry_manifests::Error::policy(
-            what.as_str(),
-            "the index lists no Sigstore bundle for it, and the trust policy requires one on every artifact",
-        )
-        .into());
-    }
+            .any(|h| matches!(h.upstream, Upstream::Sigstore { .. })),
+    };
+    decide::vendor_checks(&what, vendor, present)
+        .map_err(|r| r.advise("the vendor index lists none for it"))
+        .map_err(ferry_manifests::Error::from)?;
     let job = FileJob {
         url: t.url.clone(),
         path: t.path.clone(),
@@ -765,7 +758,7 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
             continue;
         }
         let partial = ctx.workspace.partial_path(&h.path);
-        ferry_mirror_layout::workspace::write_atomic(&partial, &h.bytes)?;
+        ferry_workspace::write_atomic(&partial, &h.bytes)?;
         ctx.workspace.commit_partial(&h.path)?;
         files.push((
             entry(&h.path, &h.bytes),

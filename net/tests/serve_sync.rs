@@ -1,7 +1,7 @@
 //! The library path `ferry demo` takes: a vendor index built on disk,
 //! served by [`ferry_net::serve::StaticServer`], synced with
 //! [`ferry_net::sync::sync_blocking`], signed with
-//! [`ferry_mirror_layout::workspace::sign`].
+//! [`ferry_workspace::sign`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,11 +10,11 @@ use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::name::Name;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
-use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign};
 use ferry_net::client::ClientOptions;
 use ferry_net::progress::NoProgress;
 use ferry_net::serve::StaticServer;
 use ferry_net::sync::{SyncOptions, sync_blocking};
+use ferry_workspace::{SignOptions, Workspace, sign};
 
 fn keys() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../keys/demo")

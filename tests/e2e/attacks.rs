@@ -333,7 +333,7 @@ fn a06_rollback_and_equivocation() {
     w.reject_with(
         &tar,
         &["--state", &s],
-        &["sequence 7 is lower than 8", "rollback"],
+        &["sequence 7 is older than sequence 8", "rollback"],
     );
     let s = state(&w, "novantra", 7, Some(&fixtures::sha(b"other")));
     w.reject_with(&tar, &["--state", &s], &["equivocation"]);

@@ -384,7 +384,7 @@ struct Recording {
     done: Vec<(String, Vec<u8>)>,
 }
 
-impl ferry_mirror_layout::bundle::Sink for Recording {
+impl ferry_bundle::Sink for Recording {
     fn start(
         &mut self,
         file: &ferry_manifests::manifest::FileEntry,
@@ -409,7 +409,7 @@ impl ferry_mirror_layout::bundle::Sink for Recording {
 
 #[test]
 fn library_sink_receives_verified_bytes_in_manifest_order() {
-    use ferry_mirror_layout::bundle::{Input, VerifyOptions, verify_bundle_with_sink};
+    use ferry_bundle::{Input, VerifyOptions, verify_bundle_with_sink};
     let w = World::new();
     let policy = ferry_manifests::policy::TrustPolicy::load(&w.policy).unwrap();
     let opts = VerifyOptions {

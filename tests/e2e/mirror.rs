@@ -333,7 +333,7 @@ fn reimport_is_a_noop_and_refusals_leave_the_mirror_unchanged() {
     let b6 = w.pack(&derive(&ws7, &w.path("ws6"), 6), "b6");
     w.import(&b6, &[])
         .expect_code(1)
-        .stderr_has(&["sequence 6 is lower than 8", "rollback refused"]);
+        .stderr_has(&["sequence 6 is older than sequence 8", "rollback refused"]);
     assert_unchanged(&w.mirror, &before);
 
     // The same sequence with other bytes: equivocation (ATTACKS A6).

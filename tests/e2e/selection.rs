@@ -95,7 +95,7 @@ fn a_replayed_older_vendor_index_is_refused() {
     let before = ferry_tests::snapshot(&ws);
     sync(&old, &[]).expect_code(1).stderr_has(&[
         "2026-11-20T00:00:00Z",
-        "before the index 2026-11-22T00:00:00Z",
+        "older than generated 2026-11-22T00:00:00Z",
         "--allow-older-index",
     ]);
     ferry_tests::assert_unchanged(&ws, &before);

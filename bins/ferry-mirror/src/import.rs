@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_bundle::Input;
 use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::bundle::Input;
 use ferry_mirror_layout::mirror::Mirror;
 
 /// Verify bundles and add them to the mirror, atomically: verified while

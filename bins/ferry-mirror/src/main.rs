@@ -189,7 +189,7 @@ fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
         && !r.damaged.is_empty()
     {
         let policy = TrustPolicy::load(trust)?;
-        let input = ferry_mirror_layout::bundle::verify::Input::from_arg(bundle);
+        let input = ferry_bundle::verify::Input::from_arg(bundle);
         let o = m.repair(&lock, &input, &policy, &r.damaged, Timestamp::now())?;
         for f in &o.restored {
             printer.line(&format!("restored {f} from {}", bundle.display()));

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
+use ferry_durable::fsutil::write_atomic;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::fsutil::write_atomic;
 use ferry_mirror_layout::mirror::Mirror;
 
 /// Remove old versions: keeps the newest N per channel and profile (never

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_bundle::manifest::State;
+use ferry_bundle::report::write_receipt;
+use ferry_bundle::{Input, Repair, VerifyOptions, verify_bundle};
 use ferry_cli::{Printer, UsageError};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::bundle::manifest::State;
-use ferry_mirror_layout::bundle::report::write_receipt;
-use ferry_mirror_layout::bundle::{Input, Repair, VerifyOptions, verify_bundle};
 
 /// Verify a bundle offline, in one pass over a tar stream: manifest
 /// signatures (threshold of distinct trusted keys), expiry, max_validity,

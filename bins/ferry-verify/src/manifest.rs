@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_bundle::{Input, verify_manifest_of};
 use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::bundle::{Input, verify_manifest_of};
 
 /// Verify a manifest alone: the signatures (threshold of distinct trusted
 /// keys, exact trusted comment), expiry, max_validity, sequence and the

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
+use ferry_bundle::{Input, Repair, verify_bundle};
 use ferry_cli::Printer;
 use ferry_manifests::manifest::Upstream;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::bundle::{Input, Repair, verify_bundle};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum OutFormat {

@@ -74,10 +74,7 @@ impl Counter {
     /// Records `sequence` if it is higher.
     pub(crate) fn record(&self, sequence: u64) -> Result<()> {
         if sequence > self.value {
-            ferry_mirror_layout::fsutil::write_atomic(
-                &self.path,
-                format!("{sequence}\n").as_bytes(),
-            )?;
+            ferry_durable::fsutil::write_atomic(&self.path, format!("{sequence}\n").as_bytes())?;
         }
         Ok(())
     }

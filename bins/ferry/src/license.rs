@@ -81,7 +81,7 @@ impl IssueArgs {
         let bytes = lic.to_bytes();
         let sig = License::sign(&bytes, &lic.product, &key)?;
         let sig_path = PathBuf::from(format!("{}.minisig", self.out.display()));
-        ferry_mirror_layout::fsutil::write_signed(&self.out, &bytes, Some(&sig))?;
+        ferry_durable::fsutil::write_signed(&self.out, &bytes, Some(&sig))?;
         printer.json(&serde_json::json!({
             "type": "license",
             "file": self.out,

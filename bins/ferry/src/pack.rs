@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use ferry_bundle::{Format, PackOptions, Split, pack};
 use ferry_cli::Printer;
-use ferry_mirror_layout::bundle::{Format, PackOptions, Split, pack};
 
 /// Pack a signed workspace into a bundle: tar (default, reproducible),
 /// tar.gz, zip or a plain directory; optionally split into volumes with
@@ -45,7 +45,7 @@ impl PackArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         if let Some(p) = &self.since {
             let state = ferry_mirror_layout::mirror::state::MirrorState::load(p)?;
-            ferry_mirror_layout::bundle::pack::check_since(&self.workspace, &state)?;
+            ferry_bundle::pack::check_since(&self.workspace, &state)?;
         }
         let report = pack(
             &self.workspace,

@@ -1,5 +1,5 @@
 //! `ferry sign` (SPEC §4): thin; the work is
-//! `ferry_mirror_layout::workspace::sign`.
+//! `ferry_workspace::sign`.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use clap::Args;
 use ferry_cli::Printer;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::{Duration, Timestamp};
-use ferry_mirror_layout::workspace::{SignOptions, Workspace, sign_since};
+use ferry_workspace::{SignOptions, Workspace, sign_since};
 
 /// Write ferry/manifest.json (SPEC §3.3) and ferry/SHA256SUMS over every
 /// file of a synced workspace and sign it with KEY into

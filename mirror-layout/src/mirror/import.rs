@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use ferry_manifests::decide::{self, Counter, PinKind, PinSource, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::manifest::{FileEntry, MANIFEST_PATH, Manifest, SHA256SUMS_PATH};
 use ferry_manifests::minisig::SecretKey;
@@ -33,12 +34,12 @@ use super::index::{
 };
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
-use crate::bundle::{
+use crate::error::{Error, Result};
+use crate::fsutil::{create_dir_all_durable, create_new_public, sync_dir, write_new};
+use ferry_bundle::{
     Input, Sink, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
     verify_manifest_of,
 };
-use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, create_new_public, sync_dir, write_new};
 
 /// Free space kept beyond what an import writes.
 pub const SPACE_MARGIN: u64 = 4 * 1024 * 1024;
@@ -216,24 +217,25 @@ impl Mirror {
             outcome.noop = true;
             return Ok(outcome);
         }
-        if m.sequence < index.manifest_sequence {
-            return Err(Error::refused(
-                MANIFEST_PATH,
-                format!(
-                    "sequence {} is lower than {} the mirror already imported: rollback refused",
-                    m.sequence, index.manifest_sequence
-                ),
-            ));
-        }
-        if m.sequence == index.manifest_sequence {
-            return Err(Error::refused(
-                MANIFEST_PATH,
-                format!(
-                    "sequence {} was already imported with other bytes (manifest sha256 {}): equivocation refused",
-                    m.sequence, vm.sha256
-                ),
-            ));
-        }
+        let accepted = Seen {
+            value: index.manifest_sequence,
+            sha256: index
+                .manifests
+                .iter()
+                .find(|im| im.sequence == index.manifest_sequence)
+                .map(|im| im.sha256),
+        };
+        let offered = Seen {
+            value: m.sequence,
+            sha256: Some(vm.sha256),
+        };
+        decide::freshness(
+            MANIFEST_PATH,
+            Counter::ManifestSequence,
+            &offered,
+            Some(&accepted),
+        )
+        .map_err(|r| ferry_manifests::Error::from(r.advise("this mirror imported it before")))?;
         self.check_pins(m)?;
         let (wanted, present) = self.plan(&index, m, &vm)?;
         outcome.files_present = present;
@@ -293,7 +295,7 @@ impl Mirror {
             staged: Vec::new(),
         };
         let state = State {
-            schema: crate::bundle::manifest::STATE_SCHEMA.into(),
+            schema: ferry_bundle::manifest::STATE_SCHEMA.into(),
             product: index.product.clone(),
             sequence: index.manifest_sequence,
             manifest_sha256: None,
@@ -455,27 +457,23 @@ impl Mirror {
     /// are a boundary too, on top of the policy's pins.
     fn check_pins(&self, m: &Manifest) -> Result<()> {
         for r in &m.releases {
-            if !r.channels.iter().any(|c| self.config.channels.contains(c)) {
-                return Err(Error::refused(
-                    format!("release {}", r.version),
-                    format!(
-                        "channels [{}] are not among this mirror's channels [{}]",
-                        names(&r.channels),
-                        names(&self.config.channels)
-                    ),
-                ));
-            }
+            decide::pinned(
+                &format!("release {}", r.version),
+                PinKind::Channel,
+                PinSource::Mirror,
+                &r.channels,
+                &self.config.channels,
+            )
+            .map_err(ferry_manifests::Error::from)?;
             for a in &r.artifacts {
-                if !self.config.profiles.contains(&a.profile) {
-                    return Err(Error::refused(
-                        a.path.as_str(),
-                        format!(
-                            "profile \"{}\" is not among this mirror's profiles [{}]",
-                            a.profile,
-                            names(&self.config.profiles)
-                        ),
-                    ));
-                }
+                decide::pinned(
+                    a.path.as_str(),
+                    PinKind::Profile,
+                    PinSource::Mirror,
+                    std::slice::from_ref(&a.profile),
+                    &self.config.profiles,
+                )
+                .map_err(ferry_manifests::Error::from)?;
             }
         }
         Ok(())
@@ -628,13 +626,6 @@ fn merge(next: &mut MirrorIndex, m: &Manifest, _now: Timestamp) -> Vec<String> {
     }
     next.releases.sort_by(|a, b| a.version.cmp(&b.version));
     yanked
-}
-
-fn names(n: &[ferry_manifests::name::Name]) -> String {
-    n.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The bundle argument's file name only (for the audit log: no local paths).

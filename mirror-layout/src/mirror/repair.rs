@@ -21,10 +21,10 @@ use ferry_manifests::time::Timestamp;
 use super::commit::STAGING_DIR;
 use super::import::StageSink;
 use super::{Mirror, MirrorLock};
-use crate::bundle::manifest::VerifyOptions;
-use crate::bundle::verify::{Input, verify_bundle_with_sink};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, parent_dir, sync_dir};
+use ferry_bundle::manifest::VerifyOptions;
+use ferry_bundle::verify::{Input, verify_bundle_with_sink};
 
 /// What a repair did.
 #[derive(Debug, Clone, Default, Serialize)]

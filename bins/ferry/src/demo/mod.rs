@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ferry_bundle::{Format, Input, PackOptions, Repair, Split, VerifyOptions};
 use ferry_cli::{Printer, UsageError};
 use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 use ferry_manifests::vendor;
-use ferry_mirror_layout::bundle::{self, Format, Input, PackOptions, Repair, Split, VerifyOptions};
 use ferry_mirror_layout::mirror::Mirror;
-use ferry_mirror_layout::workspace::{self, SignOptions, Workspace};
 use ferry_net::serve::StaticServer;
 use ferry_net::sync::SyncOptions;
+use ferry_workspace::{SignOptions, Workspace};
 
 mod sample;
 
@@ -254,7 +254,7 @@ impl Demo {
                 key_path.display()
             ));
             let key = SecretKey::from_file(&key_path, None)?;
-            let r = workspace::sign(
+            let r = ferry_workspace::sign(
                 &workspace,
                 &key,
                 SignOptions {
@@ -298,7 +298,7 @@ impl Demo {
             ws.display(),
             out.display()
         ));
-        let r = bundle::pack(
+        let r = ferry_bundle::pack(
             &ws,
             &out,
             &PackOptions {
@@ -328,7 +328,7 @@ impl Demo {
             state: None,
         };
         let input = Input::Path(volumes.clone());
-        let report = bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;
+        let report = ferry_bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;
         self.say(&format!(
             "verified: sequence {}, {} file(s), signed by {}",
             report.sequence,
@@ -345,7 +345,7 @@ impl Demo {
             volumes.display(),
             site.display()
         ));
-        match bundle::verify_bundle(&input, &policy, &opts, &Repair::No) {
+        match ferry_bundle::verify_bundle(&input, &policy, &opts, &Repair::No) {
             Ok(_) => bail!(
                 "the demo damaged {} but verification still passed",
                 damaged.display()
@@ -357,7 +357,7 @@ impl Demo {
             volumes.display(),
             site.display()
         ));
-        let repaired = bundle::verify_bundle(&input, &policy, &opts, &Repair::Beside)?;
+        let repaired = ferry_bundle::verify_bundle(&input, &policy, &opts, &Repair::Beside)?;
         for r in &repaired.repaired {
             self.say(&format!(
                 "rebuilt: {}",
@@ -369,7 +369,7 @@ impl Demo {
         std::fs::rename(&fixed, &damaged)
             .with_context(|| format!("move {} into place", fixed.display()))?;
         self.command(&format!("mv {} {}", fixed.display(), damaged.display()));
-        bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;
+        ferry_bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;
         self.say("verified again with the repaired volume in place");
         Ok(())
     }

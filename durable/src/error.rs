@@ -1,4 +1,4 @@
-//! The one error type of `ferry-mirror-layout`.
+//! The one error type of the store-level crates (bundle, mirror, workspace).
 
 use std::path::PathBuf;
 

@@ -1,3 +1,5 @@
+//! # ferry-bundle
+//!
 //! Bundles (SPEC §3.6): `ferry pack` writes them, `ferry-verify bundle`
 //! checks them offline, and the mirror import reuses the same checker while
 //! it extracts into staging.
@@ -18,6 +20,11 @@
 //! * A caller that extracts (the mirror import) passes a [`Sink`]: it
 //!   receives each file's bytes as they stream by and is told when that file
 //!   passed; the whole bundle is good only when the verify call returns `Ok`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use ferry_durable::{Error, Result, error, fsutil};
 
 pub mod checker;
 mod deferred;

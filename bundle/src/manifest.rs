@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ferry_manifests::decide::{self, Counter, PinKind, PinSource, Rule, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::json::{self, MAX_DOCUMENT_BYTES};
 use ferry_manifests::manifest::{MANIFEST_PATH, Manifest, trusted_comment};
@@ -263,27 +264,18 @@ pub fn verify_manifest(
     }
     ferry_manifests::time::check_not_in_future("created", manifest.created, opts.now)
         .map_err(|e| Error::refused(MANIFEST_PATH, e))?;
-    if manifest.expires <= opts.now {
-        return Err(Error::refused(
-            MANIFEST_PATH,
-            format!(
-                "expired at {} (now {}): ask the transfer operator for a fresh, signed bundle",
-                manifest.expires, opts.now
-            ),
-        ));
-    }
-    if let Some(max) = transfer.max_validity {
-        let valid = manifest.expires.seconds_since(manifest.created);
-        if u64::try_from(valid).unwrap_or(u64::MAX) > max.seconds() {
-            return Err(Error::refused(
-                MANIFEST_PATH,
-                format!(
-                    "valid from {} to {}, longer than the policy's max_validity {max}",
-                    manifest.created, manifest.expires
-                ),
-            ));
-        }
-    }
+    decide::validity(
+        MANIFEST_PATH,
+        Some(manifest.created),
+        manifest.expires,
+        opts.now,
+        transfer.max_validity,
+    )
+    .map_err(|r| match *r.rule {
+        Rule::Expired { .. } => r.advise("ask the transfer operator for a fresh, signed bundle"),
+        _ => r,
+    })
+    .map_err(ferry_manifests::Error::from)?;
     if let Some(state) = &opts.state {
         if state.product != manifest.product {
             return Err(ferry_manifests::Error::config(
@@ -295,29 +287,19 @@ pub fn verify_manifest(
             )
             .into());
         }
-        if manifest.sequence < state.sequence {
-            return Err(Error::refused(
-                MANIFEST_PATH,
-                format!(
-                    "sequence {} is lower than {} already accepted: rollback refused",
-                    manifest.sequence, state.sequence
-                ),
-            ));
-        }
-        if manifest.sequence == state.sequence && state.manifest_sha256.is_some_and(|d| d != sha256)
-        {
-            return Err(Error::refused(
-                MANIFEST_PATH,
-                format!(
-                    "sequence {} was already accepted with other bytes (sha256 {}): equivocation refused",
-                    manifest.sequence,
-                    state
-                        .manifest_sha256
-                        .map(|d| d.to_hex())
-                        .unwrap_or_default()
-                ),
-            ));
-        }
+        decide::freshness(
+            MANIFEST_PATH,
+            Counter::ManifestSequence,
+            &Seen {
+                value: manifest.sequence,
+                sha256: Some(sha256),
+            },
+            Some(&Seen {
+                value: state.sequence,
+                sha256: state.manifest_sha256,
+            }),
+        )
+        .map_err(ferry_manifests::Error::from)?;
     }
     check_pins(policy, &manifest)?;
     Ok(VerifiedManifest {
@@ -331,39 +313,25 @@ pub fn verify_manifest(
 
 /// SPEC §5.5: a site pinned to profiles or channels refuses anything else.
 fn check_pins(policy: &TrustPolicy, m: &Manifest) -> Result<()> {
-    let profiles = policy.pinned_profiles();
-    let channels = policy.pinned_channels();
     for r in &m.releases {
-        if !channels.is_empty() && !r.channels.iter().any(|c| channels.contains(c)) {
-            return Err(Error::refused(
-                format!("release {}", r.version),
-                format!(
-                    "channels [{}] are not among this site's pinned channels [{}]",
-                    join(&r.channels),
-                    join(channels)
-                ),
-            ));
-        }
+        decide::pinned(
+            &format!("release {}", r.version),
+            PinKind::Channel,
+            PinSource::Site,
+            &r.channels,
+            policy.pinned_channels(),
+        )
+        .map_err(ferry_manifests::Error::from)?;
         for a in &r.artifacts {
-            if !profiles.is_empty() && !profiles.contains(&a.profile) {
-                return Err(Error::refused(
-                    a.path.as_str(),
-                    format!(
-                        "profile \"{}\" is not among this site's pinned profiles [{}]",
-                        a.profile,
-                        join(profiles)
-                    ),
-                ));
-            }
+            decide::pinned(
+                a.path.as_str(),
+                PinKind::Profile,
+                PinSource::Site,
+                std::slice::from_ref(&a.profile),
+                policy.pinned_profiles(),
+            )
+            .map_err(ferry_manifests::Error::from)?;
         }
     }
     Ok(())
-}
-
-fn join(names: &[Name]) -> String {
-    names
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -1,3 +1,5 @@
+//! # ferry-workspace
+//!
 //! The connected side's workspace (SPEC §3.3, §4 `sync`, `sign`).
 //!
 //! The workspace *is* the bundle tree: artifacts, upstream signatures and
@@ -19,7 +21,7 @@
 //!   ferry/manifest.json, ferry/SHA256SUMS, ferry/signatures/<KEYID>.minisig
 //! ```
 
-use crate::fsutil::sync_dir;
+use ferry_durable::fsutil::{self, sync_dir};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,7 +40,7 @@ use ferry_manifests::time::{Duration, Timestamp};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use ferry_durable::{Error, Result};
 
 /// The hidden state folder.
 pub const STATE_DIR: &str = ".ferry";
@@ -347,8 +349,8 @@ fn refused(what: &str, reason: &str) -> Error {
 /// [`Error::Io`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
-    crate::fsutil::create_dir_all_durable(parent)?;
-    crate::fsutil::write_atomic(path, bytes)
+    fsutil::create_dir_all_durable(parent)?;
+    fsutil::write_atomic(path, bytes)
 }
 
 /// Orders manifest files as the packer and the one-pass verifier need:
@@ -437,7 +439,7 @@ pub struct SignOptions {
 fn next_sequence(
     state: &State,
     opts: &SignOptions,
-    since: Option<&crate::mirror::state::LoadedState>,
+    since: Option<&ferry_manifests::mirror_state::LoadedState>,
 ) -> u64 {
     let now_unix = u64::try_from(opts.now.unix()).unwrap_or(0);
     let above = |s: u64| s.saturating_add(1);
@@ -480,7 +482,7 @@ pub fn sign_since(
     ws: &Workspace,
     key: &SecretKey,
     opts: SignOptions,
-    since: Option<&crate::mirror::state::LoadedState>,
+    since: Option<&ferry_manifests::mirror_state::LoadedState>,
 ) -> Result<SignReport> {
     let _lock = ws.lock()?;
     let mut state = ws.load_state()?.ok_or_else(|| {
@@ -532,17 +534,20 @@ pub fn sign_since(
         check_unchanged(ws, &manifest, &current)?;
         (bytes, manifest, false)
     } else {
-        if let Some(max) = opts.max_validity
-            && opts.expires.seconds() > max.seconds()
-        {
-            return Err(Error::Manifest(ferry_manifests::Error::policy(
-                MANIFEST_PATH,
-                format!(
-                    "--expires {} is longer than the policy's max_validity {max}; choose a shorter validity",
-                    opts.expires
-                ),
-            )));
-        }
+        ferry_manifests::decide::validity(
+            MANIFEST_PATH,
+            Some(opts.now),
+            opts.now.plus(opts.expires),
+            opts.now,
+            opts.max_validity,
+        )
+        .map_err(|r| {
+            r.advise(format!(
+                "--expires {} is too long; choose a shorter validity",
+                opts.expires
+            ))
+        })
+        .map_err(ferry_manifests::Error::from)?;
         let sequence = next_sequence(&state, &opts, since);
         let (releases, current) = match since {
             None => (state.releases.clone(), current),
@@ -618,7 +623,7 @@ pub fn sign_since(
 fn incremental(
     state: &State,
     current: Vec<FileEntry>,
-    ls: &crate::mirror::state::LoadedState,
+    ls: &ferry_manifests::mirror_state::LoadedState,
 ) -> Result<(Vec<ManifestRelease>, Vec<FileEntry>)> {
     if ls.state.product != state.product {
         return Err(refused(

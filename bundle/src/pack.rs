@@ -647,7 +647,7 @@ pub(crate) fn copy_item_to(item: &Item, out: &mut dyn Write, out_name: &Path) ->
 ///
 /// # Errors
 /// [`Error::Refused`] when the manifest is a full one or built on another state.
-pub fn check_since(ws: &Path, since: &crate::mirror::state::LoadedState) -> Result<()> {
+pub fn check_since(ws: &Path, since: &ferry_manifests::mirror_state::LoadedState) -> Result<()> {
     let bytes = read_small_bytes(&ws.join(MANIFEST_PATH), MAX_DOCUMENT_BYTES)?;
     let manifest = Manifest::parse(&bytes)?;
     match manifest.base_state_sha256 {

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::minisig::{KeyId, SignatureFile};
 use ferry_manifests::policy::VendorPolicy;
@@ -180,20 +181,11 @@ impl Deferred {
     fn require(&self, vendor: &VendorPolicy, artifact: &str) -> Result<()> {
         let passed = self.passed.get(artifact);
         let has = |k: SigKind| passed.is_some_and(|p| p.contains(&k));
-        if vendor.require.contains(&SigKind::Minisign) && !has(SigKind::Minisign) {
-            return Err(ferry_manifests::Error::policy(
-                artifact,
-                "no vendor minisign signature by a key of this policy, and the policy's vendor.require has \"minisign\"",
-            )
-            .into());
-        }
-        if vendor.require.contains(&SigKind::Sigstore) && !has(SigKind::Sigstore) {
-            return Err(ferry_manifests::Error::policy(
-                artifact,
-                "no Sigstore bundle checkable with this policy, and the policy's vendor.require has \"sigstore\"",
-            )
-            .into());
-        }
+        let present = VendorChecks {
+            minisign: has(SigKind::Minisign),
+            sigstore: has(SigKind::Sigstore),
+        };
+        decide::vendor_checks(artifact, vendor, present).map_err(ferry_manifests::Error::from)?;
         Ok(())
     }
 

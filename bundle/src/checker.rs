@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
+use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
 use ferry_manifests::manifest::{
@@ -445,26 +446,11 @@ impl<'p> Checker<'p> {
                         Awaited::Sigstore { .. } => k == SigKind::Sigstore,
                     })
                 };
-                if vendor.require.contains(&SigKind::Minisign)
-                    && plan.minisign.is_empty()
-                    && !later(SigKind::Minisign)
-                {
-                    return Err(ferry_manifests::Error::policy(
-                        s,
-                        "no vendor minisign signature by a key of this policy, and the policy's vendor.require has \"minisign\"",
-                    )
-                    .into());
-                }
-                if vendor.require.contains(&SigKind::Sigstore)
-                    && (!sigstore || plan.sigstore.is_empty())
-                    && !later(SigKind::Sigstore)
-                {
-                    return Err(ferry_manifests::Error::policy(
-                        s,
-                        "no Sigstore bundle checkable with this policy, and the policy's vendor.require has \"sigstore\"",
-                    )
-                    .into());
-                }
+                let present = VendorChecks {
+                    minisign: !plan.minisign.is_empty() || later(SigKind::Minisign),
+                    sigstore: (sigstore && !plan.sigstore.is_empty()) || later(SigKind::Sigstore),
+                };
+                decide::vendor_checks(s, vendor, present).map_err(ferry_manifests::Error::from)?;
             }
         }
         Ok(Some(plan))
