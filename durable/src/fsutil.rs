@@ -129,6 +129,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// [`write_atomic`] into a folder that may not exist yet: the folder is
+/// created durably first.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_atomic_creating(path: &Path, bytes: &[u8]) -> Result<()> {
+    create_dir_all_durable(parent_dir(path))?;
+    write_atomic(path, bytes)
+}
+
 /// Creates a new file (never over an existing one), writes, syncs.
 ///
 /// # Errors

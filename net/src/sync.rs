@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_durable::fsutil;
 use ferry_manifests::decide::{self, Counter, Seen, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::index::{IndexArtifact, ReleaseIndex};
@@ -758,7 +759,7 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
             continue;
         }
         let partial = ctx.workspace.partial_path(&h.path);
-        ferry_workspace::write_atomic(&partial, &h.bytes)?;
+        fsutil::write_atomic_creating(&partial, &h.bytes)?;
         ctx.workspace.commit_partial(&h.path)?;
         files.push((
             entry(&h.path, &h.bytes),

@@ -739,7 +739,10 @@ fn sigstore_is_checked_when_the_policy_requires_it() {
     install(&s, &m, "2.4.0", "3.2.1")
         .run()
         .expect_code(1)
-        .stderr_has(&["no Sigstore bundle checkable with this policy", "refusing to hand it over"]);
+        .stderr_has(&[
+            "no Sigstore bundle checkable with this policy",
+            "refusing to hand it over",
+        ]);
     assert_not_run(&s);
     let bundle = std::fs::read(case.join("bundle.sigstore.json")).unwrap();
     ferry_tests::mirror_fixture::replace_artifact(
