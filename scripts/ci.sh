@@ -55,6 +55,9 @@ if printf '%s\n' "$tree" | grep -q '^ferry-handoff-core v'; then
 fi
 echo "ok: ferry-verify links no hand-off code (ferry-handoff-core)"
 
+step "fuzz every parser of untrusted bytes briefly (scripts/fuzz.sh; fuzz/README.md)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" bash scripts/fuzz.sh
+
 step "tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

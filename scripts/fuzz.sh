@@ -12,8 +12,8 @@
 # Each target fuzzes a throw-away copy of fuzz/corpus/<target>/ (so the
 # repository's corpus does not grow), with the repository's copy as a
 # read-only seed directory. A crashing input is left in
-# fuzz/artifacts/<target>/; keep the ones worth keeping in
-# fuzz/regressions/<target>/ (replay: cargo fuzz run <target> FILE).
+# fuzz/artifacts/<target>/; fix the bug and keep the input in
+# fuzz/regressions/<target>/, which every run replays as seeds.
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_TIMEOUT (seconds one input
 # may take before it counts as a hang, default 10), FUZZ_SANITIZER
@@ -62,12 +62,15 @@ for t in "${targets[@]}"; do
   cp -r "$seeds" "$corpus"
   log="$work/logs/$t.log"
   step "$t: ${seconds} s"
+  # Inputs that once crashed are seeds too: a fix that regresses fails here.
+  regress=()
   if [ -d "fuzz/regressions/$t" ]; then
-    echo "(fuzz/regressions/$t holds $(find "fuzz/regressions/$t" -type f | wc -l) known crashing input(s), not used as seeds)"
+    regress=("$PWD/fuzz/regressions/$t")
+    echo "(replaying $(find "fuzz/regressions/$t" -type f | wc -l) input(s) that once crashed, from fuzz/regressions/$t)"
   fi
   t0=$SECONDS
   # TMPDIR: the path-based targets write their scratch files under $work.
-  if TMPDIR="$work/tmp" cargo fuzz run --sanitizer "$sanitizer" "$t" "$corpus" "$seeds" -- \
+  if TMPDIR="$work/tmp" cargo fuzz run --sanitizer "$sanitizer" "$t" "$corpus" "$seeds" "${regress[@]}" -- \
     -max_total_time="$seconds" -timeout="$timeout" -print_final_stats=1 >"$log" 2>&1; then
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     cov="$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 || true)"

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use ferry_manifests::manifest::{MANIFEST_PATH, SIGNATURES_DIR};
 
 use super::checker::{Checker, NullSink, Outcome, Plan, Sink};
-use super::pack::{Workspace, copy_item_to, partial_name};
+use super::source::{Workspace, copy_item, partial_name};
 use crate::error::{Error, Result};
 
 /// Most entries a directory bundle may hold.
@@ -264,7 +264,7 @@ pub(crate) fn write_dir(w: &Workspace, out: &Path) -> Result<u64> {
                 .open(&p)
                 .map_err(|e| Error::io(&p, "create", e))?;
             let mut bw = std::io::BufWriter::with_capacity(super::BUF, &mut f);
-            copy_item_to(item, &mut bw, &p)?;
+            copy_item(item, &mut bw, &p)?;
             bw.flush().map_err(|e| Error::io(&p, "write", e))?;
             drop(bw);
             f.sync_all().map_err(|e| Error::io(&p, "fsync", e))?;

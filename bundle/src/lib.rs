@@ -29,21 +29,28 @@ pub use ferry_durable::{Error, Result, error, fsutil};
 pub mod checker;
 mod deferred;
 pub mod dir;
+pub mod format;
 pub mod manifest;
 pub mod pack;
 pub mod parity;
 mod plan;
 pub mod report;
+mod source;
 pub mod tar_read;
+mod tar_write;
 pub mod verify;
+mod volume_io;
 pub mod volumes;
 pub mod zip_read;
+mod zip_write;
 
 pub use checker::{NullSink, Sink};
+pub use format::{Format, Split};
 pub use manifest::{State, VerifiedManifest, VerifyOptions, verify_manifest};
-pub use pack::{Format, PackOptions, PackReport, Split, pack};
+pub use pack::{PackOptions, PackReport, pack};
 pub use parity::repair;
 pub use report::Report;
+pub use source::check_since;
 pub use verify::{Input, Repair, verify_bundle, verify_bundle_with_sink, verify_manifest_of};
 
 /// At most this many manifest signatures are read from a bundle.

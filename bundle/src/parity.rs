@@ -18,8 +18,9 @@ use ferry_manifests::digest::Sha256Hasher;
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 use serde::Serialize;
 
-use super::volumes::{ParityInfo, VolumeEntry, VolumeSet, check_volume, open_volume};
+use super::volume_io::{check_volume, open_volume};
 use crate::error::{Error, Result};
+use ferry_manifests::volumes::{ParityInfo, VolumeEntry, VolumeSet};
 
 /// Memory budget for one stripe across all shards.
 const STRIPE_BUDGET: u64 = 32 * 1024 * 1024;

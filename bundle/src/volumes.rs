@@ -13,145 +13,13 @@ use std::path::{Path, PathBuf};
 
 use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
 use ferry_manifests::json;
-use serde::{Deserialize, Serialize};
 
 use super::BUF;
-use super::pack::Format;
+use super::format::Format;
+use super::volume_io::{check_volume, open_volume};
 use crate::error::{Error, Result};
 
-/// The schema of `NAME.volumes.json`.
-pub const VOLUMES_SCHEMA: &str = "ferry.volumes/v1";
-
-/// One volume.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeEntry {
-    /// File name, beside `volumes.json`.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// SHA-256.
-    pub sha256: Sha256Digest,
-}
-
-/// Reed–Solomon parity over the data volumes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ParityInfo {
-    /// Shard size: the largest data volume rounded up to even; shorter
-    /// volumes count as zero-padded to it.
-    pub shard_size: u64,
-    /// The parity volumes (`NAME.p00`, …), each `shard_size` bytes.
-    pub volumes: Vec<VolumeEntry>,
-}
-
-/// `NAME.volumes.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VolumeSet {
-    /// Always [`VOLUMES_SCHEMA`].
-    pub schema: String,
-    /// `tar` or `tar.gz`.
-    pub format: String,
-    /// SHA-256 of the manifest inside the stream.
-    pub manifest_sha256: Sha256Digest,
-    /// Sum of the data volumes' sizes.
-    pub total_size: u64,
-    /// The split size (every volume but the last has exactly this size).
-    pub volume_size: u64,
-    /// The data volumes, in stream order.
-    pub volumes: Vec<VolumeEntry>,
-    /// Parity volumes, if any.
-    #[serde(default)]
-    pub parity: Option<ParityInfo>,
-}
-
-impl VolumeSet {
-    /// Reads and checks a `volumes.json` (at most 16 MiB).
-    ///
-    /// # Errors
-    /// Unreadable (exit 3) or malformed (exit 1).
-    pub fn load(path: &Path) -> Result<Self> {
-        let bytes = ferry_manifests::minisig::read_small_bytes(path, json::MAX_DOCUMENT_BYTES)?;
-        let doc = path.display().to_string();
-        let set: VolumeSet = json::parse_document(&bytes, &doc, VOLUMES_SCHEMA)?;
-        let mut names = std::collections::HashSet::new();
-        let all = set
-            .volumes
-            .iter()
-            .chain(set.parity.iter().flat_map(|p| p.volumes.iter()));
-        for v in all {
-            let ok = !v.name.is_empty()
-                && v.name.len() <= 255
-                && v.name != "."
-                && v.name != ".."
-                && v.name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
-            if !ok {
-                return Err(Error::bundle(
-                    &doc,
-                    format!(
-                        "volume name \"{}\" is not a plain file name (refused)",
-                        ferry_manifests::error::escape_untrusted(&v.name)
-                    ),
-                ));
-            }
-            if !names.insert(v.name.clone()) {
-                return Err(Error::bundle(
-                    &doc,
-                    format!("volume {} listed twice", v.name),
-                ));
-            }
-        }
-        if set.volumes.is_empty() {
-            return Err(Error::bundle(&doc, "no volumes listed"));
-        }
-        let sum = set
-            .volumes
-            .iter()
-            .try_fold(0u64, |a, v| a.checked_add(v.size));
-        if sum != Some(set.total_size) {
-            return Err(Error::bundle(
-                &doc,
-                "total_size is not the sum of the volumes",
-            ));
-        }
-        // Parity geometry is what `ferry pack` writes, nothing else: it
-        // drives `--repair`'s stripe loop, and this file is not signed.
-        if let Some(p) = &set.parity {
-            let max = set.volumes.iter().map(|v| v.size).max().unwrap_or(0);
-            if Some(p.shard_size) != max.checked_add(max & 1) {
-                return Err(Error::bundle(
-                    &doc,
-                    format!(
-                        "parity shard_size {} is not the largest volume's size rounded up to even (refused)",
-                        p.shard_size
-                    ),
-                ));
-            }
-            if let Some(v) = p.volumes.iter().find(|v| v.size != p.shard_size) {
-                return Err(Error::bundle(
-                    &doc,
-                    format!(
-                        "parity volume {} is {} bytes, not the shard_size {} (refused)",
-                        v.name, v.size, p.shard_size
-                    ),
-                ));
-            }
-        }
-        if set.format != "tar" && set.format != "tar.gz" {
-            return Err(Error::bundle(
-                &doc,
-                format!(
-                    "unknown format \"{}\"",
-                    ferry_manifests::error::escape_untrusted(&set.format)
-                ),
-            ));
-        }
-        Ok(set)
-    }
-}
+pub use ferry_manifests::volumes::{ParityInfo, VOLUMES_SCHEMA, VolumeEntry, VolumeSet};
 
 /// `NAME.volumes.json` for an output `NAME`.
 #[must_use]
@@ -268,7 +136,7 @@ impl SplitWriter {
             }
         }
         let json_path = volumes_json_path(&base);
-        let tmp = super::pack::partial_name(&json_path);
+        let tmp = super::source::partial_name(&json_path);
         let res = (|| -> std::io::Result<()> {
             let mut f = File::options().write(true).create_new(true).open(&tmp)?;
             f.write_all(&json::to_document_bytes(&set))?;
@@ -446,58 +314,4 @@ impl Read for VolumeReader {
         self.read_inner(buf)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
-}
-
-/// Opens a volume: a regular file (not a symlink) of the listed size.
-pub(crate) fn open_volume(path: &Path, v: &VolumeEntry) -> Result<File> {
-    let meta = match path.symlink_metadata() {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::volume(
-                &v.name,
-                "missing: copy it again from the source medium, or use --repair with parity volumes",
-            ));
-        }
-        Err(e) => return Err(Error::io(path, "stat", e)),
-    };
-    if !meta.is_file() {
-        return Err(Error::volume(
-            &v.name,
-            "not a regular file (symlinks and special files are refused)",
-        ));
-    }
-    let f = ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
-    let len = f.metadata().map_err(|e| Error::io(path, "stat", e))?.len();
-    if len != v.size {
-        return Err(Error::volume(
-            &v.name,
-            format!(
-                "size mismatch (expected {} bytes, got {len}): the copy is truncated or damaged; copy it again, or use --repair with parity volumes",
-                v.size
-            ),
-        ));
-    }
-    Ok(f)
-}
-
-pub(crate) fn check_volume(v: &VolumeEntry, d: Sha256Digest, n: u64) -> Result<()> {
-    if n != v.size {
-        return Err(Error::volume(
-            &v.name,
-            format!(
-                "size mismatch (expected {} bytes, got {n}): copy it again, or use --repair with parity volumes",
-                v.size
-            ),
-        ));
-    }
-    if d != v.sha256 {
-        return Err(Error::volume(
-            &v.name,
-            format!(
-                "sha256 mismatch (expected {}, got {}): the copy is damaged; copy it again, or use --repair with parity volumes",
-                v.sha256, d
-            ),
-        ));
-    }
-    Ok(())
 }

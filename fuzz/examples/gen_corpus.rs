@@ -30,7 +30,7 @@ use ferry_manifests::path::BundlePath;
 use ferry_manifests::sigstore::SigstoreBundle;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::audit::Head;
-use ferry_mirror_layout::bundle::{Format, Input, PackOptions, Repair, pack, verify_bundle};
+use ferry_bundle::{Format, Input, PackOptions, Repair, pack, verify_bundle};
 use ferry_mirror_layout::mirror::index::{
     ImportedManifest, MirrorArtifact, MirrorIndex, MirrorRelease, hints_comment, index_comment,
 };

@@ -4,9 +4,9 @@
 //! `ferry-verify bundle` does (every entry, then `finish`).
 #![no_main]
 
-use ferry_mirror_layout::bundle::NullSink;
-use ferry_mirror_layout::bundle::checker::Checker;
-use ferry_mirror_layout::bundle::tar_read::read_tar;
+use ferry_bundle::NullSink;
+use ferry_bundle::checker::Checker;
+use ferry_bundle::tar_read::read_tar;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 //! are skipped (they would take the plain-tar path, fuzzed by `tar_bundle`).
 #![no_main]
 
-use ferry_mirror_layout::bundle::{Input, Repair, verify_bundle};
+use ferry_bundle::{Input, Repair, verify_bundle};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

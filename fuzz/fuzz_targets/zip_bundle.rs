@@ -4,9 +4,9 @@
 //! per-process scratch file.
 #![no_main]
 
-use ferry_mirror_layout::bundle::NullSink;
-use ferry_mirror_layout::bundle::checker::Checker;
-use ferry_mirror_layout::bundle::zip_read::verify_zip;
+use ferry_bundle::NullSink;
+use ferry_bundle::checker::Checker;
+use ferry_bundle::zip_read::verify_zip;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

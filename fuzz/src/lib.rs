@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use ferry_manifests::minisig::{KeySet, PublicKey};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
-use ferry_mirror_layout::bundle::VerifyOptions;
+use ferry_bundle::VerifyOptions;
 
 /// The product of the seeds.
 pub const PRODUCT: &str = "novantra";

@@ -38,5 +38,6 @@ pub mod release;
 pub mod sigstore;
 pub mod time;
 pub mod vendor;
+pub mod volumes;
 
 pub use error::{Error, ErrorClass, Result};

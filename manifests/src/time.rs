@@ -153,7 +153,9 @@ impl FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let err = || format!("\"{s}\" is not a duration like 45d, 24h, 30m or 90s");
-        let (num, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(err)?);
+        // Split off the last character, not the last byte (fuzz: "45ח").
+        let (last, _) = s.char_indices().next_back().ok_or_else(err)?;
+        let (num, unit) = s.split_at(last);
         if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
@@ -212,6 +214,21 @@ impl Serialize for Duration {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by fuzzing (fuzz/regressions/text_fields): a multi-byte last
+    /// character used to split inside the character and panic.
+    #[test]
+    fn a_duration_with_a_multibyte_unit_is_an_error_not_a_panic() {
+        let input = include_str!("../../fuzz/regressions/text_fields/duration-multibyte-unit");
+        let _ = input.parse::<Duration>();
+        assert!("45ח".parse::<Duration>().is_err());
+        assert!("ח".parse::<Duration>().is_err());
+        let policy =
+            include_bytes!("../../fuzz/regressions/trust_policy/max-validity-multibyte-unit.toml");
+        let e = crate::policy::TrustPolicy::from_bytes(policy, std::path::Path::new("p.toml"));
+        assert!(e.is_err());
+    }
+
     use super::*;
 
     #[test]

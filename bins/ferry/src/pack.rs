@@ -45,7 +45,7 @@ impl PackArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         if let Some(p) = &self.since {
             let state = ferry_mirror_layout::mirror::state::MirrorState::load(p)?;
-            ferry_bundle::pack::check_since(&self.workspace, &state)?;
+            ferry_bundle::check_since(&self.workspace, &state)?;
         }
         let report = pack(
             &self.workspace,
