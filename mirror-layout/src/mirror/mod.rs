@@ -18,11 +18,13 @@
 pub mod commit;
 pub mod conflicts;
 pub mod failpoint;
+mod fsck;
 pub mod import;
 pub mod index;
 pub mod prune;
 pub mod published;
 pub mod repair;
+mod signed;
 pub mod state;
 
 use std::fs::{self, File, OpenOptions};
@@ -30,15 +32,18 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use ferry_manifests::digest::{BUF_SIZE, Sha256Digest, Sha256Hasher};
-use ferry_manifests::minisig::{KeySet, Legacy, SecretKey, SignatureFile, read_small_bytes};
+use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::minisig::{KeySet, SecretKey, read_small_bytes};
 use ferry_manifests::name::Name;
 use ferry_manifests::time::Timestamp;
 
 use crate::audit::{self, Action, Head};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, is_regular_file, write_atomic};
+use crate::fsutil::{create_dir_all_durable, write_atomic};
 use index::{MirrorIndex, hints_comment, index_comment};
+
+pub use fsck::{FsckReport, hash_file};
+pub use signed::{read_signed, verify_hints_bytes, verify_index_bytes, verify_signed};
 
 /// The mirror's configuration file.
 pub const CONFIG_FILE: &str = "ferry-mirror.toml";
@@ -322,276 +327,6 @@ impl Mirror {
             seq: entry.seq,
             sha256: Sha256Digest::of(&line),
         })
-    }
-
-    /// Re-hashes everything against the signed index (SPEC §4 `fsck`).
-    ///
-    /// # Errors
-    /// [`Error::Manifest`] if the index itself does not verify; other
-    /// problems are collected in the report.
-    pub fn fsck(&self, keys: &KeySet) -> Result<FsckReport> {
-        let (index, index_bytes) = self.read_index(keys)?;
-        let mut report = FsckReport {
-            index_sequence: index.sequence,
-            ..FsckReport::default()
-        };
-        if let Some(p) = published::fsck_problem(&self.root, keys, &index_bytes) {
-            report.problems.push(p);
-        }
-        // The feed: signed and equal to what the index implies.
-        match read_signed(&self.root.join(HINTS_FILE), keys) {
-            Ok((bytes, comment)) => {
-                let expected = index.hints().to_bytes();
-                if bytes != expected {
-                    report
-                        .problems
-                        .push(format!("{HINTS_FILE}: does not match the signed index"));
-                } else if comment
-                    != hints_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes))
-                {
-                    report.problems.push(format!(
-                        "{HINTS_FILE}.minisig: trusted comment does not match"
-                    ));
-                }
-            }
-            Err(e) => report.problems.push(e.to_string()),
-        }
-        // The audit log: an unbroken chain whose head the index records.
-        match read_small_bytes(&self.root.join(AUDIT_FILE), audit::MAX_LOG_BYTES)
-            .map_err(Error::from)
-            .and_then(|b| audit::verify_chain(&b, AUDIT_FILE))
-        {
-            Ok((_, Some(head))) if head == index.audit_head => {}
-            Ok((_, head)) => report.problems.push(format!(
-                "{AUDIT_FILE}: head {head:?} is not the one the signed index records ({:?})",
-                index.audit_head
-            )),
-            Err(e) => report.problems.push(e.to_string()),
-        }
-        // Every listed file, re-hashed; nothing else under releases/ and manifests/.
-        let mut listed = std::collections::HashSet::new();
-        for f in &index.files {
-            listed.insert(f.path.as_str().to_string());
-            let p = f.path.under(&self.root);
-            if !is_regular_file(&p) {
-                report
-                    .problems
-                    .push(format!("{}: missing or not a regular file", f.path));
-                report.damaged.push(f.path.as_str().to_string());
-                continue;
-            }
-            match hash_file(&p) {
-                Ok((d, n)) => {
-                    if let Err(e) = ferry_manifests::digest::check(
-                        f.path.as_str(),
-                        (&f.sha256, f.size),
-                        (&d, n),
-                    ) {
-                        report.problems.push(e.to_string());
-                        report.damaged.push(f.path.as_str().to_string());
-                    }
-                    report.bytes += n;
-                }
-                Err(e) => report.problems.push(e.to_string()),
-            }
-            report.files += 1;
-        }
-        for top in ["releases", "manifests"] {
-            match fs::symlink_metadata(self.root.join(top)) {
-                Ok(m) if m.is_dir() => {}
-                Ok(m) => {
-                    let kind = if m.file_type().is_symlink() {
-                        "a symlink in the mirror"
-                    } else {
-                        "not a folder"
-                    };
-                    report.problems.push(format!(
-                        "{top}: {kind} (only regular files and folders belong here)"
-                    ));
-                    continue;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    report.problems.push(format!("{top}: cannot be read ({e})"));
-                    continue;
-                }
-            }
-            walk_files(&self.root, &self.root.join(top), &mut |rel, kind| {
-                if kind.contains("cannot be") {
-                    report.problems.push(format!(
-                        "{rel}: a {kind}; fsck cannot vouch for what it cannot read (check its owner and mode)"
-                    ));
-                } else if kind != "file" {
-                    report.problems.push(format!(
-                        "{rel}: a {kind} in the mirror (only regular files belong here)"
-                    ));
-                } else if !listed.contains(rel) {
-                    report
-                        .problems
-                        .push(format!("{rel}: not listed in the signed index"));
-                }
-            });
-        }
-        Ok(report)
-    }
-}
-
-/// What `fsck` found.
-#[derive(Debug, Default, Serialize)]
-pub struct FsckReport {
-    /// The index's sequence.
-    pub index_sequence: u64,
-    /// Files re-hashed.
-    pub files: usize,
-    /// Bytes re-hashed.
-    pub bytes: u64,
-    /// Every problem found (empty: all good).
-    pub problems: Vec<String>,
-    /// Listed files that are missing or whose bytes differ from the index:
-    /// what `fsck --repair BUNDLE` restores.
-    pub damaged: Vec<String>,
-}
-
-/// Reads a document and its `.minisig`, verifies the signature with `keys`
-/// (prehashed only) and returns the bytes and the authenticated trusted
-/// comment. The caller parses the bytes and checks the comment binds them.
-///
-/// # Errors
-/// [`Error::Manifest`].
-pub fn read_signed(path: &Path, keys: &KeySet) -> Result<(Vec<u8>, String)> {
-    let bytes = read_small_bytes(path, ferry_manifests::json::MAX_DOCUMENT_BYTES)?;
-    let sig_path = PathBuf::from(format!("{}.minisig", path.display()));
-    let sig_bytes = read_small_bytes(
-        &sig_path,
-        ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
-    )?;
-    let comment = verify_signed(&bytes, &sig_bytes, keys, &sig_path.display().to_string())?;
-    Ok((bytes, comment))
-}
-
-/// Verifies detached-signature bytes over document bytes with `keys`
-/// (prehashed only); returns the authenticated trusted comment. For
-/// documents fetched over HTTP as well as read from disk.
-///
-/// # Errors
-/// [`Error::Manifest`] naming `what` (the signature file or URL).
-pub fn verify_signed(bytes: &[u8], sig_bytes: &[u8], keys: &KeySet, what: &str) -> Result<String> {
-    let sig = SignatureFile::parse(sig_bytes, what)?;
-    let key = keys.get(sig.key_id()).ok_or_else(|| {
-        ferry_manifests::Error::signature(
-            what,
-            format!(
-                "made by key {}, which the trust policy does not list as a mirror key",
-                sig.key_id()
-            ),
-        )
-    })?;
-    key.verify(bytes, &sig, Legacy::Refuse, what)?;
-    Ok(sig.trusted_comment().to_string())
-}
-
-/// Verifies and parses a mirror index given as bytes (fetched from a
-/// mirror URL or read from disk): signature by a trusted mirror key, then
-/// parse, then the exact trusted comment.
-///
-/// # Errors
-/// [`Error::Manifest`].
-pub fn verify_index_bytes(
-    bytes: &[u8],
-    sig_bytes: &[u8],
-    keys: &KeySet,
-    what: &str,
-) -> Result<MirrorIndex> {
-    let comment = verify_signed(bytes, sig_bytes, keys, &format!("{what}.minisig"))?;
-    let index = MirrorIndex::parse(bytes, what)?;
-    let expected = index_comment(&index.product, index.sequence, &Sha256Digest::of(bytes));
-    if comment != expected {
-        return Err(ferry_manifests::Error::signature(
-            format!("{what}.minisig"),
-            format!("trusted comment does not match the index (expected \"{expected}\")"),
-        )
-        .into());
-    }
-    Ok(index)
-}
-
-/// Verifies and parses a hint feed given as bytes.
-///
-/// # Errors
-/// [`Error::Manifest`].
-pub fn verify_hints_bytes(
-    bytes: &[u8],
-    sig_bytes: &[u8],
-    keys: &KeySet,
-    what: &str,
-) -> Result<ferry_manifests::hints::Hints> {
-    let comment = verify_signed(bytes, sig_bytes, keys, &format!("{what}.minisig"))?;
-    let hints = ferry_manifests::hints::Hints::parse(bytes, what)?;
-    let expected = hints_comment(&hints.product, hints.sequence, &Sha256Digest::of(bytes));
-    if comment != expected {
-        return Err(ferry_manifests::Error::signature(
-            format!("{what}.minisig"),
-            format!("trusted comment does not match the feed (expected \"{expected}\")"),
-        )
-        .into());
-    }
-    Ok(hints)
-}
-
-/// SHA-256 and size of a file, streamed.
-///
-/// # Errors
-/// [`Error::Io`].
-pub fn hash_file(path: &Path) -> Result<(Sha256Digest, u64)> {
-    use std::io::Read;
-    let mut f =
-        ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
-    let mut h = Sha256Hasher::new();
-    let mut buf = vec![0u8; BUF_SIZE];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, "read", e))?;
-        if n == 0 {
-            return Ok(h.finish());
-        }
-        h.update(&buf[..n]);
-    }
-}
-
-/// Walks `dir` (not following symlinks), calling `f(relative path, kind)`
-/// for every non-directory entry; kind is "file", "symlink" or "special file".
-/// Walks `dir`, telling `f` each entry below `root` (relative path, what
-/// it is). A folder or entry that cannot be read is told too, never
-/// skipped: fsck cannot vouch for what it did not see (issue 10).
-fn walk_files(root: &Path, dir: &Path, f: &mut dyn FnMut(&str, &str)) {
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .to_string()
-    };
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            f(&rel(dir), &format!("folder that cannot be read ({e})"));
-            return;
-        }
-    };
-    for e in entries {
-        let e = match e {
-            Ok(e) => e,
-            Err(err) => {
-                f(&rel(dir), &format!("folder that cannot be listed ({err})"));
-                return;
-            }
-        };
-        let p = e.path();
-        match e.file_type() {
-            Ok(ft) if ft.is_dir() => walk_files(root, &p, f),
-            Ok(ft) if ft.is_file() => f(&rel(&p), "file"),
-            Ok(ft) if ft.is_symlink() => f(&rel(&p), "symlink"),
-            Ok(_) => f(&rel(&p), "special file"),
-            Err(err) => f(&rel(&p), &format!("entry that cannot be read ({err})")),
-        }
     }
 }
 
