@@ -7,14 +7,13 @@
 //! rollback and equivocation against the index, the mirror's pins); plan
 //! (a path already on the mirror with other bytes is refused, with the same
 //! bytes it is skipped); check free space; verify the whole bundle while a
-//! [`Sink`] writes each new file into staging (created exclusively, synced);
+//! [`ferry_bundle::Sink`] writes each new file into staging (created exclusively, synced);
 //! only when the verifier returns `Ok` is the new index computed and the
 //! journal armed.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::fs::OpenOptions;
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -22,23 +21,19 @@ use ferry_manifests::decide::{self, Counter, PinKind, PinSource, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::manifest::{FileEntry, MANIFEST_PATH, Manifest, SHA256SUMS_PATH};
 use ferry_manifests::minisig::SecretKey;
-use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
-use ferry_manifests::release::Yank;
 use ferry_manifests::time::Timestamp;
 
 use super::commit::{JOURNAL_SCHEMA, Journal, Rename, STAGING_DIR};
 use super::failpoint::hit;
-use super::index::{
-    ImportedManifest, MirrorArtifact, MirrorIndex, MirrorRelease, hints_comment, index_comment,
-};
+use super::index::{ImportedManifest, MirrorIndex, hints_comment, index_comment, merge};
+use super::stage::{StageSink, keep_manifest};
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, create_new_public, sync_dir, write_new};
+use crate::fsutil::{create_dir_all_durable, sync_dir};
 use ferry_bundle::{
-    Input, Sink, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
-    verify_manifest_of,
+    Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink, verify_manifest_of,
 };
 
 /// Free space kept beyond what an import writes.
@@ -69,58 +64,6 @@ pub struct ImportOutcome {
     pub bytes_added: u64,
     /// The interrupted transaction finished first, if any.
     pub recovered: Option<String>,
-}
-
-/// Writes each wanted file into staging as the verifier streams it (the
-/// import's new files; `fsck --repair`'s damaged ones). With `same_bytes`,
-/// a file is taken only when the bundle lists it with the wanted size and
-/// SHA-256 (repair restores exactly what the signed index lists).
-pub(crate) struct StageSink {
-    pub(crate) dir: PathBuf,
-    pub(crate) wanted: HashMap<String, FileEntry>,
-    pub(crate) same_bytes: bool,
-    pub(crate) current: Option<(File, PathBuf)>,
-    pub(crate) staged: Vec<String>,
-}
-
-impl Sink for StageSink {
-    fn start(&mut self, file: &FileEntry) -> Result<()> {
-        self.current = None;
-        let Some(want) = self.wanted.get(file.path.as_str()) else {
-            return Ok(());
-        };
-        if self.same_bytes && (want.sha256 != file.sha256 || want.size != file.size) {
-            return Ok(());
-        }
-        let p = self.dir.join(file.path.as_str());
-        if let Some(parent) = p.parent() {
-            create_dir_all_durable(parent)?;
-        }
-        // 0644 whatever the umask: renamed into the served tree (§3.7).
-        let f = create_new_public(&p)?;
-        self.current = Some((f, p));
-        Ok(())
-    }
-
-    fn data(&mut self, buf: &[u8]) -> Result<()> {
-        if let Some((f, p)) = &mut self.current {
-            f.write_all(buf).map_err(|e| Error::io(&*p, "write", e))?;
-        }
-        Ok(())
-    }
-
-    fn done(&mut self, file: &FileEntry) -> Result<()> {
-        if let Some((f, p)) = self.current.take() {
-            f.sync_all().map_err(|e| Error::io(&p, "sync", e))?;
-            drop(f);
-            if let Some(parent) = p.parent() {
-                sync_dir(parent)?;
-            }
-            self.staged.push(file.path.as_str().to_string());
-            hit(&format!("staged-{}", self.staged.len()));
-        }
-        Ok(())
-    }
 }
 
 impl Mirror {
@@ -200,42 +143,12 @@ impl Mirror {
         self.check_audit_head(index.audit_head)?;
         let vm = verify_manifest_of(input, policy, &VerifyOptions { now, state: None })?;
         let m = &vm.manifest;
-        let mut outcome = ImportOutcome {
-            noop: false,
-            manifest_sha256: vm.sha256,
-            manifest_sequence: m.sequence,
-            index_sequence: index.sequence,
-            signers: vm.signers.valid.iter().map(ToString::to_string).collect(),
-            releases: m.releases.iter().map(|r| r.version.to_string()).collect(),
-            yanked: Vec::new(),
-            files_added: 0,
-            files_present: 0,
-            bytes_added: 0,
-            recovered,
-        };
+        let mut outcome = ImportOutcome::new(&vm, &index, recovered);
         if index.manifests.iter().any(|im| im.sha256 == vm.sha256) {
             outcome.noop = true;
             return Ok(outcome);
         }
-        let accepted = Seen {
-            value: index.manifest_sequence,
-            sha256: index
-                .manifests
-                .iter()
-                .find(|im| im.sequence == index.manifest_sequence)
-                .map(|im| im.sha256),
-        };
-        let offered = Seen {
-            value: m.sequence,
-            sha256: Some(vm.sha256),
-        };
-        decide::freshness(
-            MANIFEST_PATH,
-            Counter::ManifestSequence,
-            &offered,
-            Some(&accepted),
-        )
-        .map_err(|r| ferry_manifests::Error::from(r.advise("this mirror imported it before")))?;
+        check_fresh(&index, &vm)?;
         self.check_pins(m)?;
         let (wanted, present) = self.plan(&index, m, &vm)?;
         outcome.files_present = present;
@@ -252,8 +165,17 @@ impl Mirror {
         let txn = super::commit::new_txn(now);
         let staging = self.root.join(STAGING_DIR).join(&txn);
         create_dir_all_durable(&staging)?;
-        let result =
-            self.stage_and_commit(lock, input, policy, key, now, &index, &vm, wanted, &txn);
+        let job = ImportJob {
+            lock,
+            input,
+            policy,
+            key,
+            now,
+            index: &index,
+            vm: &vm,
+            txn: &txn,
+        };
+        let result = self.stage_and_commit(&job, wanted);
         match result {
             Ok((added, bytes, yanked, seq)) => {
                 outcome.files_added = added;
@@ -273,22 +195,64 @@ impl Mirror {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Stages every wanted file while the bundle is verified a second
+    /// time, keeps the manifest, then commits the new index.
     fn stage_and_commit(
         &self,
-        lock: &MirrorLock,
-        input: &Input,
-        policy: &TrustPolicy,
-        key: &SecretKey,
-        now: Timestamp,
-        index: &MirrorIndex,
-        vm: &VerifiedManifest,
+        job: &ImportJob<'_>,
         wanted: HashMap<String, FileEntry>,
-        txn: &str,
     ) -> Result<(usize, u64, Vec<String>, u64)> {
-        let staging = self.root.join(STAGING_DIR).join(txn);
+        let staging = self.root.join(STAGING_DIR).join(job.txn);
+        let mut new_files = self.stage(job, &staging, wanted)?;
+        hit("verified");
+        new_files.extend(keep_manifest(&staging, job.vm, new_files.len())?);
+        let bytes_added: u64 = new_files.iter().map(|f| f.size).sum();
+        let (mut next, yanked) = next_index(job, &new_files);
+        let entry = audit::next_entry(
+            Some(job.index.audit_head),
+            job.now,
+            Action::Import,
+            &audit::current_actor(),
+            serde_json::json!({
+                "manifest_sha256": job.vm.sha256,
+                "sequence": job.vm.manifest.sequence,
+                "signers": job.vm.signers.valid.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "releases": job.vm.manifest.releases.iter().map(|r| r.version.to_string()).collect::<Vec<_>>(),
+                "yanked": yanked,
+                "files": new_files.len(),
+                "bytes": bytes_added,
+                "index_sequence": next.sequence,
+            }),
+        );
+        let renames = new_files
+            .iter()
+            .map(|f| Rename {
+                from: format!("{STAGING_DIR}/{}/{}", job.txn, f.path),
+                to: f.path.as_str().to_string(),
+            })
+            .collect();
+        let change = Change {
+            txn: job.txn,
+            action: "import",
+            renames,
+            removes: Vec::new(),
+        };
+        let journal = self.journal(job.key, &mut next, &entry, change)?;
+        hit("staging-complete");
+        self.commit(job.lock, &journal)?;
+        Ok((new_files.len(), bytes_added, yanked, next.sequence))
+    }
+
+    /// The second, full verification of the bundle, each wanted file
+    /// streamed into `staging`; every wanted file must have been staged.
+    fn stage(
+        &self,
+        job: &ImportJob<'_>,
+        staging: &Path,
+        wanted: HashMap<String, FileEntry>,
+    ) -> Result<Vec<FileEntry>> {
         let mut sink = StageSink {
-            dir: staging.clone(),
+            dir: staging.to_path_buf(),
             wanted,
             same_bytes: false,
             current: None,
@@ -296,129 +260,39 @@ impl Mirror {
         };
         let state = State {
             schema: ferry_bundle::manifest::STATE_SCHEMA.into(),
-            product: index.product.clone(),
-            sequence: index.manifest_sequence,
+            product: job.index.product.clone(),
+            sequence: job.index.manifest_sequence,
             manifest_sha256: None,
         };
-        let report = verify_bundle_with_sink(
-            input,
-            policy,
-            &VerifyOptions {
-                now,
-                state: Some(state),
-            },
-            &mut sink,
-        )?;
-        if report.manifest_sha256 != vm.sha256 {
+        let opts = VerifyOptions {
+            now: job.now,
+            state: Some(state),
+        };
+        let report = verify_bundle_with_sink(job.input, job.policy, &opts, &mut sink)?;
+        if report.manifest_sha256 != job.vm.sha256 {
             return Err(Error::refused(
                 MANIFEST_PATH,
                 "the bundle changed while it was being imported (another manifest on the second read); refused",
             ));
         }
         let staged: BTreeSet<&String> = sink.staged.iter().collect();
-        for p in sink.wanted.keys() {
-            if !staged.contains(p) {
-                return Err(Error::refused(
-                    p.as_str(),
-                    "listed in the manifest but never staged; refused",
-                ));
-            }
-        }
-        hit("verified");
-        // The manifest and its signatures, kept for audit.
-        let mdir = format!("manifests/{}", vm.sha256);
-        let mut kept: Vec<(String, Vec<u8>)> =
-            vec![(format!("{mdir}/manifest.json"), vm.bytes.clone())];
-        for s in &vm.signatures {
-            let name = BundlePath::new(&s.name)?;
-            kept.push((
-                format!("{mdir}/signatures/{}", name.file_name()),
-                s.bytes.clone(),
+        if let Some(p) = sink.wanted.keys().find(|p| !staged.contains(p)) {
+            return Err(Error::refused(
+                p.as_str(),
+                "listed in the manifest but never staged; refused",
             ));
         }
-        let mut n = sink.staged.len();
-        let mut new_files: Vec<FileEntry> =
-            sink.staged.iter().map(|p| sink.wanted[p].clone()).collect();
-        for (rel, bytes) in &kept {
-            let p = staging.join(rel);
-            if let Some(parent) = p.parent() {
-                create_dir_all_durable(parent)?;
-            }
-            write_new(&p, bytes)?;
-            sync_dir(p.parent().unwrap_or(&staging))?;
-            n += 1;
-            hit(&format!("staged-{n}"));
-            new_files.push(FileEntry {
-                path: BundlePath::new(rel)?,
-                size: bytes.len() as u64,
-                sha256: Sha256Digest::of(bytes),
-            });
-        }
-        let bytes_added: u64 = new_files.iter().map(|f| f.size).sum();
-
-        // The new index.
-        let mut next = index.clone();
-        let yanked = merge(&mut next, &vm.manifest, now);
-        next.files.extend(new_files.iter().cloned());
-        next.files
-            .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
-        next.manifests.push(ImportedManifest {
-            sha256: vm.sha256,
-            sequence: vm.manifest.sequence,
-            imported: now,
-            signers: vm.signers.valid.iter().map(ToString::to_string).collect(),
-        });
-        next.manifest_sequence = vm.manifest.sequence;
-        next.sequence = index.sequence + 1;
-        next.generated = now;
-        let entry = audit::next_entry(
-            Some(index.audit_head),
-            now,
-            Action::Import,
-            &audit::current_actor(),
-            serde_json::json!({
-                "manifest_sha256": vm.sha256,
-                "sequence": vm.manifest.sequence,
-                "signers": vm.signers.valid.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "releases": vm.manifest.releases.iter().map(|r| r.version.to_string()).collect::<Vec<_>>(),
-                "yanked": yanked,
-                "files": new_files.len(),
-                "bytes": bytes_added,
-                "index_sequence": next.sequence,
-            }),
-        );
-        let journal = self.journal(
-            key,
-            txn,
-            "import",
-            &mut next,
-            &entry,
-            new_files
-                .iter()
-                .map(|f| Rename {
-                    from: format!("{STAGING_DIR}/{txn}/{}", f.path),
-                    to: f.path.as_str().to_string(),
-                })
-                .collect(),
-            Vec::new(),
-        )?;
-        hit("staging-complete");
-        self.commit(lock, &journal)?;
-        Ok((new_files.len(), bytes_added, yanked, next.sequence))
+        Ok(sink.staged.iter().map(|p| sink.wanted[p].clone()).collect())
     }
 
     /// Builds the journal for a change: sets `next.audit_head`, signs the
     /// feed and index with `key` (checked by the caller).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn journal(
         &self,
         key: &SecretKey,
-        txn: &str,
-        action: &str,
         next: &mut MirrorIndex,
         entry: &audit::Entry,
-        renames: Vec<Rename>,
-        removes: Vec<String>,
+        change: Change<'_>,
     ) -> Result<Journal> {
         let line = entry.to_line();
         next.audit_head = audit::Head {
@@ -440,10 +314,10 @@ impl Mirror {
         };
         Ok(Journal {
             schema: JOURNAL_SCHEMA.into(),
-            txn: txn.to_string(),
-            action: action.to_string(),
-            renames,
-            removes,
+            txn: change.txn.to_string(),
+            action: change.action.to_string(),
+            renames: change.renames,
+            removes: change.removes,
             audit_prev: prev_head(entry)?,
             audit_line: text(line, AUDIT_FILE)?,
             hints: text(hints, super::HINTS_FILE)?,
@@ -544,6 +418,103 @@ impl Mirror {
     }
 }
 
+/// What one import works with, once planned.
+struct ImportJob<'a> {
+    lock: &'a MirrorLock,
+    input: &'a Input,
+    policy: &'a TrustPolicy,
+    key: &'a SecretKey,
+    now: Timestamp,
+    index: &'a MirrorIndex,
+    vm: &'a VerifiedManifest,
+    txn: &'a str,
+}
+
+/// The file changes of one journaled transaction.
+pub(crate) struct Change<'a> {
+    /// The transaction id.
+    pub(crate) txn: &'a str,
+    /// `import` or `prune`.
+    pub(crate) action: &'a str,
+    /// Staged files moved into place.
+    pub(crate) renames: Vec<Rename>,
+    /// Files removed after the index is visible.
+    pub(crate) removes: Vec<String>,
+}
+
+impl ImportOutcome {
+    fn new(vm: &VerifiedManifest, index: &MirrorIndex, recovered: Option<String>) -> Self {
+        ImportOutcome {
+            noop: false,
+            manifest_sha256: vm.sha256,
+            manifest_sequence: vm.manifest.sequence,
+            index_sequence: index.sequence,
+            signers: vm.signers.valid.iter().map(ToString::to_string).collect(),
+            releases: vm
+                .manifest
+                .releases
+                .iter()
+                .map(|r| r.version.to_string())
+                .collect(),
+            yanked: Vec::new(),
+            files_added: 0,
+            files_present: 0,
+            bytes_added: 0,
+            recovered,
+        }
+    }
+}
+
+/// Rollback and equivocation against what the mirror imported
+/// ([`decide::freshness`]).
+fn check_fresh(index: &MirrorIndex, vm: &VerifiedManifest) -> Result<()> {
+    let accepted = Seen {
+        value: index.manifest_sequence,
+        sha256: index
+            .manifests
+            .iter()
+            .find(|im| im.sequence == index.manifest_sequence)
+            .map(|im| im.sha256),
+    };
+    let offered = Seen {
+        value: vm.manifest.sequence,
+        sha256: Some(vm.sha256),
+    };
+    decide::freshness(
+        MANIFEST_PATH,
+        Counter::ManifestSequence,
+        &offered,
+        Some(&accepted),
+    )
+    .map_err(|r| ferry_manifests::Error::from(r.advise("this mirror imported it before")))?;
+    Ok(())
+}
+
+/// The index after the import, and the versions it newly yanks.
+fn next_index(job: &ImportJob<'_>, new_files: &[FileEntry]) -> (MirrorIndex, Vec<String>) {
+    let mut next = job.index.clone();
+    let yanked = merge(&mut next, &job.vm.manifest, job.now);
+    next.files.extend(new_files.iter().cloned());
+    next.files
+        .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+    next.manifests.push(ImportedManifest {
+        sha256: job.vm.sha256,
+        sequence: job.vm.manifest.sequence,
+        imported: job.now,
+        signers: job
+            .vm
+            .signers
+            .valid
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    });
+    next.manifest_sequence = job.vm.manifest.sequence;
+    next.sequence = job.index.sequence + 1;
+    next.generated = job.now;
+    (next, yanked)
+}
+
 fn prev_head(entry: &audit::Entry) -> Result<audit::Head> {
     let seq = entry.seq.checked_sub(1).ok_or_else(|| {
         Error::refused(
@@ -555,77 +526,6 @@ fn prev_head(entry: &audit::Entry) -> Result<audit::Head> {
         seq,
         sha256: entry.prev,
     })
-}
-
-/// Merges a manifest's releases and yanks into `next`; returns the
-/// versions newly marked yanked.
-fn merge(next: &mut MirrorIndex, m: &Manifest, _now: Timestamp) -> Vec<String> {
-    let sizes: HashMap<&str, &FileEntry> = m.files.iter().map(|f| (f.path.as_str(), f)).collect();
-    for r in &m.releases {
-        let artifacts: Vec<MirrorArtifact> = r
-            .artifacts
-            .iter()
-            .filter_map(|a| {
-                let f = sizes.get(a.path.as_str())?;
-                Some(MirrorArtifact {
-                    path: a.path.clone(),
-                    profile: a.profile.clone(),
-                    platform: a.platform.clone(),
-                    format: a.format.clone(),
-                    size: f.size,
-                    sha256: f.sha256,
-                    upstream: a.upstream.clone(),
-                })
-            })
-            .collect();
-        if let Some(existing) = next.releases.iter_mut().find(|x| x.version == r.version) {
-            for a in artifacts {
-                if !existing.artifacts.iter().any(|x| x.path == a.path) {
-                    existing.artifacts.push(a);
-                }
-            }
-            for c in &r.channels {
-                if !existing.channels.contains(c) {
-                    existing.channels.push(c.clone());
-                }
-            }
-            for adv in &r.advisories {
-                if let Some(x) = existing.advisories.iter_mut().find(|x| x.id == adv.id) {
-                    *x = adv.clone();
-                } else {
-                    existing.advisories.push(adv.clone());
-                }
-            }
-            if r.yanked.is_some() {
-                existing.yanked.clone_from(&r.yanked);
-            }
-        } else {
-            next.releases.push(MirrorRelease {
-                version: r.version.clone(),
-                channels: r.channels.clone(),
-                published: r.published,
-                supported_from: r.supported_from.clone(),
-                required: r.required,
-                yanked: r.yanked.clone(),
-                advisories: r.advisories.clone(),
-                notes: r.notes.clone(),
-                artifacts,
-            });
-        }
-    }
-    let mut yanked = Vec::new();
-    for y in &m.yanks {
-        if let Some(x) = next.releases.iter_mut().find(|x| x.version == y.version)
-            && x.yanked.is_none()
-        {
-            x.yanked = Some(Yank {
-                reason: y.reason.clone(),
-            });
-            yanked.push(y.version.to_string());
-        }
-    }
-    next.releases.sort_by(|a, b| a.version.cmp(&b.version));
-    yanked
 }
 
 /// The bundle argument's file name only (for the audit log: no local paths).

@@ -6,14 +6,14 @@
 //! (rollback protection), the imported manifests, and the audit-log head,
 //! so the mirror key's signature anchors everything the mirror holds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::hints::{ChannelProfile, HintArtifact, HintRelease, Hints};
-use ferry_manifests::manifest::{FileEntry, Upstream};
+use ferry_manifests::manifest::{FileEntry, Manifest, Upstream};
 use ferry_manifests::name::Name;
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::release::{Advisory, Yank};
@@ -223,4 +223,75 @@ impl MirrorIndex {
             advisories,
         }
     }
+}
+
+/// Merges a manifest's releases and yanks into `next`; returns the
+/// versions newly marked yanked.
+pub(crate) fn merge(next: &mut MirrorIndex, m: &Manifest, _now: Timestamp) -> Vec<String> {
+    let sizes: HashMap<&str, &FileEntry> = m.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    for r in &m.releases {
+        let artifacts: Vec<MirrorArtifact> = r
+            .artifacts
+            .iter()
+            .filter_map(|a| {
+                let f = sizes.get(a.path.as_str())?;
+                Some(MirrorArtifact {
+                    path: a.path.clone(),
+                    profile: a.profile.clone(),
+                    platform: a.platform.clone(),
+                    format: a.format.clone(),
+                    size: f.size,
+                    sha256: f.sha256,
+                    upstream: a.upstream.clone(),
+                })
+            })
+            .collect();
+        if let Some(existing) = next.releases.iter_mut().find(|x| x.version == r.version) {
+            for a in artifacts {
+                if !existing.artifacts.iter().any(|x| x.path == a.path) {
+                    existing.artifacts.push(a);
+                }
+            }
+            for c in &r.channels {
+                if !existing.channels.contains(c) {
+                    existing.channels.push(c.clone());
+                }
+            }
+            for adv in &r.advisories {
+                if let Some(x) = existing.advisories.iter_mut().find(|x| x.id == adv.id) {
+                    *x = adv.clone();
+                } else {
+                    existing.advisories.push(adv.clone());
+                }
+            }
+            if r.yanked.is_some() {
+                existing.yanked.clone_from(&r.yanked);
+            }
+        } else {
+            next.releases.push(MirrorRelease {
+                version: r.version.clone(),
+                channels: r.channels.clone(),
+                published: r.published,
+                supported_from: r.supported_from.clone(),
+                required: r.required,
+                yanked: r.yanked.clone(),
+                advisories: r.advisories.clone(),
+                notes: r.notes.clone(),
+                artifacts,
+            });
+        }
+    }
+    let mut yanked = Vec::new();
+    for y in &m.yanks {
+        if let Some(x) = next.releases.iter_mut().find(|x| x.version == y.version)
+            && x.yanked.is_none()
+        {
+            x.yanked = Some(Yank {
+                reason: y.reason.clone(),
+            });
+            yanked.push(y.version.to_string());
+        }
+    }
+    next.releases.sort_by(|a, b| a.version.cmp(&b.version));
+    yanked
 }

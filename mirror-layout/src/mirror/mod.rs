@@ -25,6 +25,7 @@ pub mod prune;
 pub mod published;
 pub mod repair;
 mod signed;
+mod stage;
 pub mod state;
 
 use std::fs::{self, File, OpenOptions};

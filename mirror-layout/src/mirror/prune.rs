@@ -211,15 +211,13 @@ impl Mirror {
             }),
         );
         let txn = super::commit::new_txn(now);
-        let journal = self.journal(
-            key,
-            &txn,
-            "prune",
-            &mut next,
-            &entry,
-            Vec::new(),
-            gone.iter().map(|f| f.path.as_str().to_string()).collect(),
-        )?;
+        let change = super::import::Change {
+            txn: &txn,
+            action: "prune",
+            renames: Vec::new(),
+            removes: gone.iter().map(|f| f.path.as_str().to_string()).collect(),
+        };
+        let journal = self.journal(key, &mut next, &entry, change)?;
         hit("prune-planned");
         self.commit(lock, &journal)?;
         outcome.index_sequence = next.sequence;

@@ -19,7 +19,7 @@ use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
 use super::commit::STAGING_DIR;
-use super::import::StageSink;
+use super::stage::StageSink;
 use super::{Mirror, MirrorLock};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, parent_dir, sync_dir};

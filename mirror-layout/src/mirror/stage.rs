@@ -1,0 +1,107 @@
+//! Staging: the import's new files (and `fsck --repair`'s damaged ones)
+//! written under `.ferry/staging/<txn>/` as the verifier streams them, and
+//! the imported manifest kept for audit. Nothing here is served until the
+//! journal renames it into place.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ferry_bundle::{Sink, VerifiedManifest};
+use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::manifest::FileEntry;
+use ferry_manifests::path::BundlePath;
+
+use super::failpoint::hit;
+use crate::error::{Error, Result};
+use crate::fsutil::{create_dir_all_durable, create_new_public, sync_dir, write_new};
+
+/// Writes each wanted file into staging as the verifier streams it (the
+/// import's new files; `fsck --repair`'s damaged ones). With `same_bytes`,
+/// a file is taken only when the bundle lists it with the wanted size and
+/// SHA-256 (repair restores exactly what the signed index lists).
+pub(crate) struct StageSink {
+    pub(crate) dir: PathBuf,
+    pub(crate) wanted: HashMap<String, FileEntry>,
+    pub(crate) same_bytes: bool,
+    pub(crate) current: Option<(File, PathBuf)>,
+    pub(crate) staged: Vec<String>,
+}
+
+impl Sink for StageSink {
+    fn start(&mut self, file: &FileEntry) -> Result<()> {
+        self.current = None;
+        let Some(want) = self.wanted.get(file.path.as_str()) else {
+            return Ok(());
+        };
+        if self.same_bytes && (want.sha256 != file.sha256 || want.size != file.size) {
+            return Ok(());
+        }
+        let p = self.dir.join(file.path.as_str());
+        if let Some(parent) = p.parent() {
+            create_dir_all_durable(parent)?;
+        }
+        // 0644 whatever the umask: renamed into the served tree (§3.7).
+        let f = create_new_public(&p)?;
+        self.current = Some((f, p));
+        Ok(())
+    }
+
+    fn data(&mut self, buf: &[u8]) -> Result<()> {
+        if let Some((f, p)) = &mut self.current {
+            f.write_all(buf).map_err(|e| Error::io(&*p, "write", e))?;
+        }
+        Ok(())
+    }
+
+    fn done(&mut self, file: &FileEntry) -> Result<()> {
+        if let Some((f, p)) = self.current.take() {
+            f.sync_all().map_err(|e| Error::io(&p, "sync", e))?;
+            drop(f);
+            if let Some(parent) = p.parent() {
+                sync_dir(parent)?;
+            }
+            self.staged.push(file.path.as_str().to_string());
+            hit(&format!("staged-{}", self.staged.len()));
+        }
+        Ok(())
+    }
+}
+
+/// The manifest and its signatures, kept under `manifests/<sha256>/` for
+/// audit; `staged` counts the files staged so far (for the kill points).
+pub(crate) fn keep_manifest(
+    staging: &Path,
+    vm: &VerifiedManifest,
+    staged: usize,
+) -> Result<Vec<FileEntry>> {
+    let mdir = format!("manifests/{}", vm.sha256);
+    let mut kept: Vec<(String, Vec<u8>)> =
+        vec![(format!("{mdir}/manifest.json"), vm.bytes.clone())];
+    for s in &vm.signatures {
+        let name = BundlePath::new(&s.name)?;
+        kept.push((
+            format!("{mdir}/signatures/{}", name.file_name()),
+            s.bytes.clone(),
+        ));
+    }
+    let mut n = staged;
+    let mut files = Vec::new();
+    for (rel, bytes) in &kept {
+        let p = staging.join(rel);
+        if let Some(parent) = p.parent() {
+            create_dir_all_durable(parent)?;
+        }
+        write_new(&p, bytes)?;
+        sync_dir(p.parent().unwrap_or(staging))?;
+        n += 1;
+        hit(&format!("staged-{n}"));
+        files.push(FileEntry {
+            path: BundlePath::new(rel)?,
+            size: bytes.len() as u64,
+            sha256: Sha256Digest::of(bytes),
+        });
+    }
+    Ok(files)
+}
