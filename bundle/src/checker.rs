@@ -5,21 +5,22 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use ferry_manifests::decide::{self, VendorChecks};
+use ferry_manifests::decide::{self};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
 use ferry_manifests::manifest::{
-    FileEntry, FileRole, MANIFEST_PATH, SHA256SUMS_PATH, SIGNATURES_DIR, Upstream, check_sha256sums,
+    FileEntry, FileRole, MANIFEST_PATH, SHA256SUMS_PATH, SIGNATURES_DIR, check_sha256sums,
 };
-use ferry_manifests::minisig::{KeyId, MAX_SIGNATURE_BYTES, OfferedSignature, SignatureFile};
+use ferry_manifests::minisig::{MAX_SIGNATURE_BYTES, OfferedSignature};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::release::SigKind;
 use serde::Serialize;
 
-use super::deferred::{Awaited, Deferred, Hashed};
+use super::deferred::{Deferred, Hashed};
 use super::manifest::{VerifiedManifest, VerifyOptions, verify_manifest};
 pub(crate) use super::plan::io_err;
+use super::plan::plan_upstream;
 pub use super::plan::{Done, Plan};
 use super::{MAX_SIGNATURES, MAX_UPSTREAM_SIG_BYTES};
 use crate::error::{Error, Result};
@@ -242,21 +243,58 @@ impl<'p> Checker<'p> {
     /// Any rule of SPEC §3.6.
     pub fn plan(&mut self, name: &str, size: u64, reader: &mut dyn Read) -> Result<Option<Plan>> {
         let p = bundle_path(name)?;
+        if self.before_files(&p, size, reader)? {
+            return Ok(None);
+        }
+        self.seal()?;
+        if self.manifest_only {
+            return Ok(None);
+        }
+        let entry = self.listed_entry(&p, size)?;
+        let s = p.as_str();
+        let vendor = self.policy.vendor()?;
+        let mut plan = Plan::new(entry, vendor.legacy);
+        let m = &self.verified.as_ref().expect("sealed").manifest;
+        match m.role_of(&p) {
+            Some(FileRole::Sha256Sums) => {
+                plan.role = "sha256sums";
+                plan.keep = true;
+                check_small(s, size, MAX_DOCUMENT_BYTES)?;
+            }
+            Some(FileRole::Notes(_)) | None => {}
+            Some(FileRole::UpstreamSignature(..)) => {
+                plan.role = "upstream-signature";
+                check_small(s, size, MAX_UPSTREAM_SIG_BYTES)?;
+                plan.keep = true;
+            }
+            Some(FileRole::Artifact(_, a)) => {
+                plan.role = "artifact";
+                let present = plan_upstream(&mut plan, a, vendor, &mut self.upstream)?;
+                if !plan.minisign.is_empty() {
+                    self.deferred.passed_in_plan(s, SigKind::Minisign);
+                }
+                if !plan.sigstore.is_empty() {
+                    self.deferred.passed_in_plan(s, SigKind::Sigstore);
+                }
+                decide::vendor_checks(s, vendor, present).map_err(ferry_manifests::Error::from)?;
+            }
+        }
+        Ok(Some(plan))
+    }
+
+    /// The entries before the files: `ferry/SHA256SUMS` (GNU tar sorts it
+    /// first), the manifest, its signatures. Returns whether `p` was one
+    /// of them (read whole: they are small).
+    fn before_files(&mut self, p: &BundlePath, size: u64, reader: &mut dyn Read) -> Result<bool> {
         let s = p.as_str();
         match self.stage {
             // GNU tar sorts `ferry/SHA256SUMS` before `ferry/manifest.json`
             // (byte order): the one file taken before the manifest, held
             // in memory (it is small) and checked once the manifest is.
             Stage::Start if s == SHA256SUMS_PATH && self.early_sums.is_none() => {
-                if size > MAX_DOCUMENT_BYTES {
-                    return Err(ferry_manifests::Error::DocumentTooLarge {
-                        doc: s.to_string(),
-                        limit: MAX_DOCUMENT_BYTES,
-                    }
-                    .into());
-                }
+                check_small(s, size, MAX_DOCUMENT_BYTES)?;
                 self.early_sums = Some(read_exact_small(reader, size, s)?);
-                return Ok(None);
+                Ok(true)
             }
             Stage::Start => {
                 if s != MANIFEST_PATH {
@@ -265,32 +303,20 @@ impl<'p> Checker<'p> {
                         format!("the first file of a bundle must be {MANIFEST_PATH} (refused)"),
                     ));
                 }
-                if size > MAX_DOCUMENT_BYTES {
-                    return Err(ferry_manifests::Error::DocumentTooLarge {
-                        doc: MANIFEST_PATH.into(),
-                        limit: MAX_DOCUMENT_BYTES,
-                    }
-                    .into());
-                }
+                check_small(MANIFEST_PATH, size, MAX_DOCUMENT_BYTES)?;
                 self.manifest_bytes = read_exact_small(reader, size, s)?;
                 self.seen.insert(s.to_string());
                 self.stage = Stage::Signatures;
-                return Ok(None);
+                Ok(true)
             }
-            Stage::Signatures if is_signature(&p) => {
+            Stage::Signatures if is_signature(p) => {
                 if self.sigs.len() >= MAX_SIGNATURES {
                     return Err(Error::bundle(
                         s,
                         format!("more than {MAX_SIGNATURES} manifest signatures (refused)"),
                     ));
                 }
-                if size > MAX_SIGNATURE_BYTES as u64 {
-                    return Err(ferry_manifests::Error::DocumentTooLarge {
-                        doc: s.to_string(),
-                        limit: MAX_SIGNATURE_BYTES as u64,
-                    }
-                    .into());
-                }
+                check_small(s, size, MAX_SIGNATURE_BYTES as u64)?;
                 if !self.seen.insert(s.to_string()) {
                     return Err(Error::bundle(s, "listed twice (duplicate entry)"));
                 }
@@ -299,14 +325,15 @@ impl<'p> Checker<'p> {
                     name: s.to_string(),
                     bytes,
                 });
-                return Ok(None);
+                Ok(true)
             }
-            Stage::Signatures | Stage::Files => {}
+            Stage::Signatures | Stage::Files => Ok(false),
         }
-        self.seal()?;
-        if self.manifest_only {
-            return Ok(None);
-        }
+    }
+
+    /// After the manifest: the entry must be listed, once, with its size.
+    fn listed_entry(&mut self, p: &BundlePath, size: u64) -> Result<FileEntry> {
+        let s = p.as_str();
         if s == MANIFEST_PATH {
             return Err(Error::bundle(
                 s,
@@ -320,8 +347,7 @@ impl<'p> Checker<'p> {
             ));
         }
         let vm = self.verified.as_ref().expect("sealed");
-        let m = &vm.manifest;
-        let Some(entry) = m.file(s).cloned() else {
+        let Some(entry) = vm.manifest.file(s).cloned() else {
             return Err(Error::bundle(
                 s,
                 "not listed in the manifest: extraneous file refused",
@@ -338,122 +364,7 @@ impl<'p> Checker<'p> {
             }
             .into());
         }
-        let vendor = self.policy.vendor()?;
-        let mut plan = Plan {
-            entry,
-            role: "notes",
-            minisign: Vec::new(),
-            legacy: vendor.legacy,
-            keep: false,
-            notes: Vec::new(),
-            sigstore: Vec::new(),
-            vendor: None,
-            awaited: Vec::new(),
-        };
-        match m.role_of(&p) {
-            Some(FileRole::Sha256Sums) => {
-                plan.role = "sha256sums";
-                plan.keep = true;
-                if size > MAX_DOCUMENT_BYTES {
-                    return Err(ferry_manifests::Error::DocumentTooLarge {
-                        doc: s.to_string(),
-                        limit: MAX_DOCUMENT_BYTES,
-                    }
-                    .into());
-                }
-            }
-            Some(FileRole::Notes(_)) | None => {}
-            Some(FileRole::UpstreamSignature(..)) => {
-                plan.role = "upstream-signature";
-                if size > MAX_UPSTREAM_SIG_BYTES {
-                    return Err(ferry_manifests::Error::DocumentTooLarge {
-                        doc: s.to_string(),
-                        limit: MAX_UPSTREAM_SIG_BYTES,
-                    }
-                    .into());
-                }
-                plan.keep = true;
-            }
-            Some(FileRole::Artifact(_, a)) => {
-                plan.role = "artifact";
-                let mut sigstore = false;
-                for u in &a.upstream {
-                    match u {
-                        Upstream::Minisign { path, key_id } => {
-                            let declared = KeyId::parse(key_id)
-                                .map_err(|m| Error::bundle(path.as_str(), m))?;
-                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
-                                // It comes later: checked against the
-                                // prehash when it arrives (SPEC §3.6).
-                                plan.awaited.push(Awaited::Minisign {
-                                    path: path.as_str().to_string(),
-                                    key_id: declared,
-                                });
-                                continue;
-                            };
-                            let sig = SignatureFile::parse(&bytes, path.as_str())?;
-                            if sig.key_id() != declared {
-                                return Err(Error::bundle(
-                                    path.as_str(),
-                                    format!(
-                                        "made by key {}, but the manifest says key {declared}",
-                                        sig.key_id()
-                                    ),
-                                ));
-                            }
-                            match vendor.minisign_keys.get(declared) {
-                                Some(key) => plan.minisign.push((
-                                    sig,
-                                    key.clone(),
-                                    path.as_str().to_string(),
-                                )),
-                                None => plan.notes.push(format!(
-                                    "minisign {path}: not checked, key {declared} is not a vendor key of this policy"
-                                )),
-                            }
-                        }
-                        Upstream::Sigstore { path, .. } => {
-                            sigstore = true;
-                            let Some(bytes) = self.upstream.remove(path.as_str()) else {
-                                plan.awaited.push(Awaited::Sigstore {
-                                    path: path.as_str().to_string(),
-                                });
-                                continue;
-                            };
-                            if vendor.sigstore_trusted_root.is_some()
-                                && !vendor.sigstore_identities.is_empty()
-                            {
-                                plan.sigstore
-                                    .push((path.as_str().to_string(), bytes.clone()));
-                                plan.vendor = Some(vendor.clone());
-                            } else {
-                                plan.notes.push(format!(
-                                    "sigstore {path}: not checked, the policy has no vendor.sigstore_trusted_root and identities"
-                                ));
-                            }
-                        }
-                    }
-                }
-                if !plan.minisign.is_empty() {
-                    self.deferred.passed_in_plan(s, SigKind::Minisign);
-                }
-                if !plan.sigstore.is_empty() {
-                    self.deferred.passed_in_plan(s, SigKind::Sigstore);
-                }
-                let later = |k: SigKind| {
-                    plan.awaited.iter().any(|a| match a {
-                        Awaited::Minisign { .. } => k == SigKind::Minisign,
-                        Awaited::Sigstore { .. } => k == SigKind::Sigstore,
-                    })
-                };
-                let present = VendorChecks {
-                    minisign: !plan.minisign.is_empty() || later(SigKind::Minisign),
-                    sigstore: (sigstore && !plan.sigstore.is_empty()) || later(SigKind::Sigstore),
-                };
-                decide::vendor_checks(s, vendor, present).map_err(ferry_manifests::Error::from)?;
-            }
-        }
-        Ok(Some(plan))
+        Ok(entry)
     }
 
     /// Takes the result of a finished [`Plan`].
@@ -605,6 +516,18 @@ impl<'p> Checker<'p> {
             findings: self.findings,
         })
     }
+}
+
+/// A small document read whole must be at most `limit` bytes.
+fn check_small(what: &str, size: u64, limit: u64) -> Result<()> {
+    if size > limit {
+        return Err(ferry_manifests::Error::DocumentTooLarge {
+            doc: what.to_string(),
+            limit,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn is_signature(p: &BundlePath) -> bool {

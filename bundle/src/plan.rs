@@ -2,13 +2,17 @@
 //! single-threaded path and the pipelined one (SHA-256 and the minisign
 //! verification or prehash on separate threads over the same buffers).
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
+use ferry_manifests::decide::VendorChecks;
 use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
-use ferry_manifests::manifest::FileEntry;
-use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile};
+use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
+use ferry_manifests::minisig::{KeyId, Legacy, PublicKey, SignatureFile};
+use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::prehash::Prehasher;
+use ferry_manifests::release::SigKind;
 
 use super::BUF;
 use super::checker::{FileResult, Sink};
@@ -341,5 +345,96 @@ pub(crate) fn io_err(e: std::io::Error, what: &str) -> Error {
     Error::Manifest(ferry_manifests::Error::Read {
         what: what.to_string(),
         source: e,
+    })
+}
+
+impl Plan {
+    /// A plan that checks size and SHA-256 only (notes); the caller adds
+    /// the role's checks.
+    pub(crate) fn new(entry: FileEntry, legacy: Legacy) -> Self {
+        Plan {
+            entry,
+            role: "notes",
+            minisign: Vec::new(),
+            legacy,
+            keep: false,
+            notes: Vec::new(),
+            sigstore: Vec::new(),
+            vendor: None,
+            awaited: Vec::new(),
+        }
+    }
+}
+
+/// An artifact's upstream signatures: those already seen (`upstream`,
+/// taken out) become checks of this plan, those still to come are awaited
+/// (checked against the prehash when they arrive, SPEC §3.6). Returns the
+/// vendor checks the artifact will have had, for [`ferry_manifests::decide::vendor_checks`].
+pub(crate) fn plan_upstream(
+    plan: &mut Plan,
+    a: &ManifestArtifact,
+    vendor: &VendorPolicy,
+    upstream: &mut HashMap<String, Vec<u8>>,
+) -> Result<VendorChecks> {
+    let mut sigstore = false;
+    for u in &a.upstream {
+        match u {
+            Upstream::Minisign { path, key_id } => {
+                let declared = KeyId::parse(key_id).map_err(|m| Error::bundle(path.as_str(), m))?;
+                let Some(bytes) = upstream.remove(path.as_str()) else {
+                    plan.awaited.push(Awaited::Minisign {
+                        path: path.as_str().to_string(),
+                        key_id: declared,
+                    });
+                    continue;
+                };
+                let sig = SignatureFile::parse(&bytes, path.as_str())?;
+                if sig.key_id() != declared {
+                    return Err(Error::bundle(
+                        path.as_str(),
+                        format!(
+                            "made by key {}, but the manifest says key {declared}",
+                            sig.key_id()
+                        ),
+                    ));
+                }
+                match vendor.minisign_keys.get(declared) {
+                    Some(key) => plan
+                        .minisign
+                        .push((sig, key.clone(), path.as_str().to_string())),
+                    None => plan.notes.push(format!(
+                        "minisign {path}: not checked, key {declared} is not a vendor key of this policy"
+                    )),
+                }
+            }
+            Upstream::Sigstore { path, .. } => {
+                sigstore = true;
+                let Some(bytes) = upstream.remove(path.as_str()) else {
+                    plan.awaited.push(Awaited::Sigstore {
+                        path: path.as_str().to_string(),
+                    });
+                    continue;
+                };
+                if vendor.sigstore_trusted_root.is_some() && !vendor.sigstore_identities.is_empty()
+                {
+                    plan.sigstore.push((path.as_str().to_string(), bytes));
+                    plan.vendor = Some(vendor.clone());
+                } else {
+                    plan.notes.push(format!(
+                        "sigstore {path}: not checked, the policy has no vendor.sigstore_trusted_root and identities"
+                    ));
+                }
+            }
+        }
+    }
+    let later = |k: SigKind| {
+        plan.awaited.iter().any(|a| match a {
+            Awaited::Minisign { .. } => k == SigKind::Minisign,
+            Awaited::Sigstore { .. } => k == SigKind::Sigstore,
+        })
+    };
+    Ok(VendorChecks {
+        minisign: !plan.minisign.is_empty() || later(SigKind::Minisign),
+        sigstore: (sigstore && !plan.sigstore.is_empty()) || later(SigKind::Sigstore),
     })
 }
