@@ -241,3 +241,15 @@ pub fn report_error(
     let _ = writeln!(std::io::stderr().lock(), "{}", render(err));
     exit_code(classify(err, extra))
 }
+
+/// Arms the mirror's crash-test failpoints from the environment, in test
+/// builds only (`ferry-mirror-layout/failpoints`); in a release build
+/// there are no variable names to read. Every binary calls it first.
+pub fn arm_failpoints() {
+    use ferry_mirror_layout::mirror::failpoint;
+    if let Some((point_var, mark_var)) = failpoint::ENV_NAMES
+        && let Some(point) = std::env::var_os(point_var)
+    {
+        failpoint::arm(point, std::env::var_os(mark_var));
+    }
+}

@@ -45,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    ferry_cli::arm_failpoints();
     let cli = Cli::parse();
     let printer = Printer {
         json: cli.json,

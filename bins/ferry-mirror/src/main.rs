@@ -112,6 +112,7 @@ struct StatusArgs {
 }
 
 fn main() -> ExitCode {
+    ferry_cli::arm_failpoints();
     let cli = Cli::parse();
     let printer = Printer {
         json: cli.json,

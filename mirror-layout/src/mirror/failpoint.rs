@@ -1,4 +1,5 @@
-//! Test hook: `FERRY_FAILPOINT=<name>` stops the process at a named step.
+//! Test hook: a test build armed with `FERRY_FAILPOINT=<name>` (read by
+//! `ferry_cli::arm_failpoints`) stops the process at a named step.
 //!
 //! Compiled only with the `failpoints` cargo feature (the test builds:
 //! `cargo build --workspace --bins --features ferry-mirror/failpoints`,
@@ -8,21 +9,39 @@
 //! binary holds no trace of it).
 //!
 //! Inert unless the environment variable is set. At the matching point the
-//! process writes the name to standard error and to the file named by
+//! process writes the name to the file named by
 //! `FERRY_FAILPOINT_MARK`, then sleeps forever, so a test can deliver a real
 //! `SIGKILL` at exactly that instant (crash-safety tests, ATTACKS D1).
 //! `FERRY_FAILPOINT=list` appends every point passed to the mark file (one
 //! name a line) and carries on, so a test can enumerate them.
 
 #[cfg(feature = "failpoints")]
+use std::ffi::OsString;
+#[cfg(feature = "failpoints")]
 use std::io::Write;
 
-/// The environment variable naming the point to stop at (or `list`).
+/// The environment variables a test build arms the failpoints with (the
+/// point, the marker file): read by `ferry-cli`, the one crate that reads
+/// the environment; `None` without the feature, so a release binary holds
+/// not even their names.
 #[cfg(feature = "failpoints")]
-pub const ENV: &str = "FERRY_FAILPOINT";
-/// The environment variable naming the marker file.
+pub const ENV_NAMES: Option<(&str, &str)> = Some(("FERRY_FAILPOINT", "FERRY_FAILPOINT_MARK"));
+/// Without the `failpoints` feature there is nothing to arm.
+#[cfg(not(feature = "failpoints"))]
+pub const ENV_NAMES: Option<(&str, &str)> = None;
+
 #[cfg(feature = "failpoints")]
-pub const MARK_ENV: &str = "FERRY_FAILPOINT_MARK";
+static ARMED: std::sync::OnceLock<(OsString, Option<OsString>)> = std::sync::OnceLock::new();
+
+/// Arms the failpoints: stop at `point` (or `list`), marking `mark`.
+#[cfg(feature = "failpoints")]
+pub fn arm(point: OsString, mark: Option<OsString>) {
+    let _ = ARMED.set((point, mark));
+}
+
+/// Without the `failpoints` feature: nothing.
+#[cfg(not(feature = "failpoints"))]
+pub fn arm(_point: std::ffi::OsString, _mark: Option<std::ffi::OsString>) {}
 
 /// A named point: nothing at all without the `failpoints` feature.
 #[cfg(not(feature = "failpoints"))]
@@ -32,10 +51,9 @@ pub fn hit(_name: &str) {}
 /// A named point; see the module documentation.
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &str) {
-    let Some(want) = std::env::var_os(ENV) else {
+    let Some((want, mark)) = ARMED.get() else {
         return;
     };
-    let mark = std::env::var_os(MARK_ENV);
     if want == "list" {
         if let Some(m) = mark
             && let Ok(mut f) = std::fs::OpenOptions::new()
@@ -50,7 +68,6 @@ pub fn hit(name: &str) {
     if want != name {
         return;
     }
-    let _ = writeln!(std::io::stderr(), "failpoint {name}: waiting to be killed");
     if let Some(m) = mark {
         let _ = std::fs::write(m, name);
     }
