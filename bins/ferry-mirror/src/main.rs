@@ -3,20 +3,23 @@
 
 #![forbid(unsafe_code)]
 
+mod export_state;
+mod fsck;
 mod import;
+mod init;
 mod prune;
 mod serve;
+mod status;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand};
-use ferry_cli::{Printer, VerifyError, report_error};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use ferry_cli::{Printer, report_error};
 use ferry_manifests::minisig::{KeySet, SecretKey};
 use ferry_manifests::name::Name;
 use ferry_manifests::policy::TrustPolicy;
-use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::mirror::Mirror;
 
 /// The internal mirror: create it, import verified bundles, serve it,
@@ -40,7 +43,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a mirror in a new or empty folder.
-    Init(InitArgs),
+    Init(init::InitArgs),
     /// Verify bundles and add them to the mirror, atomically.
     Import(import::ImportArgs),
     /// Serve the mirror read-only over HTTP, with a status page.
@@ -48,67 +51,11 @@ enum Command {
     /// Remove old versions (never the latest of a channel).
     Prune(prune::PruneArgs),
     /// Write what the mirror holds, for `ferry pack --since`.
-    ExportState(prune::ExportStateArgs),
+    ExportState(export_state::ExportStateArgs),
     /// Re-hash everything against the signed index.
-    Fsck(FsckArgs),
+    Fsck(fsck::FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
-    Status(StatusArgs),
-}
-
-/// Create a mirror. Its product, channels and profiles are fixed here.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  ferry-mirror init /srv/mirror --product novantra --channel stable --profile no-training --key mirror.key"
-)]
-struct InitArgs {
-    /// The mirror folder (new or empty).
-    dir: PathBuf,
-    /// The product.
-    #[arg(long)]
-    product: Name,
-    /// A channel this site accepts (repeatable).
-    #[arg(long = "channel", required = true)]
-    channels: Vec<Name>,
-    /// A profile this site accepts (repeatable).
-    #[arg(long = "profile", required = true)]
-    profiles: Vec<Name>,
-    /// The mirror's minisign secret key (signs the index and the feed).
-    #[arg(long)]
-    key: PathBuf,
-}
-
-/// Re-hash every file against the signed index; check the feed and the
-/// audit chain; report anything not listed. Exit 1 on any problem.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init\n  ferry-mirror fsck /srv/mirror --trust site.toml --repair /media/usb/novantra.tar"
-)]
-struct FsckArgs {
-    /// The mirror folder.
-    dir: PathBuf,
-    /// Trust policy whose [mirror] keys check the index (default: the key
-    /// recorded in ferry-mirror.toml at init, which only guards against
-    /// damage, not against someone who can write the mirror).
-    #[arg(long)]
-    trust: Option<PathBuf>,
-    /// Wait for another ferry process holding the mirror's lock instead of failing.
-    #[arg(long)]
-    wait: bool,
-    /// Restore damaged or missing files from this bundle (verified in full
-    /// with --trust; only bytes the mirror's signed index lists are taken).
-    #[arg(long, value_name = "BUNDLE", requires = "trust")]
-    repair: Option<PathBuf>,
-}
-
-/// Show what the mirror holds.
-#[derive(Debug, Args)]
-#[command(after_help = "Example:\n  ferry-mirror status /srv/mirror --json")]
-struct StatusArgs {
-    /// The mirror folder.
-    dir: PathBuf,
-    /// Trust policy whose [mirror] keys check the index (default: the key recorded at init).
-    #[arg(long)]
-    trust: Option<PathBuf>,
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -119,13 +66,13 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
     };
     let result = match cli.command {
-        Command::Init(a) => init(a, printer),
+        Command::Init(a) => a.run(printer),
         Command::Import(a) => a.run(printer),
         Command::Serve(a) => a.run(printer),
         Command::Prune(a) => a.run(printer),
         Command::ExportState(a) => a.run(printer),
-        Command::Fsck(a) => fsck(a, printer),
-        Command::Status(a) => status(a, printer),
+        Command::Fsck(a) => a.run(printer),
+        Command::Status(a) => a.run(printer),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,134 +101,7 @@ pub(crate) fn mirror_keys(
     }
 }
 
-fn init(a: InitArgs, printer: Printer) -> Result<()> {
-    let key = load_key(&a.key)?;
-    let m = Mirror::init(
-        &a.dir,
-        a.product,
-        a.channels,
-        a.profiles,
-        &key,
-        Timestamp::now(),
-    )?;
-    printer.json(&serde_json::json!({"type": "init", "mirror": a.dir, "config": m.config()}));
-    printer.line(&format!(
-        "mirror {} created for {} ({} / {}), signed by key {}",
-        a.dir.display(),
-        m.config().product,
-        join(&m.config().channels),
-        join(&m.config().profiles),
-        key.id()
-    ));
-    Ok(())
-}
-
-fn fsck(a: FsckArgs, printer: Printer) -> Result<()> {
-    let m = Mirror::open(&a.dir)?;
-    let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
-    // Finish (or discard) an interrupted change first, under the lock.
-    let lock = if a.wait { m.lock_wait()? } else { m.lock()? };
-    if let Some(t) = m.recover(&lock)? {
-        printer.info(&format!("finished the interrupted transaction {t}"));
-    }
-    let mut r = m.fsck(&keys)?;
-    let mut repaired = None;
-    if let (Some(bundle), Some(trust)) = (&a.repair, &a.trust)
-        && !r.damaged.is_empty()
-    {
-        let policy = TrustPolicy::load(trust)?;
-        let input = ferry_bundle::verify::Input::from_arg(bundle);
-        let o = m.repair(&lock, &input, &policy, &r.damaged, Timestamp::now())?;
-        for f in &o.restored {
-            printer.line(&format!("restored {f} from {}", bundle.display()));
-        }
-        r = m.fsck(&keys)?;
-        repaired = Some(o);
-    }
-    drop(lock);
-    printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r, "repair": repaired}));
-    for p in &r.problems {
-        printer.line(&format!("problem: {p}"));
-    }
-    printer.line(&format!(
-        "{}: {} file(s), {} bytes re-hashed against index sequence {}; {} problem(s)",
-        a.dir.display(),
-        r.files,
-        r.bytes,
-        r.index_sequence,
-        r.problems.len()
-    ));
-    if let Some(o) = &repaired
-        && !o.not_in_bundle.is_empty()
-    {
-        printer.warn(&format!(
-            "{} does not carry {} with the bytes the index signed: repair with a bundle that does",
-            a.repair.as_deref().unwrap_or(Path::new("-")).display(),
-            o.not_in_bundle.join(", ")
-        ));
-    } else if repaired.is_none() && !r.damaged.is_empty() {
-        printer.warn(&format!(
-            "hint: restore damaged files from a bundle that carries them: ferry-mirror fsck {} --trust POLICY --repair BUNDLE",
-            a.dir.display()
-        ));
-    }
-    if !r.problems.is_empty() {
-        bail!(VerifyError(format!(
-            "{}: fsck found {} problem(s)",
-            a.dir.display(),
-            r.problems.len()
-        )));
-    }
-    Ok(())
-}
-
-fn status(a: StatusArgs, printer: Printer) -> Result<()> {
-    let m = Mirror::open(&a.dir)?;
-    let keys = mirror_keys(&m, a.trust.as_deref(), printer)?;
-    let (index, _) = m.read_index(&keys)?;
-    let hints = index.hints();
-    printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len(), "last_import": index.manifests.iter().max_by_key(|m| m.imported)}));
-    printer.line(&format!(
-        "{} mirror at {}: index sequence {}, {} release(s)",
-        index.product,
-        a.dir.display(),
-        index.sequence,
-        index.releases.len()
-    ));
-    if let Some(last) = index.manifests.iter().max_by_key(|m| m.imported) {
-        printer.line(&format!(
-            "  last import {}: manifest sequence {} ({}), signed by {}",
-            last.imported,
-            last.sequence,
-            last.sha256.short(),
-            last.signers.join(", ")
-        ));
-    }
-    for (channel, profiles) in &hints.channels {
-        for (profile, cp) in profiles {
-            let versions: Vec<String> = cp.versions.iter().map(ToString::to_string).collect();
-            printer.line(&format!(
-                "  {channel}/{profile}: latest {} (versions {})",
-                cp.latest,
-                versions.join(", ")
-            ));
-        }
-    }
-    for adv in &hints.advisories {
-        printer.line(&format!(
-            "  advisory {} ({:?}): affects {}; fixed in {}",
-            adv.id,
-            adv.severity,
-            adv.affected,
-            adv.fixed_in
-                .as_ref()
-                .map_or("-".into(), ToString::to_string)
-        ));
-    }
-    Ok(())
-}
-
-fn join(names: &[Name]) -> String {
+pub(crate) fn join(names: &[Name]) -> String {
     names
         .iter()
         .map(Name::as_str)

@@ -1,0 +1,96 @@
+//! `ferry-mirror fsck`, with `--repair BUNDLE`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::Args;
+use ferry_cli::{Printer, VerifyError};
+use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
+use ferry_mirror_layout::mirror::Mirror;
+
+use crate::mirror_keys;
+
+/// Re-hash every file against the signed index; check the feed and the
+/// audit chain; report anything not listed. Exit 1 on any problem.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init\n  ferry-mirror fsck /srv/mirror --trust site.toml --repair /media/usb/novantra.tar"
+)]
+pub(crate) struct FsckArgs {
+    /// The mirror folder.
+    dir: PathBuf,
+    /// Trust policy whose [mirror] keys check the index (default: the key
+    /// recorded in ferry-mirror.toml at init, which only guards against
+    /// damage, not against someone who can write the mirror).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// Wait for another ferry process holding the mirror's lock instead of failing.
+    #[arg(long)]
+    wait: bool,
+    /// Restore damaged or missing files from this bundle (verified in full
+    /// with --trust; only bytes the mirror's signed index lists are taken).
+    #[arg(long, value_name = "BUNDLE", requires = "trust")]
+    repair: Option<PathBuf>,
+}
+
+impl FsckArgs {
+    pub(crate) fn run(self, printer: Printer) -> Result<()> {
+        let m = Mirror::open(&self.dir)?;
+        let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
+        // Finish (or discard) an interrupted change first, under the lock.
+        let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
+        if let Some(t) = m.recover(&lock)? {
+            printer.info(&format!("finished the interrupted transaction {t}"));
+        }
+        let mut r = m.fsck(&keys)?;
+        let mut repaired = None;
+        if let (Some(bundle), Some(trust)) = (&self.repair, &self.trust)
+            && !r.damaged.is_empty()
+        {
+            let policy = TrustPolicy::load(trust)?;
+            let input = ferry_bundle::verify::Input::from_arg(bundle);
+            let o = m.repair(&lock, &input, &policy, &r.damaged, Timestamp::now())?;
+            for f in &o.restored {
+                printer.line(&format!("restored {f} from {}", bundle.display()));
+            }
+            r = m.fsck(&keys)?;
+            repaired = Some(o);
+        }
+        drop(lock);
+        printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r, "repair": repaired}));
+        for p in &r.problems {
+            printer.line(&format!("problem: {p}"));
+        }
+        printer.line(&format!(
+            "{}: {} file(s), {} bytes re-hashed against index sequence {}; {} problem(s)",
+            self.dir.display(),
+            r.files,
+            r.bytes,
+            r.index_sequence,
+            r.problems.len()
+        ));
+        if let Some(o) = &repaired
+            && !o.not_in_bundle.is_empty()
+        {
+            printer.warn(&format!(
+                "{} does not carry {} with the bytes the index signed: repair with a bundle that does",
+                self.repair.as_deref().unwrap_or(Path::new("-")).display(),
+                o.not_in_bundle.join(", ")
+            ));
+        } else if repaired.is_none() && !r.damaged.is_empty() {
+            printer.warn(&format!(
+                "hint: restore damaged files from a bundle that carries them: ferry-mirror fsck {} --trust POLICY --repair BUNDLE",
+                self.dir.display()
+            ));
+        }
+        if !r.problems.is_empty() {
+            bail!(VerifyError(format!(
+                "{}: fsck found {} problem(s)",
+                self.dir.display(),
+                r.problems.len()
+            )));
+        }
+        Ok(())
+    }
+}
