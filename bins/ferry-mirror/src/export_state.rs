@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -31,7 +32,11 @@ impl ExportStateArgs {
         let keys = crate::mirror_keys(&m, self.trust.as_deref(), printer)?;
         let state = m.export_state(&keys)?;
         write_atomic(&self.out, &state.to_bytes())?;
-        printer.json(&serde_json::json!({"type": "export-state", "out": self.out, "files": state.files.len(), "manifest_sequence": state.manifest_sequence}));
+        printer.json(&Output::ExportState {
+            out: &self.out,
+            files: state.files.len(),
+            manifest_sequence: state.manifest_sequence,
+        });
         printer.line(&format!(
             "{}: {} file(s), manifest sequence {}, index sequence {}",
             self.out.display(),

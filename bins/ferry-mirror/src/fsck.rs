@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::output::Output;
 use anyhow::{Result, bail};
 use clap::Args;
 use ferry_cli::{Printer, VerifyError};
@@ -58,7 +59,11 @@ impl FsckArgs {
             repaired = Some(o);
         }
         drop(lock);
-        printer.json(&serde_json::json!({"type": "fsck", "ok": r.problems.is_empty(), "report": r, "repair": repaired}));
+        printer.json(&Output::Fsck {
+            ok: r.problems.is_empty(),
+            report: &r,
+            repair: repaired.as_ref(),
+        });
         for p in &r.problems {
             printer.line(&format!("problem: {p}"));
         }

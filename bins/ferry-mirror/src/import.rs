@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_bundle::Input;
@@ -53,7 +54,10 @@ impl ImportArgs {
         let now = self.now.unwrap_or_else(Timestamp::now);
         for b in &self.bundles {
             let o = m.import(&lock, &Input::Path(b.clone()), &policy, &key, now)?;
-            printer.json(&serde_json::json!({"type": "import", "bundle": b, "outcome": o}));
+            printer.json(&Output::Import {
+                bundle: b,
+                outcome: &o,
+            });
             if let Some(t) = &o.recovered {
                 printer.info(&format!("finished the interrupted transaction {t} first"));
             }

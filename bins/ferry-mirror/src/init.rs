@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -44,8 +45,10 @@ impl InitArgs {
             &key,
             Timestamp::now(),
         )?;
-        printer
-            .json(&serde_json::json!({"type": "init", "mirror": self.dir, "config": m.config()}));
+        printer.json(&Output::Init {
+            mirror: &self.dir,
+            config: m.config(),
+        });
         printer.line(&format!(
             "mirror {} created for {} ({} / {}), signed by key {}",
             self.dir.display(),

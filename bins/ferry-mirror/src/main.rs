@@ -7,6 +7,7 @@ mod export_state;
 mod fsck;
 mod import;
 mod init;
+mod output;
 mod prune;
 mod serve;
 mod status;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -40,7 +41,7 @@ impl PruneArgs {
         let m = Mirror::open(&self.dir)?;
         let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
         let o = m.prune(&lock, self.keep, &key, policy.as_ref(), Timestamp::now())?;
-        printer.json(&serde_json::json!({"type": "prune", "outcome": o}));
+        printer.json(&Output::Prune { outcome: &o });
         if o.removed.is_empty() {
             printer.line(&format!(
                 "{}: nothing to prune (kept {})",

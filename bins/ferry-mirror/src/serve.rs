@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -32,8 +33,10 @@ impl ServeArgs {
             ));
         }
         let server = ferry_net::mirror_serve::start(&self.dir, self.listen)?;
-        printer
-            .json(&serde_json::json!({"type": "serve", "url": server.url(), "mirror": self.dir}));
+        printer.json(&Output::Serve {
+            url: server.url(),
+            mirror: &self.dir,
+        });
         printer.line(&format!(
             "serving {} read-only at {} (status page; /healthz); Ctrl-C stops",
             self.dir.display(),

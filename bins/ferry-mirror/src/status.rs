@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -26,7 +27,16 @@ impl StatusArgs {
         let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
         let (index, _) = m.read_index(&keys)?;
         let hints = index.hints();
-        printer.json(&serde_json::json!({"type": "status", "product": index.product, "sequence": index.sequence, "manifest_sequence": index.manifest_sequence, "generated": index.generated, "channels": hints.channels, "advisories": hints.advisories, "releases": index.releases.len(), "last_import": index.manifests.iter().max_by_key(|m| m.imported)}));
+        printer.json(&Output::Status {
+            product: &index.product,
+            sequence: index.sequence,
+            manifest_sequence: index.manifest_sequence,
+            generated: index.generated,
+            channels: &hints.channels,
+            advisories: &hints.advisories,
+            releases: index.releases.len(),
+            last_import: index.manifests.iter().max_by_key(|m| m.imported),
+        });
         printer.line(&format!(
             "{} mirror at {}: index sequence {}, {} release(s)",
             index.product,

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::{Result, bail};
 use clap::Args;
 use ferry_cli::{Printer, UsageError, VerifyError};
@@ -58,13 +59,12 @@ impl AuditLogArgs {
         } else if self.index.is_some() != self.trust.is_some() {
             bail!(UsageError("--index and --trust go together".into()));
         }
-        printer.json(&serde_json::json!({
-            "type": "audit-log-verification",
-            "result": "verified",
-            "entries": entries.len(),
-            "head": head,
-            "anchored_by_index": anchored,
-        }));
+        printer.json(&Output::AuditLogVerification {
+            result: "verified",
+            entries: entries.len(),
+            head: &head,
+            anchored_by_index: anchored,
+        });
         printer.line(&format!(
             "verified: {what}: {} entr{} chained, head seq {} sha256 {}{}",
             entries.len(),

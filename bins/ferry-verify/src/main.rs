@@ -14,6 +14,7 @@ mod audit_log;
 mod bundle;
 mod file;
 mod manifest;
+mod output;
 mod report;
 
 /// Check what crossed the air gap, offline: bundles, manifests, and single

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::{IgnoredSignature, Output};
 use anyhow::Result;
 use clap::Args;
 use ferry_bundle::{Input, verify_manifest_of};
@@ -51,19 +52,23 @@ impl ManifestArgs {
             signers.join(", "),
             vm.sha256
         ));
-        printer.json(&serde_json::json!({
-            "type": "manifest-verification",
-            "result": "verified",
-            "product": m.product.to_string(),
-            "sequence": m.sequence,
-            "created": m.created,
-            "expires": m.expires,
-            "manifest_sha256": vm.sha256,
-            "signers": signers,
-            "ignored_signatures": vm.signers.ignored.iter().map(|(n, r)| serde_json::json!({"name": n, "reason": r})).collect::<Vec<_>>(),
-            "files": m.files.len(),
-            "policy_sha256": policy.sha256,
-        }));
+        printer.json(&Output::ManifestVerification {
+            result: "verified",
+            product: m.product.to_string(),
+            sequence: m.sequence,
+            created: m.created,
+            expires: m.expires,
+            manifest_sha256: vm.sha256,
+            signers,
+            ignored_signatures: vm
+                .signers
+                .ignored
+                .iter()
+                .map(|(name, reason)| IgnoredSignature { name, reason })
+                .collect(),
+            files: m.files.len(),
+            policy_sha256: policy.sha256,
+        });
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use ferry_cli::Printer;
@@ -59,16 +60,15 @@ impl BuildArgs {
             .iter()
             .map(|r| r.artifacts.len())
             .sum();
-        printer.json(&serde_json::json!({
-            "type": "index-build",
-            "index": report.index_path,
-            "index_sha256": report.index_sha256,
-            "product": report.index.product,
-            "releases": report.index.releases.len(),
-            "artifacts": artifacts,
-            "signed": report.signed,
-            "key_id": key.id().to_string(),
-        }));
+        printer.json(&Output::IndexBuild {
+            index: &report.index_path,
+            index_sha256: report.index_sha256,
+            product: &report.index.product,
+            releases: report.index.releases.len(),
+            artifacts,
+            signed: report.signed,
+            key_id: key.id().to_string(),
+        });
         printer.line(&format!(
             "{}: {} release(s), {} artifact(s), {} signed now; index signed by key {} (sha256 {})",
             report.index_path.display(),

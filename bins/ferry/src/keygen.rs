@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::{Context, Result};
 use clap::Args;
 use ferry_cli::Printer;
@@ -48,13 +49,12 @@ impl KeygenArgs {
         }
         write_new(&key_path, generated.secret.as_bytes(), 0o600)?;
         write_new(&pub_path, generated.public.as_bytes(), 0o644)?;
-        printer.json(&serde_json::json!({
-            "type": "keygen",
-            "key_id": generated.id.to_string(),
-            "secret_key": key_path,
-            "public_key": pub_path,
-            "encrypted": !self.unencrypted,
-        }));
+        printer.json(&Output::Keygen {
+            key_id: generated.id.to_string(),
+            secret_key: &key_path,
+            public_key: &pub_path,
+            encrypted: !self.unencrypted,
+        });
         printer.line(&format!(
             "key {} written: {} (secret, 0600{}) and {}",
             generated.id,

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use ferry_cli::{Printer, UsageError};
@@ -82,13 +83,12 @@ impl IssueArgs {
         let sig = License::sign(&bytes, &lic.product, &key)?;
         let sig_path = PathBuf::from(format!("{}.minisig", self.out.display()));
         ferry_durable::fsutil::write_signed(&self.out, &bytes, Some(&sig))?;
-        printer.json(&serde_json::json!({
-            "type": "license",
-            "file": self.out,
-            "signature": sig_path,
-            "key_id": key.id().to_string(),
-            "license": lic,
-        }));
+        printer.json(&Output::License {
+            file: &self.out,
+            signature: &sig_path,
+            key_id: key.id().to_string(),
+            license: &lic,
+        });
         printer.line(&format!(
             "license for {} ({}, {}) until {} written: {} and {} (key {})",
             lic.product,

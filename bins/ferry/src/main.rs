@@ -15,6 +15,7 @@ mod demo;
 mod index;
 mod keygen;
 mod license;
+mod output;
 mod pack;
 mod password;
 mod sign;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_bundle::{Format, PackOptions, Split, pack};
@@ -56,11 +57,7 @@ impl PackArgs {
                 parity: self.parity,
             },
         )?;
-        let mut v = serde_json::to_value(&report)?;
-        if let Some(o) = v.as_object_mut() {
-            o.insert("type".into(), "pack".into());
-        }
-        printer.json(&v);
+        printer.json(&Output::Pack(&report));
         let extra = report.volumes.as_ref().map_or(String::new(), |s| {
             format!(
                 " in {} volume(s){}",

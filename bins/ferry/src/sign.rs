@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
@@ -73,10 +74,7 @@ impl SignArgs {
         {
             c.record(report.sequence)?;
         }
-        if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
-            m.insert("type".into(), "sign".into());
-            printer.json(&serde_json::Value::Object(m));
-        }
+        printer.json(&Output::Sign(&report));
         printer.line(&format!(
             "{}: {} manifest sequence {} ({} file(s), {} bytes, expires {}), sha256 {}; signature {} by key {}",
             self.workspace.display(),

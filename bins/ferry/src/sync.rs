@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::{Printer, UsageError};
@@ -148,14 +149,10 @@ impl SyncArgs {
             Arc::new(NoProgress)
         };
         let report = sync_blocking(&opts, &policy, progress)?;
-        if let Ok(serde_json::Value::Object(mut m)) = serde_json::to_value(&report) {
-            m.insert("type".into(), "sync".into());
-            m.insert(
-                "workspace".into(),
-                opts.workspace.display().to_string().into(),
-            );
-            printer.json(&serde_json::Value::Object(m));
-        }
+        printer.json(&Output::Sync {
+            workspace: &opts.workspace,
+            report: &report,
+        });
         for i in &report.ignored {
             printer.info(&format!("note: {i}"));
         }
