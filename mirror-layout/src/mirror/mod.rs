@@ -176,6 +176,13 @@ impl Mirror {
     /// [`Error::Io`] if it is not a mirror; [`Error::Manifest`] for a bad config.
     pub fn open(root: &Path) -> Result<Mirror> {
         let path = root.join(CONFIG_FILE);
+        if !path.exists() {
+            return Err(Error::io(
+                &path,
+                "not a ferry mirror (give the folder `ferry-mirror init` created): open",
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        }
         let bytes = read_small_bytes(&path, 64 * 1024)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| ferry_manifests::Error::config(&path, "not UTF-8"))?;
