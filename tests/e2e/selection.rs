@@ -105,3 +105,65 @@ fn a_replayed_older_vendor_index_is_refused() {
         .ok()
         .stderr_has(&["WARNING: --allow-older-index"]);
 }
+
+/// The vendor checks an artifact needs are decided once
+/// (`manifests::decide::vendor_checks`); `ferry sync` reaches that rule: an
+/// index, validly signed, that lists no minisign signature for an artifact
+/// is refused when the policy requires one, naming the artifact, and the
+/// workspace is left as it was.
+#[test]
+fn sync_refuses_an_artifact_without_the_required_vendor_signature() {
+    let w = World::new();
+    let src = vendor_src(&w.path("src"), &["1.0.0"], &[]);
+    let web = w.path("web");
+    super::mirror::index_build(&src, &web, "2026-11-22T00:00:00Z");
+    let index_path = web.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let mut artifact = String::new();
+    for r in index["releases"].as_array_mut().unwrap() {
+        for a in r["artifacts"].as_array_mut().unwrap() {
+            a["signatures"] = serde_json::json!([]);
+            artifact = a["name"].as_str().unwrap().to_string();
+        }
+    }
+    let bytes = serde_json::to_vec_pretty(&index).unwrap();
+    std::fs::write(&index_path, &bytes).unwrap();
+    let sig = ferry_tests::fixtures::secret("vendor")
+        .sign(&bytes[..], "vendor index")
+        .unwrap();
+    std::fs::write(web.join("index.json.minisig"), sig).unwrap();
+    let server = ferry_tests::http::Server::start(&web);
+    let ws = w.path("ws");
+    super::mirror::sync_cmd(&server.url("index.json"), &w.policy, &ws)
+        .run()
+        .expect_code(1)
+        .stderr_has(&[
+            artifact.as_str(),
+            "no vendor minisign signature",
+            "vendor.require has \"minisign\"",
+        ]);
+    // No state is recorded and the artifact never enters the workspace
+    // (verified release notes may stay: only verified bytes sit there).
+    assert!(!ws.join(".ferry/state.json").exists());
+    let found = walk(&ws.join("releases"));
+    assert!(
+        !found.iter().any(|p| p.ends_with(&artifact)),
+        "the artifact entered the workspace: {found:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
+}
