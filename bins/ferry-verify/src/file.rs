@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
-use ferry_cli::{Printer, UsageError, VerifyError};
+use ferry_cli::{Printer, VerifyError};
 use ferry_manifests::artifact::{MAX_LEGACY_BYTES, MinisignCheck, StreamCheck};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile, read_small_bytes};
@@ -18,8 +18,10 @@ use ferry_manifests::sigstore::{
 };
 use serde::Serialize;
 
+use crate::file_inputs::{parse_digest, pem_key, usage};
+
 /// Largest minisign signature or key file read.
-const MAX_SMALL_FILE: u64 = 64 * 1024;
+pub(crate) const MAX_SMALL_FILE: u64 = 64 * 1024;
 
 /// Check one vendor artifact offline: its SHA-256, a minisign signature,
 /// a Sigstore bundle (keyless: expected identity and issuer; or a managed
@@ -127,51 +129,6 @@ struct MinisignSetup {
     sig_path: String,
     key: PublicKey,
     sig: std::result::Result<SignatureFile, String>,
-}
-
-fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.into()))
-}
-
-/// A digest given on the command line: SHA-256 or SHA-512.
-type Digests = (Option<[u8; 32]>, Option<[u8; 64]>);
-
-/// Parses `sha256:HEX` / `sha512:HEX` (lowercase hex, exact length).
-fn parse_digest(s: &str) -> Result<Digests> {
-    let (alg, hex_part) = s
-        .split_once(':')
-        .ok_or_else(|| usage(format!("--digest {s:?}: expected sha256:HEX or sha512:HEX")))?;
-    let lower = hex_part
-        .bytes()
-        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    match alg {
-        "sha256" if hex_part.len() == 64 && lower => {
-            let mut d = [0u8; 32];
-            hex::decode_to_slice(hex_part, &mut d).map_err(|e| usage(e.to_string()))?;
-            Ok((Some(d), None))
-        }
-        "sha512" if hex_part.len() == 128 && lower => {
-            let mut d = [0u8; 64];
-            hex::decode_to_slice(hex_part, &mut d).map_err(|e| usage(e.to_string()))?;
-            Ok((None, Some(d)))
-        }
-        _ => Err(usage(format!(
-            "--digest {s:?}: expected sha256: and 64, or sha512: and 128, lowercase hex digits"
-        ))),
-    }
-}
-
-/// Whether a --pubkey value is a PEM public key file (for Sigstore).
-fn pem_key(arg: &str) -> Result<Option<String>> {
-    let path = Path::new(arg);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let bytes = read_small_bytes(path, MAX_SMALL_FILE)?;
-    match std::str::from_utf8(&bytes) {
-        Ok(text) if text.contains("-----BEGIN PUBLIC KEY-----") => Ok(Some(text.to_string())),
-        _ => Ok(None),
-    }
 }
 
 /// A reader that feeds every byte it yields to the single-pass check.
