@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use ferry_manifests::decide::{self, Counter, PinKind, PinSource, Seen};
+use ferry_manifests::decide::{self, Counter, Freshness, PinKind, PinSource, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::manifest::{FileEntry, MANIFEST_PATH, Manifest, SHA256SUMS_PATH};
 use ferry_manifests::minisig::SecretKey;
@@ -480,13 +480,24 @@ fn check_fresh(index: &MirrorIndex, vm: &VerifiedManifest) -> Result<()> {
         value: vm.manifest.sequence,
         sha256: Some(vm.sha256),
     };
-    decide::freshness(
+    let fresh = decide::freshness(
         MANIFEST_PATH,
         Counter::ManifestSequence,
         &offered,
         Some(&accepted),
     )
     .map_err(|r| ferry_manifests::Error::from(r.advise("this mirror imported it before")))?;
+    if fresh == Freshness::Repeat {
+        // The same sequence, yet not this manifest (importing the very
+        // same one again is a no-op before this check).
+        return Err(Error::refused(
+            MANIFEST_PATH,
+            format!(
+                "sequence {} was already imported with other bytes: equivocation refused",
+                vm.manifest.sequence
+            ),
+        ));
+    }
     Ok(())
 }
 
