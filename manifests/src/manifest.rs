@@ -214,23 +214,44 @@ impl Manifest {
     /// # Errors
     /// [`Error::Format`] naming the field and rule.
     pub fn validate(&self) -> Result<()> {
-        let doc = MANIFEST_PATH;
-        let err = |field: String, msg: String| Error::format(doc, field, msg);
+        self.check_dates_and_selection()?;
+        self.check_file_places()?;
+        let mut claims = Claims {
+            listed: self.files.iter().map(|f| &f.path).collect(),
+            named: HashMap::new(),
+        };
+        let mut versions = HashSet::new();
+        for (i, r) in self.releases.iter().enumerate() {
+            self.check_release(i, r, &mut versions, &mut claims)?;
+        }
+        self.check_every_file_named(&claims.named)?;
+        self.check_yanks()
+    }
+
+    /// `expires` after `created`; a selection of unique channels and
+    /// profiles, at least one of each.
+    fn check_dates_and_selection(&self) -> Result<()> {
         if self.expires <= self.created {
-            return Err(err("expires".into(), "must be later than created".into()));
+            return Err(invalid(
+                "expires".into(),
+                "must be later than created".into(),
+            ));
         }
         if self.selection.channels.is_empty() || self.selection.profiles.is_empty() {
-            return Err(err(
+            return Err(invalid(
                 "selection".into(),
                 "needs at least one channel and one profile".into(),
             ));
         }
         unique_names(&self.selection.channels, "selection.channels")
-            .map_err(|m| err("selection".into(), m))?;
+            .map_err(|m| invalid("selection".into(), m))?;
         unique_names(&self.selection.profiles, "selection.profiles")
-            .map_err(|m| err("selection".into(), m))?;
+            .map_err(|m| invalid("selection".into(), m))?;
+        Ok(())
+    }
 
-        // files: unique (also by case), allowed places.
+    /// files: unique (also by case), allowed places.
+    fn check_file_places(&self) -> Result<()> {
         check_conflicts(self.files.iter().map(|f| &f.path))?;
         for (i, f) in self.files.iter().enumerate() {
             let p = f.path.as_str();
@@ -240,7 +261,7 @@ impl Manifest {
                 f.path.starts_with_dir("releases")
             };
             if !ok_place {
-                return Err(err(
+                return Err(invalid(
                     format!("files[{i}].path"),
                     format!(
                         "\"{p}\" is not a place a bundle file may be (only ferry/SHA256SUMS and files under releases/)"
@@ -248,86 +269,100 @@ impl Manifest {
                 ));
             }
         }
+        Ok(())
+    }
 
-        let listed: HashSet<&BundlePath> = self.files.iter().map(|f| &f.path).collect();
-        let mut versions = HashSet::new();
-        let mut named: HashMap<BundlePath, String> = HashMap::new();
-        for (i, r) in self.releases.iter().enumerate() {
-            let at = format!("releases[{i}]");
-            if !versions.insert(&r.version) {
-                return Err(err(
-                    format!("{at}.version"),
-                    format!("{} listed twice", r.version),
-                ));
-            }
-            if r.channels.is_empty() {
-                return Err(err(
+    /// One release: a version listed once, channels of the selection, its
+    /// notes and artifacts in its folder, each file listed and named once.
+    fn check_release<'a>(
+        &self,
+        i: usize,
+        r: &'a ManifestRelease,
+        versions: &mut HashSet<&'a Version>,
+        claims: &mut Claims<'_>,
+    ) -> Result<()> {
+        let at = format!("releases[{i}]");
+        if !versions.insert(&r.version) {
+            return Err(invalid(
+                format!("{at}.version"),
+                format!("{} listed twice", r.version),
+            ));
+        }
+        if r.channels.is_empty() {
+            return Err(invalid(
+                format!("{at}.channels"),
+                "a release needs at least one channel".into(),
+            ));
+        }
+        unique_names(&r.channels, "channels").map_err(|m| invalid(at.clone(), m))?;
+        for c in &r.channels {
+            if !self.selection.channels.contains(c) {
+                return Err(invalid(
                     format!("{at}.channels"),
-                    "a release needs at least one channel".into(),
+                    format!("channel \"{c}\" is not in the selection"),
                 ));
-            }
-            unique_names(&r.channels, "channels").map_err(|m| err(at.clone(), m))?;
-            for c in &r.channels {
-                if !self.selection.channels.contains(c) {
-                    return Err(err(
-                        format!("{at}.channels"),
-                        format!("channel \"{c}\" is not in the selection"),
-                    ));
-                }
-            }
-            let version_dir = format!("releases/{}", r.version);
-            let mut claim = |p: &'_ BundlePath, what: String| -> Result<()> {
-                if !listed.contains(p) {
-                    return Err(err(what.clone(), format!("\"{p}\" is not listed in files")));
-                }
-                if named.insert(p.clone(), what.clone()).is_some() {
-                    return Err(err(what, format!("\"{p}\" is named twice")));
-                }
-                Ok(())
-            };
-            // SPEC §3.3: notes at releases/<version>/<name>.
-            if r.notes.parent().map(|d| d.as_str().to_string()) != Some(version_dir.clone()) {
-                return Err(err(
-                    format!("{at}.notes"),
-                    format!("\"{}\" must be directly under {version_dir}/", r.notes),
-                ));
-            }
-            claim(&r.notes, format!("{at}.notes"))?;
-            for (j, a) in r.artifacts.iter().enumerate() {
-                let at = format!("{at}.artifacts[{j}]");
-                if !self.selection.profiles.contains(&a.profile) {
-                    return Err(err(
-                        format!("{at}.profile"),
-                        format!("profile \"{}\" is not in the selection", a.profile),
-                    ));
-                }
-                let dir = format!("{version_dir}/{}", a.profile);
-                if a.path.parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
-                    return Err(err(
-                        format!("{at}.path"),
-                        format!("\"{}\" must be directly under {dir}/", a.path),
-                    ));
-                }
-                claim(&a.path, format!("{at}.path"))?;
-                for (k, u) in a.upstream.iter().enumerate() {
-                    let at = format!("{at}.upstream[{k}]");
-                    if u.path().parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
-                        return Err(err(
-                            format!("{at}.path"),
-                            format!("\"{}\" must be directly under {dir}/", u.path()),
-                        ));
-                    }
-                    claim(u.path(), format!("{at}.path"))?;
-                    if let Upstream::Minisign { key_id, .. } = u {
-                        crate::minisig::KeyId::parse(key_id)
-                            .map_err(|m| err(format!("{at}.key_id"), m))?;
-                    }
-                }
             }
         }
+        let version_dir = format!("releases/{}", r.version);
+        // SPEC §3.3: notes at releases/<version>/<name>.
+        if r.notes.parent().map(|d| d.as_str().to_string()) != Some(version_dir.clone()) {
+            return Err(invalid(
+                format!("{at}.notes"),
+                format!("\"{}\" must be directly under {version_dir}/", r.notes),
+            ));
+        }
+        claims.claim(&r.notes, format!("{at}.notes"))?;
+        for (j, a) in r.artifacts.iter().enumerate() {
+            self.check_artifact(&format!("{at}.artifacts[{j}]"), &version_dir, a, claims)?;
+        }
+        Ok(())
+    }
+
+    /// One artifact (at `at`): a profile of the selection, it and its
+    /// upstream signatures in `<version_dir>/<profile>/`, each claimed once.
+    fn check_artifact(
+        &self,
+        at: &str,
+        version_dir: &str,
+        a: &ManifestArtifact,
+        claims: &mut Claims<'_>,
+    ) -> Result<()> {
+        if !self.selection.profiles.contains(&a.profile) {
+            return Err(invalid(
+                format!("{at}.profile"),
+                format!("profile \"{}\" is not in the selection", a.profile),
+            ));
+        }
+        let dir = format!("{version_dir}/{}", a.profile);
+        if a.path.parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
+            return Err(invalid(
+                format!("{at}.path"),
+                format!("\"{}\" must be directly under {dir}/", a.path),
+            ));
+        }
+        claims.claim(&a.path, format!("{at}.path"))?;
+        for (k, u) in a.upstream.iter().enumerate() {
+            let at = format!("{at}.upstream[{k}]");
+            if u.path().parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
+                return Err(invalid(
+                    format!("{at}.path"),
+                    format!("\"{}\" must be directly under {dir}/", u.path()),
+                ));
+            }
+            claims.claim(u.path(), format!("{at}.path"))?;
+            if let Upstream::Minisign { key_id, .. } = u {
+                crate::minisig::KeyId::parse(key_id)
+                    .map_err(|m| invalid(format!("{at}.key_id"), m))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file under `releases/` is named by some release.
+    fn check_every_file_named(&self, named: &HashMap<BundlePath, String>) -> Result<()> {
         for (i, f) in self.files.iter().enumerate() {
             if f.path.starts_with_dir("releases") && !named.contains_key(&f.path) {
-                return Err(err(
+                return Err(invalid(
                     format!("files[{i}].path"),
                     format!(
                         "\"{}\" is not named by any release (artifact, upstream signature or notes)",
@@ -336,10 +371,15 @@ impl Manifest {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each yanked version once.
+    fn check_yanks(&self) -> Result<()> {
         let mut yanked = HashSet::new();
         for (i, y) in self.yanks.iter().enumerate() {
             if !yanked.insert(&y.version) {
-                return Err(err(
+                return Err(invalid(
                     format!("yanks[{i}].version"),
                     format!("{} listed twice", y.version),
                 ));
@@ -393,6 +433,33 @@ impl Manifest {
             .iter()
             .flat_map(|r| r.artifacts.iter().map(|a| &a.profile))
             .collect()
+    }
+}
+
+/// A rule of SPEC §3.3 broken at `field` of the manifest.
+fn invalid(field: String, msg: String) -> Error {
+    Error::format(MANIFEST_PATH, field, msg)
+}
+
+/// The files a manifest lists, and which release field names each one
+/// (a file is named once, and only if listed).
+struct Claims<'a> {
+    listed: HashSet<&'a BundlePath>,
+    named: HashMap<BundlePath, String>,
+}
+
+impl Claims<'_> {
+    fn claim(&mut self, p: &BundlePath, what: String) -> Result<()> {
+        if !self.listed.contains(p) {
+            return Err(invalid(
+                what.clone(),
+                format!("\"{p}\" is not listed in files"),
+            ));
+        }
+        if self.named.insert(p.clone(), what.clone()).is_some() {
+            return Err(invalid(what, format!("\"{p}\" is named twice")));
+        }
+        Ok(())
     }
 }
 

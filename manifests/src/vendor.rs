@@ -99,8 +99,34 @@ pub fn build_index(
     let product_path = from.join("product.toml");
     let product: ProductToml = read_toml(&product_path)?;
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create directory", e))?;
+    let mut builder = Builder {
+        out,
+        key,
+        generated,
+        signed: 0,
+    };
     let mut releases = Vec::new();
-    let mut signed = 0;
+    for (version, dir) in release_dirs(from)? {
+        releases.push(builder.release(version, &dir)?);
+    }
+    let index = ReleaseIndex {
+        schema: SCHEMA.to_string(),
+        product: product.product,
+        generated,
+        releases,
+    };
+    index.validate(&product_path.display().to_string())?;
+    let (index_path, bytes) = write_signed_index(out, key, &index, generated)?;
+    Ok(BuildReport {
+        index_sha256: Sha256Digest::of(&bytes),
+        index,
+        index_path,
+        signed: builder.signed,
+    })
+}
+
+/// The release folders of `from` (every folder in it), in version order.
+fn release_dirs(from: &Path) -> Result<Vec<(Version, PathBuf)>> {
     let mut dirs: Vec<(Version, PathBuf)> = Vec::new();
     for entry in fs::read_dir(from).map_err(|e| Error::io(from, "read directory", e))? {
         let entry = entry.map_err(|e| Error::io(from, "read directory", e))?;
@@ -120,59 +146,55 @@ pub fn build_index(
         dirs.push((version, entry.path()));
     }
     dirs.sort();
-    for (version, dir) in dirs {
+    Ok(dirs)
+}
+
+/// Writes `OUT/index.json` and its signature; returns the index's path and
+/// bytes.
+fn write_signed_index(
+    out: &Path,
+    key: &SecretKey,
+    index: &ReleaseIndex,
+    generated: Timestamp,
+) -> Result<(PathBuf, Vec<u8>)> {
+    let bytes = index.to_bytes();
+    let index_path = out.join("index.json");
+    write_file(&index_path, &bytes)?;
+    let comment = format!(
+        "timestamp:{}\tfile:index.json\tproduct:{}",
+        generated.unix(),
+        index.product
+    );
+    let sig = key.sign(&bytes[..], &comment)?;
+    write_file(&out.join("index.json.minisig"), sig.as_bytes())?;
+    Ok((index_path, bytes))
+}
+
+/// Copies release folders into `out`, signing artifacts that have no
+/// vendor signature yet.
+struct Builder<'a> {
+    out: &'a Path,
+    key: &'a SecretKey,
+    generated: Timestamp,
+    /// Artifacts signed so far.
+    signed: usize,
+}
+
+impl Builder<'_> {
+    /// One release folder `dir`: its notes and artifacts copied, its index
+    /// entry.
+    fn release(&mut self, version: Version, dir: &Path) -> Result<IndexRelease> {
         let meta_path = dir.join("release.toml");
         let meta: ReleaseToml = read_toml(&meta_path)?;
         let vdir = version.to_string();
         let notes_rel = format!("{vdir}/{}", meta.notes);
         let (notes_sha, notes_size) =
-            copy_hashed(&dir.join(meta.notes.as_str()), &out.join(&notes_rel))?;
+            copy_hashed(&dir.join(meta.notes.as_str()), &self.out.join(&notes_rel))?;
         let mut artifacts = Vec::new();
         for a in &meta.artifacts {
-            let rel_dir = format!("{vdir}/{}", a.profile);
-            let rel = format!("{rel_dir}/{}", a.file);
-            let src = dir.join(a.profile.as_str()).join(a.file.as_str());
-            let dst = out.join(&rel);
-            let (sha256, size) = copy_hashed(&src, &dst)?;
-            let mut signatures = Vec::new();
-            let sig_src = PathBuf::from(format!("{}.minisig", src.display()));
-            let sig_dst = PathBuf::from(format!("{}.minisig", dst.display()));
-            if sig_src.exists() {
-                copy_hashed(&sig_src, &sig_dst)?;
-            } else {
-                let file = fs::File::open(&dst).map_err(|e| Error::io(&dst, "open", e))?;
-                let comment = format!("timestamp:{}\tfile:{}\tprehashed", generated.unix(), a.file);
-                let text = key.sign(file, &comment)?;
-                write_file(&sig_dst, text.as_bytes())?;
-                signed += 1;
-            }
-            signatures.push(IndexSignature {
-                kind: SigKind::Minisign,
-                url: format!("{rel}.minisig"),
-            });
-            let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
-            if sigstore_src.exists() {
-                copy_hashed(
-                    &sigstore_src,
-                    &PathBuf::from(format!("{}.sigstore.json", dst.display())),
-                )?;
-                signatures.push(IndexSignature {
-                    kind: SigKind::Sigstore,
-                    url: format!("{rel}.sigstore.json"),
-                });
-            }
-            artifacts.push(IndexArtifact {
-                name: a.file.clone(),
-                profile: a.profile.clone(),
-                platform: a.platform.clone(),
-                format: a.format.clone(),
-                url: rel,
-                size,
-                sha256,
-                signatures,
-            });
+            artifacts.push(self.artifact(dir, &vdir, a)?);
         }
-        releases.push(IndexRelease {
+        Ok(IndexRelease {
             version,
             channels: meta.channels,
             published: meta.published,
@@ -186,31 +208,72 @@ pub fn build_index(
             },
             advisories: meta.advisories,
             artifacts,
-        });
+        })
     }
-    let index = ReleaseIndex {
-        schema: SCHEMA.to_string(),
-        product: product.product,
-        generated,
-        releases,
-    };
-    index.validate(&product_path.display().to_string())?;
-    let bytes = index.to_bytes();
-    let index_path = out.join("index.json");
-    write_file(&index_path, &bytes)?;
-    let comment = format!(
-        "timestamp:{}\tfile:index.json\tproduct:{}",
-        generated.unix(),
-        index.product
-    );
-    let sig = key.sign(&bytes[..], &comment)?;
-    write_file(&out.join("index.json.minisig"), sig.as_bytes())?;
-    Ok(BuildReport {
-        index_sha256: Sha256Digest::of(&bytes),
-        index,
-        index_path,
-        signed,
-    })
+
+    /// One artifact of the release folder `dir` (`vdir` in `out`), with
+    /// its signatures.
+    fn artifact(&mut self, dir: &Path, vdir: &str, a: &ArtifactToml) -> Result<IndexArtifact> {
+        let rel_dir = format!("{vdir}/{}", a.profile);
+        let rel = format!("{rel_dir}/{}", a.file);
+        let src = dir.join(a.profile.as_str()).join(a.file.as_str());
+        let dst = self.out.join(&rel);
+        let (sha256, size) = copy_hashed(&src, &dst)?;
+        let signatures = self.signatures(&src, &dst, &rel, a)?;
+        Ok(IndexArtifact {
+            name: a.file.clone(),
+            profile: a.profile.clone(),
+            platform: a.platform.clone(),
+            format: a.format.clone(),
+            url: rel,
+            size,
+            sha256,
+            signatures,
+        })
+    }
+
+    /// The artifact's minisign signature (copied from `src`'s side, or made
+    /// now over the copy `dst`), and its Sigstore bundle if there is one.
+    fn signatures(
+        &mut self,
+        src: &Path,
+        dst: &Path,
+        rel: &str,
+        a: &ArtifactToml,
+    ) -> Result<Vec<IndexSignature>> {
+        let mut signatures = Vec::new();
+        let sig_src = PathBuf::from(format!("{}.minisig", src.display()));
+        let sig_dst = PathBuf::from(format!("{}.minisig", dst.display()));
+        if sig_src.exists() {
+            copy_hashed(&sig_src, &sig_dst)?;
+        } else {
+            let file = fs::File::open(dst).map_err(|e| Error::io(dst, "open", e))?;
+            let comment = format!(
+                "timestamp:{}\tfile:{}\tprehashed",
+                self.generated.unix(),
+                a.file
+            );
+            let text = self.key.sign(file, &comment)?;
+            write_file(&sig_dst, text.as_bytes())?;
+            self.signed += 1;
+        }
+        signatures.push(IndexSignature {
+            kind: SigKind::Minisign,
+            url: format!("{rel}.minisig"),
+        });
+        let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
+        if sigstore_src.exists() {
+            copy_hashed(
+                &sigstore_src,
+                &PathBuf::from(format!("{}.sigstore.json", dst.display())),
+            )?;
+            signatures.push(IndexSignature {
+                kind: SigKind::Sigstore,
+                url: format!("{rel}.sigstore.json"),
+            });
+        }
+        Ok(signatures)
+    }
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

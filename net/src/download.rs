@@ -271,6 +271,33 @@ async fn attempt_once(
     first: bool,
 ) -> Result<bool> {
     let mut check = SplitCheck::new(job)?;
+    let mut have = rehash_partial(job, partial, &mut check).await?;
+    let mut resumed = have > 0;
+    if have < job.size || job.size == 0 {
+        let (mut resp, range_ignored) = request(ctx, job, partial, have).await?;
+        if range_ignored {
+            // The server ignored the Range: start over.
+            check = SplitCheck::new(job)?;
+            have = 0;
+            resumed = false;
+        }
+        refuse_oversized(&resp, job, partial, have)?;
+        receive(ctx, job, partial, &mut resp, &mut check, have, first).await?;
+    }
+    if let Err(e) = check.finish().await {
+        discard(partial);
+        return Err(e);
+    }
+    Ok(resumed)
+}
+
+/// The bytes an earlier attempt left in `partial` (none if more than the
+/// declared size: discarded), fed to `check` to rebuild its hash state.
+async fn rehash_partial(
+    job: &FileJob,
+    partial: &std::path::Path,
+    check: &mut SplitCheck<'_>,
+) -> Result<u64> {
     let mut have = fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
     if have > job.size {
         discard(partial);
@@ -292,121 +319,157 @@ async fn attempt_once(
                 .await?;
         }
     }
-    let mut resumed = have > 0;
-    if have < job.size || job.size == 0 {
-        let url = job.url.as_str();
-        let mut req = ctx.client.get(job.url.clone());
-        if have > 0 {
-            req = req.header(RANGE, format!("bytes={have}-"));
-        }
-        let mut resp = req.send().await.map_err(|e| Error::from_reqwest(url, e))?;
-        let status = resp.status();
-        if have > 0 && status == StatusCode::PARTIAL_CONTENT {
-            if let Err(reason) = check_content_range(&resp, have, job.size) {
-                // Never splice bytes we cannot place: start over next time.
-                discard(partial);
-                return Err(Error::Protocol {
-                    url: url.to_string(),
-                    reason,
-                });
-            }
-        } else if status == StatusCode::OK {
-            if have > 0 {
-                // The server ignored the Range: start over.
-                check = SplitCheck::new(job)?;
-                have = 0;
-                resumed = false;
-            }
-        } else {
-            if status == StatusCode::RANGE_NOT_SATISFIABLE {
-                discard(partial);
-                return Err(Error::Protocol {
-                    url: url.to_string(),
-                    reason: "the server refused the Range request (416); starting over".into(),
-                });
-            }
-            return Err(Error::Status {
+    Ok(have)
+}
+
+/// Sends the request (with a `Range` past the `have` bytes already there)
+/// and checks its status. Returns the response, and whether the server
+/// ignored the Range (a whole `200` answer: start over).
+async fn request(
+    ctx: &Context,
+    job: &FileJob,
+    partial: &std::path::Path,
+    have: u64,
+) -> Result<(reqwest::Response, bool)> {
+    let url = job.url.as_str();
+    let mut req = ctx.client.get(job.url.clone());
+    if have > 0 {
+        req = req.header(RANGE, format!("bytes={have}-"));
+    }
+    let resp = req.send().await.map_err(|e| Error::from_reqwest(url, e))?;
+    let status = resp.status();
+    if have > 0 && status == StatusCode::PARTIAL_CONTENT {
+        if let Err(reason) = check_content_range(&resp, have, job.size) {
+            // Never splice bytes we cannot place: start over next time.
+            discard(partial);
+            return Err(Error::Protocol {
                 url: url.to_string(),
-                status: status.as_u16(),
+                reason,
             });
         }
-        if let Some(len) = resp.content_length()
-            && have.saturating_add(len) > job.size
-        {
+        Ok((resp, false))
+    } else if status == StatusCode::OK {
+        Ok((resp, have > 0))
+    } else {
+        if status == StatusCode::RANGE_NOT_SATISFIABLE {
             discard(partial);
-            return Err(ferry_manifests::Error::TooMuchData {
-                what: job.path.to_string(),
-                limit: job.size,
-            }
-            .into());
+            return Err(Error::Protocol {
+                url: url.to_string(),
+                reason: "the server refused the Range request (416); starting over".into(),
+            });
         }
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(have > 0)
-            .truncate(have == 0)
-            .open(partial)
-            .map_err(|e| Error::io(partial, "open", e))?;
-        // Network chunks are small; write in large blocks.
-        let mut file = std::io::BufWriter::with_capacity(BUF_SIZE, file);
-        if first {
-            // Bytes an earlier run left (later attempts counted them already).
-            ctx.progress.file_advance(job.path.as_str(), have);
-        }
-        let mut rate = crate::limits::RateWatch::new();
-        loop {
-            let next = tokio::time::timeout(rate.chunk_wait(), resp.chunk()).await;
-            let next = match next {
-                Ok(n) => n,
-                Err(_) => {
-                    let _ = file.flush();
-                    return Err(Error::Stalled {
-                        url: url.to_string(),
-                        reason: rate.stalled(),
-                    });
-                }
-            };
-            if let Ok(Some(c)) = &next
-                && let Err(reason) = rate.add(c.len())
-            {
-                let _ = file.flush();
-                return Err(Error::Stalled {
-                    url: url.to_string(),
-                    reason,
-                });
-            }
-            let chunk = match next {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    // Keep what arrived (unverified, inside .ferry/partial)
-                    // for a resume.
-                    let _ = file.flush();
-                    return Err(Error::from_reqwest(url, e));
-                }
-            };
-            // Checked before it is written: bytes past the declared size
-            // never reach the disk (a `Bytes` clone is a refcount).
-            if let Err(e) = check.update(chunk.clone()).await {
-                drop(file);
-                discard(partial);
-                return Err(e);
-            }
-            file.write_all(&chunk)
-                .map_err(|e| Error::io(partial, "write", e))?;
-            ctx.progress
-                .file_advance(job.path.as_str(), chunk.len() as u64);
-        }
-        let file = file
-            .into_inner()
-            .map_err(|e| Error::io(partial, "write", e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(partial, "sync", e))?;
+        Err(Error::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+        })
     }
-    if let Err(e) = check.finish().await {
+}
+
+/// Refuses (and discards the partial file) an answer whose announced
+/// length goes past the declared size.
+fn refuse_oversized(
+    resp: &reqwest::Response,
+    job: &FileJob,
+    partial: &std::path::Path,
+    have: u64,
+) -> Result<()> {
+    if let Some(len) = resp.content_length()
+        && have.saturating_add(len) > job.size
+    {
         discard(partial);
-        return Err(e);
+        return Err(ferry_manifests::Error::TooMuchData {
+            what: job.path.to_string(),
+            limit: job.size,
+        }
+        .into());
     }
-    Ok(resumed)
+    Ok(())
+}
+
+/// Streams the body into `partial` (appended after `have` bytes, else
+/// truncated), each chunk checked before it is written, then syncs it.
+async fn receive(
+    ctx: &Context,
+    job: &FileJob,
+    partial: &std::path::Path,
+    resp: &mut reqwest::Response,
+    check: &mut SplitCheck<'_>,
+    have: u64,
+    first: bool,
+) -> Result<()> {
+    let url = job.url.as_str();
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(have > 0)
+        .truncate(have == 0)
+        .open(partial)
+        .map_err(|e| Error::io(partial, "open", e))?;
+    // Network chunks are small; write in large blocks.
+    let mut file = std::io::BufWriter::with_capacity(BUF_SIZE, file);
+    if first {
+        // Bytes an earlier run left (later attempts counted them already).
+        ctx.progress.file_advance(job.path.as_str(), have);
+    }
+    let mut rate = crate::limits::RateWatch::new();
+    while let Some(chunk) = next_chunk(resp, &mut rate, &mut file, url).await? {
+        // Checked before it is written: bytes past the declared size
+        // never reach the disk (a `Bytes` clone is a refcount).
+        if let Err(e) = check.update(chunk.clone()).await {
+            drop(file);
+            discard(partial);
+            return Err(e);
+        }
+        file.write_all(&chunk)
+            .map_err(|e| Error::io(partial, "write", e))?;
+        ctx.progress
+            .file_advance(job.path.as_str(), chunk.len() as u64);
+    }
+    let file = file
+        .into_inner()
+        .map_err(|e| Error::io(partial, "write", e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(partial, "sync", e))?;
+    Ok(())
+}
+
+/// The next chunk of the body (`None` at its end). A stall or a network
+/// error flushes what arrived into `file` (unverified, inside
+/// `.ferry/partial`) for a resume, then is returned.
+async fn next_chunk(
+    resp: &mut reqwest::Response,
+    rate: &mut crate::limits::RateWatch,
+    file: &mut std::io::BufWriter<fs::File>,
+    url: &str,
+) -> Result<Option<bytes::Bytes>> {
+    let next = tokio::time::timeout(rate.chunk_wait(), resp.chunk()).await;
+    let next = match next {
+        Ok(n) => n,
+        Err(_) => {
+            let _ = file.flush();
+            return Err(Error::Stalled {
+                url: url.to_string(),
+                reason: rate.stalled(),
+            });
+        }
+    };
+    if let Ok(Some(c)) = &next
+        && let Err(reason) = rate.add(c.len())
+    {
+        let _ = file.flush();
+        return Err(Error::Stalled {
+            url: url.to_string(),
+            reason,
+        });
+    }
+    match next {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            // Keep what arrived (unverified, inside .ferry/partial)
+            // for a resume.
+            let _ = file.flush();
+            Err(Error::from_reqwest(url, e))
+        }
+    }
 }
 
 /// Checks `Content-Range: bytes START-END/TOTAL` against the request.

@@ -28,6 +28,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::services::ServeDir;
 
+use ferry_manifests::hints::Hints;
 use ferry_mirror_layout::mirror::Mirror;
 use ferry_mirror_layout::mirror::index::MirrorIndex;
 
@@ -192,6 +193,17 @@ pub fn esc(s: &str) -> String {
 pub fn render_status(index: &MirrorIndex) -> String {
     let hints = index.hints();
     let mut h = String::new();
+    status_head(&mut h, index);
+    last_import(&mut h, index);
+    latest_versions(&mut h, &hints);
+    releases_table(&mut h, index);
+    advisories(&mut h, &hints);
+    h.push_str("<p>Signed index: <a href=\"/index.json\">index.json</a> (<a href=\"/index.json.minisig\">signature</a>); feed: <a href=\"/feed/hints.json\">feed/hints.json</a>; <a href=\"/audit/log.jsonl\">audit log</a>.</p>\n</body></html>\n");
+    h
+}
+
+/// The page's head, title and index sequence.
+fn status_head(h: &mut String, index: &MirrorIndex) {
     let product = esc(index.product.as_str());
     let _ = write!(
         h,
@@ -202,6 +214,10 @@ pub fn render_status(index: &MirrorIndex) -> String {
         esc(&index.generated.to_string()),
         index.manifest_sequence
     );
+}
+
+/// The most recent import, if any.
+fn last_import(h: &mut String, index: &MirrorIndex) {
     match index.manifests.iter().max_by_key(|m| m.imported) {
         Some(m) => {
             let _ = writeln!(
@@ -215,6 +231,10 @@ pub fn render_status(index: &MirrorIndex) -> String {
         }
         None => h.push_str("<p id=\"last-import\">Nothing imported yet.</p>\n"),
     }
+}
+
+/// The latest version of each channel × profile.
+fn latest_versions(h: &mut String, hints: &Hints) {
     h.push_str("<h2>Latest versions</h2>\n<table id=\"channels\"><tr><th>Channel</th><th>Profile</th><th>Latest</th><th>Versions</th></tr>\n");
     for (c, profiles) in &hints.channels {
         for (p, cp) in profiles {
@@ -229,7 +249,12 @@ pub fn render_status(index: &MirrorIndex) -> String {
             );
         }
     }
-    h.push_str("</table>\n<h2>Releases</h2>\n<table id=\"releases\"><tr><th>Version</th><th>Channels</th><th>Artifacts</th><th>Status</th></tr>\n");
+    h.push_str("</table>\n");
+}
+
+/// Every release, newest first, with its artifacts and status.
+fn releases_table(h: &mut String, index: &MirrorIndex) {
+    h.push_str("<h2>Releases</h2>\n<table id=\"releases\"><tr><th>Version</th><th>Channels</th><th>Artifacts</th><th>Status</th></tr>\n");
     for r in index.releases.iter().rev() {
         let channels: Vec<&str> = r.channels.iter().map(|c| c.as_str()).collect();
         let arts: Vec<String> = r
@@ -257,7 +282,12 @@ pub fn render_status(index: &MirrorIndex) -> String {
             arts.join("<br>")
         );
     }
-    h.push_str("</table>\n<h2>Advisories</h2>\n");
+    h.push_str("</table>\n");
+}
+
+/// The advisories of the feed.
+fn advisories(h: &mut String, hints: &Hints) {
+    h.push_str("<h2>Advisories</h2>\n");
     if hints.advisories.is_empty() {
         h.push_str("<p id=\"advisories\">None.</p>\n");
     } else {
@@ -276,6 +306,4 @@ pub fn render_status(index: &MirrorIndex) -> String {
         }
         h.push_str("</table>\n");
     }
-    h.push_str("<p>Signed index: <a href=\"/index.json\">index.json</a> (<a href=\"/index.json.minisig\">signature</a>); feed: <a href=\"/feed/hints.json\">feed/hints.json</a>; <a href=\"/audit/log.jsonl\">audit log</a>.</p>\n</body></html>\n");
-    h
 }

@@ -164,7 +164,36 @@ pub fn sign_since(
             "missing: run `ferry sync` into this workspace first",
         )
     })?;
-    // Re-hash every file; each must be one sync verified, unchanged.
+    let current = rehash_synced(ws, &state)?;
+    let manifest_path = ws.root.join(MANIFEST_PATH);
+    let (bytes, manifest, new_manifest) = if manifest_path.exists() {
+        let (bytes, manifest) = existing_manifest(ws, &manifest_path, since, &current)?;
+        (bytes, manifest, false)
+    } else {
+        let (bytes, manifest) = issue_manifest(ws, &mut state, &opts, since, current)?;
+        (bytes, manifest, true)
+    };
+    let digest = Sha256Digest::of(&bytes);
+    let comment = trusted_comment(&manifest.product, manifest.sequence, &digest);
+    let sig = key.sign(&bytes[..], &comment)?;
+    let sig_rel = format!("{SIGNATURES_DIR}/{}.minisig", key.id());
+    fsutil::write_atomic_creating(&ws.root.join(&sig_rel), sig.as_bytes())?;
+    Ok(SignReport {
+        new_manifest,
+        product: manifest.product.clone(),
+        sequence: manifest.sequence,
+        manifest_sha256: digest,
+        key_id: key.id().to_string(),
+        signature: sig_rel,
+        expires: manifest.expires,
+        files: manifest.files.len(),
+        bytes: manifest.total_size(),
+    })
+}
+
+/// Re-hashes every workspace file; each must be one sync verified,
+/// unchanged. Returns their entries, in listing order.
+fn rehash_synced(ws: &Workspace, state: &State) -> Result<Vec<FileEntry>> {
     let listed = ws.list_files()?;
     let recorded: BTreeMap<&BundlePath, &FileEntry> =
         state.files.iter().map(|f| (&f.path, f)).collect();
@@ -192,104 +221,124 @@ pub fn sign_since(
             sha256,
         });
     }
-    let manifest_path = ws.root.join(MANIFEST_PATH);
-    let (bytes, manifest, new_manifest) = if manifest_path.exists() {
-        let bytes = read_small_bytes(&manifest_path, json::MAX_DOCUMENT_BYTES)?;
-        let manifest = Manifest::parse(&bytes)?;
-        // A co-signer adds a signature to the manifest as written: it need
-        // not repeat --since; a --since naming another state is refused.
-        if since.is_some() && manifest.base_state_sha256 != since.map(|s| s.sha256) {
-            return Err(refused(
-                MANIFEST_PATH,
-                "was written with another --since state (or without one); co-sign with the same state file, or remove ferry/ to issue a new manifest",
-            ));
-        }
-        check_unchanged(ws, &manifest, &current)?;
-        (bytes, manifest, false)
-    } else {
-        ferry_manifests::decide::validity(
+    Ok(current)
+}
+
+/// The manifest already at `manifest_path` (bytes and parsed), to co-sign:
+/// written with the same `--since` state (if one is given) and still
+/// describing the workspace.
+fn existing_manifest(
+    ws: &Workspace,
+    manifest_path: &std::path::Path,
+    since: Option<&ferry_manifests::mirror_state::LoadedState>,
+    current: &[FileEntry],
+) -> Result<(Vec<u8>, Manifest)> {
+    let bytes = read_small_bytes(manifest_path, json::MAX_DOCUMENT_BYTES)?;
+    let manifest = Manifest::parse(&bytes)?;
+    // A co-signer adds a signature to the manifest as written: it need
+    // not repeat --since; a --since naming another state is refused.
+    if since.is_some() && manifest.base_state_sha256 != since.map(|s| s.sha256) {
+        return Err(refused(
             MANIFEST_PATH,
-            Some(opts.now),
-            opts.now.plus(opts.expires),
-            opts.now,
-            opts.max_validity,
-        )
-        .map_err(|r| {
-            r.advise(format!(
-                "--expires {} is too long; choose a shorter validity",
-                opts.expires
-            ))
-        })
-        .map_err(ferry_manifests::Error::from)?;
-        let sequence = next_sequence(&state, &opts, since);
-        let (releases, current) = match since {
-            None => (state.releases.clone(), current),
-            Some(ls) => incremental(&state, current, ls)?,
-        };
-        let sums_bytes = render_sha256sums(&ordered_files(None, &releases, &current)?);
-        let sums = FileEntry {
-            path: BundlePath::new(SHA256SUMS_PATH)?,
-            size: sums_bytes.len() as u64,
-            sha256: Sha256Digest::of(&sums_bytes),
-        };
-        let files = ordered_files(Some(sums), &releases, &current)?;
-        if files.len() != current.len() + 1 {
-            let named: std::collections::HashSet<&BundlePath> =
-                files.iter().map(|f| &f.path).collect();
-            let extra = current
-                .iter()
-                .find(|f| !named.contains(&f.path))
-                .map_or_else(String::new, |f| f.path.to_string());
-            return Err(refused(
-                &extra,
-                "not named by any selected release; run `ferry sync` again",
-            ));
-        }
-        let manifest = Manifest {
-            schema: MANIFEST_SCHEMA.to_string(),
-            product: state.product.clone(),
-            sequence,
-            created: opts.now,
-            expires: opts.now.plus(opts.expires),
-            source: state.source.clone(),
-            selection: state.selection.clone(),
-            base_state_sha256: since.map(|s| s.sha256),
-            releases,
-            yanks: state.yanks.clone(),
-            files,
-        };
-        manifest.validate()?;
-        let bytes = manifest.to_bytes();
-        // The counter moves first: a crash after this never reissues it.
-        state.last_sequence = Some(sequence);
-        ws.save_state(&state)?;
-        // Signatures over an earlier manifest would only be junk in a bundle.
-        let sig_dir = ws.root.join(SIGNATURES_DIR);
-        match fs::remove_dir_all(&sig_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&sig_dir, "remove", e)),
-        }
-        fsutil::write_atomic_creating(&ws.root.join(SHA256SUMS_PATH), &sums_bytes)?;
-        fsutil::write_atomic_creating(&manifest_path, &bytes)?;
-        (bytes, manifest, true)
+            "was written with another --since state (or without one); co-sign with the same state file, or remove ferry/ to issue a new manifest",
+        ));
+    }
+    check_unchanged(ws, &manifest, current)?;
+    Ok((bytes, manifest))
+}
+
+/// A new manifest over `current` (with `since`, only what that mirror
+/// lacks) under the next sequence, which is recorded first; then
+/// `ferry/SHA256SUMS` and `ferry/manifest.json` replace any earlier ones
+/// and their signatures. Returns the manifest's bytes and the manifest.
+fn issue_manifest(
+    ws: &Workspace,
+    state: &mut State,
+    opts: &SignOptions,
+    since: Option<&ferry_manifests::mirror_state::LoadedState>,
+    current: Vec<FileEntry>,
+) -> Result<(Vec<u8>, Manifest)> {
+    check_validity(opts)?;
+    let sequence = next_sequence(state, opts, since);
+    let (releases, current) = match since {
+        None => (state.releases.clone(), current),
+        Some(ls) => incremental(state, current, ls)?,
     };
-    let digest = Sha256Digest::of(&bytes);
-    let comment = trusted_comment(&manifest.product, manifest.sequence, &digest);
-    let sig = key.sign(&bytes[..], &comment)?;
-    let sig_rel = format!("{SIGNATURES_DIR}/{}.minisig", key.id());
-    fsutil::write_atomic_creating(&ws.root.join(&sig_rel), sig.as_bytes())?;
-    Ok(SignReport {
-        new_manifest,
-        product: manifest.product.clone(),
-        sequence: manifest.sequence,
-        manifest_sha256: digest,
-        key_id: key.id().to_string(),
-        signature: sig_rel,
-        expires: manifest.expires,
-        files: manifest.files.len(),
-        bytes: manifest.total_size(),
+    let (sums_bytes, files) = manifest_files(&releases, &current)?;
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.to_string(),
+        product: state.product.clone(),
+        sequence,
+        created: opts.now,
+        expires: opts.now.plus(opts.expires),
+        source: state.source.clone(),
+        selection: state.selection.clone(),
+        base_state_sha256: since.map(|s| s.sha256),
+        releases,
+        yanks: state.yanks.clone(),
+        files,
+    };
+    manifest.validate()?;
+    let bytes = manifest.to_bytes();
+    // The counter moves first: a crash after this never reissues it.
+    state.last_sequence = Some(sequence);
+    ws.save_state(state)?;
+    // Signatures over an earlier manifest would only be junk in a bundle.
+    let sig_dir = ws.root.join(SIGNATURES_DIR);
+    match fs::remove_dir_all(&sig_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&sig_dir, "remove", e)),
+    }
+    fsutil::write_atomic_creating(&ws.root.join(SHA256SUMS_PATH), &sums_bytes)?;
+    fsutil::write_atomic_creating(&ws.root.join(MANIFEST_PATH), &bytes)?;
+    Ok((bytes, manifest))
+}
+
+/// Refuses a validity (`--expires`) longer than the policy allows.
+fn check_validity(opts: &SignOptions) -> Result<()> {
+    ferry_manifests::decide::validity(
+        MANIFEST_PATH,
+        Some(opts.now),
+        opts.now.plus(opts.expires),
+        opts.now,
+        opts.max_validity,
+    )
+    .map_err(|r| {
+        r.advise(format!(
+            "--expires {} is too long; choose a shorter validity",
+            opts.expires
+        ))
     })
+    .map_err(ferry_manifests::Error::from)?;
+    Ok(())
+}
+
+/// `ferry/SHA256SUMS` over `current`, and the manifest's files (it first,
+/// in [`ordered_files`] order); refuses a file no release names.
+fn manifest_files(
+    releases: &[ManifestRelease],
+    current: &[FileEntry],
+) -> Result<(Vec<u8>, Vec<FileEntry>)> {
+    let sums_bytes = render_sha256sums(&ordered_files(None, releases, current)?);
+    let sums = FileEntry {
+        path: BundlePath::new(SHA256SUMS_PATH)?,
+        size: sums_bytes.len() as u64,
+        sha256: Sha256Digest::of(&sums_bytes),
+    };
+    let files = ordered_files(Some(sums), releases, current)?;
+    if files.len() != current.len() + 1 {
+        let named: std::collections::HashSet<&BundlePath> = files.iter().map(|f| &f.path).collect();
+        let extra = current
+            .iter()
+            .find(|f| !named.contains(&f.path))
+            .map_or_else(String::new, |f| f.path.to_string());
+        return Err(refused(
+            &extra,
+            "not named by any selected release; run `ferry sync` again",
+        ));
+    }
+    Ok((sums_bytes, files))
 }
 
 /// The releases (and their files) a mirror in state `ls` lacks.

@@ -40,7 +40,7 @@ use ferry_manifests::path::BundlePath;
 
 use super::failpoint::hit;
 use super::published::{PUBLISHED_FILE, Published, check_publishable};
-use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
+use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Head};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, is_regular_file, sync_dir, write_atomic, write_new};
@@ -109,7 +109,7 @@ pub fn new_txn(now: ferry_manifests::time::Timestamp) -> String {
     format!("{}-{}-{n}", now.unix(), std::process::id())
 }
 
-fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+pub(super) fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     let p = BundlePath::new(rel)?;
     if !(p.starts_with_dir("releases") || p.starts_with_dir("manifests")) {
         return Err(Error::refused(
@@ -154,7 +154,7 @@ pub(crate) fn refuse_symlinked_parents(root: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-fn staged_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
+pub(super) fn staged_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
     let prefix = format!("{STAGING_DIR}/{txn}/");
     let inner = rel.strip_prefix(&prefix).ok_or_else(|| {
         Error::refused(
@@ -253,208 +253,30 @@ impl Mirror {
         self.roll_forward(journal)
     }
 
-    /// Finishes an interrupted change and cleans what an unfinished one
-    /// left (SPEC §5 rule 2). Call with the lock held, before anything else.
-    /// Returns the transaction rolled forward, if any.
-    ///
-    /// # Errors
-    /// [`Error::Io`], or [`Error::Refused`] if the journal is unreadable or
-    /// cannot be completed (the mirror is then left untouched for a human).
-    pub fn recover(&self, _lock: &MirrorLock) -> Result<Option<String>> {
-        // ATTACKS D9: leftovers are removed only inside the mirror's own
-        // private folders, never through a link planted in their place.
-        for d in [PRIVATE_DIR, STAGING_DIR, COMMIT_DIR] {
-            if let Ok(m) = fs::symlink_metadata(self.root.join(d))
-                && !m.is_dir()
-            {
-                let kind = if m.file_type().is_symlink() {
-                    "a symlink"
-                } else {
-                    "not a folder"
-                };
-                return Err(Error::refused(
-                    d,
-                    format!(
-                        "is {kind}; refused, nothing was removed through it (remove it by hand, then run ferry-mirror fsck)"
-                    ),
-                ));
-            }
-        }
-        let armed = self.root.join(ARMED);
-        let mut done = None;
-        if armed.exists() {
-            let bytes = read_small_bytes(&armed, 256 * 1024 * 1024)?;
-            let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::refused(
-                    ARMED,
-                    format!("unreadable journal ({e}); inspect it by hand"),
-                )
-            })?;
-            if journal.schema != JOURNAL_SCHEMA {
-                return Err(Error::refused(
-                    ARMED,
-                    format!("schema \"{}\" is not {JOURNAL_SCHEMA}", journal.schema),
-                ));
-            }
-            self.check_journal(&journal)?;
-            self.roll_forward(&journal).map_err(|e| Error::Recovery {
-                action: journal.action.clone(),
-                txn: journal.txn.clone(),
-                source: Box::new(e),
-            })?;
-            done = Some(journal.txn);
-        }
-        // Unarmed journals: the change never happened.
-        let commit = self.root.join(COMMIT_DIR);
-        if let Ok(rd) = fs::read_dir(&commit) {
-            let mut removed = false;
-            for e in rd.flatten() {
-                let p = e.path();
-                fs::remove_file(&p).map_err(|err| Error::io(&p, "remove", err))?;
-                removed = true;
-            }
-            if removed {
-                sync_dir(&commit)?;
-            }
-        }
-        // Stale staging.
-        let staging = self.root.join(STAGING_DIR);
-        if let Ok(rd) = fs::read_dir(&staging) {
-            let mut removed = false;
-            for e in rd.flatten() {
-                let p = e.path();
-                remove_any(&p)?;
-                removed = true;
-            }
-            if removed {
-                sync_dir(&staging)?;
-            }
-        }
-        // Temporary files of an interrupted atomic write.
-        for d in [".", "feed", "audit", PRIVATE_DIR] {
-            let dir = self.root.join(d);
-            if let Ok(rd) = fs::read_dir(&dir) {
-                for e in rd.flatten() {
-                    if e.file_name().to_string_lossy().starts_with(".ferry-tmp-")
-                        && e.file_type().is_ok_and(|t| t.is_file())
-                    {
-                        let p = e.path();
-                        fs::remove_file(&p).map_err(|err| Error::io(&p, "remove", err))?;
-                    }
-                }
-            }
-        }
-        Ok(done)
-    }
-
-    /// Before recovery acts on an armed journal (ATTACKS D7/D8, C11): its
-    /// index and feed are signed by the mirror key and follow the current
-    /// index (no replay of an old change); its audit line is the one that
-    /// index records; every file it moves into place is listed there and
-    /// its staged (or already moved) bytes hash as listed; nothing it
-    /// removes is listed. Anything else is refused, nothing is touched.
-    fn check_journal(&self, j: &Journal) -> Result<()> {
-        let keys = self.recorded_keys()?;
-        let next =
-            super::verify_index_bytes(j.index.as_bytes(), j.index_sig.as_bytes(), &keys, ARMED)?;
-        super::verify_hints_bytes(j.hints.as_bytes(), j.hints_sig.as_bytes(), &keys, ARMED)?;
-        let bad = |reason: String| {
-            Err(Error::refused(
-                ARMED,
-                format!(
-                    "{reason}; refused, nothing was changed (restore the mirror from backup, or remove the journal and .ferry/staging to abandon the change)"
-                ),
-            ))
-        };
-        // The staging folder is .ferry/staging/<txn>: a plain name only.
-        let plain = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
-        if j.txn.is_empty() || j.txn == "." || j.txn == ".." || !j.txn.chars().all(plain) {
-            return bad(format!(
-                "its transaction id \"{}\" is not a plain name",
-                j.txn
-            ));
-        }
-        if next.product != self.config.product || j.hints.as_bytes() != next.hints().to_bytes() {
-            return bad("its feed or product does not match its signed index".into());
-        }
-        match self.read_index(&keys) {
-            Ok((cur, bytes)) => {
-                let done = next.sequence == cur.sequence && bytes == j.index.as_bytes();
-                if next.sequence != cur.sequence.saturating_add(1) && !done {
-                    return bad(format!(
-                        "its index sequence {} does not follow the mirror's {} (an old or foreign change)",
-                        next.sequence, cur.sequence
-                    ));
-                }
-            }
-            Err(_) => {
-                // Only a crash between the index and its signature leaves an
-                // index that does not verify: it must be this journal's.
-                let on_disk = read_small_bytes(
-                    &self.root.join(INDEX_FILE),
-                    ferry_manifests::json::MAX_DOCUMENT_BYTES,
-                )
-                .unwrap_or_default();
-                if on_disk != j.index.as_bytes() {
-                    return bad(
-                        "the mirror's index does not verify and is not the journal's".into(),
-                    );
-                }
-            }
-        }
-        let line_head = Head {
-            seq: j.audit_prev.seq.saturating_add(1),
-            sha256: Sha256Digest::of(j.audit_line.as_bytes()),
-        };
-        if line_head != next.audit_head {
-            return bad("its audit line is not the one its signed index records".into());
-        }
-        for r in &j.renames {
-            let Some(entry) = next.file(&r.to) else {
-                return bad(format!(
-                    "it moves {} into place, which its signed index does not list",
-                    r.to
-                ));
-            };
-            let from = staged_path(&self.root, &j.txn, &r.from)?;
-            let to = final_path(&self.root, &r.to)?;
-            let p = if is_regular_file(&from) { from } else { to };
-            if !is_regular_file(&p) {
-                return bad(format!("{} is neither staged nor in place", r.to));
-            }
-            {
-                let (d, n) = super::hash_file(&p)?;
-                let shown = p
-                    .strip_prefix(&self.root)
-                    .unwrap_or(&p)
-                    .display()
-                    .to_string();
-                ferry_manifests::digest::check(&shown, (&entry.sha256, entry.size), (&d, n))
-                    .map_err(|e| Error::refused(ARMED, format!("{e}; refused, nothing was changed (the staged copy was damaged or altered after the interruption: import the bundle again after removing the journal and .ferry/staging)")))?;
-            }
-        }
-        for rel in &j.removes {
-            if next.file(rel).is_some() {
-                return bad(format!(
-                    "it removes {rel}, which its signed index still lists"
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Performs an armed journal's steps; each is idempotent.
-    fn roll_forward(&self, j: &Journal) -> Result<()> {
-        let root = &self.root;
-        // The audit log must be where the change started or where it ends
-        // before anything is moved or removed.
-        let log_path = root.join(AUDIT_FILE);
-        let mut log = read_small_bytes(&log_path, audit::MAX_LOG_BYTES)?;
+    pub(super) fn roll_forward(&self, j: &Journal) -> Result<()> {
+        let (log, head) = self.audit_log_at_either_end(j)?;
+        self.move_staged_into_place(j)?;
+        // The audit line, once, and only if it continues the chain.
+        if head == Some(j.audit_prev) {
+            self.append_audit_line(log, j)?;
+        }
+        hit("audit-appended");
+        self.write_publish(j)?;
+        // Removals last: a reader still holding the previous index finds
+        // every file it names until the new one is visible.
+        self.remove_removed(j)?;
+        self.remove_journal_and_staging(j)
+    }
+
+    /// The audit log must be where the change started or where it ends
+    /// before anything is moved or removed. Returns the log and its head.
+    fn audit_log_at_either_end(&self, j: &Journal) -> Result<(Vec<u8>, Option<Head>)> {
+        let log = read_small_bytes(&self.root.join(AUDIT_FILE), audit::MAX_LOG_BYTES)?;
         let (_, head) = audit::verify_chain(&log, AUDIT_FILE)?;
-        let line = j.audit_line.as_bytes();
         let new_head = Head {
             seq: j.audit_prev.seq.saturating_add(1),
-            sha256: Sha256Digest::of(line),
+            sha256: Sha256Digest::of(j.audit_line.as_bytes()),
         };
         if head != Some(j.audit_prev) && head != Some(new_head) {
             return Err(Error::refused(
@@ -465,6 +287,13 @@ impl Mirror {
                 ),
             ));
         }
+        Ok((log, head))
+    }
+
+    /// Step 3: renames each staged file to its final name (its folder
+    /// synced); one already in place is left.
+    fn move_staged_into_place(&self, j: &Journal) -> Result<()> {
+        let root = &self.root;
         for (i, r) in j.renames.iter().enumerate() {
             let from = staged_path(root, &j.txn, &r.from)?;
             let to = final_path(root, &r.to)?;
@@ -484,14 +313,22 @@ impl Mirror {
             }
             hit(&format!("renamed-{}", i + 1));
         }
-        // The audit line, once, and only if it continues the chain.
-        if head == Some(j.audit_prev) {
-            log.extend_from_slice(line);
-            log.push(b'\n');
-            audit::verify_chain(&log, AUDIT_FILE)?;
-            write_atomic(&log_path, &log)?;
-        }
-        hit("audit-appended");
+        Ok(())
+    }
+
+    /// Step 4: appends the journal's line to `log` (the log as read) and
+    /// rewrites the log atomically.
+    fn append_audit_line(&self, mut log: Vec<u8>, j: &Journal) -> Result<()> {
+        log.extend_from_slice(j.audit_line.as_bytes());
+        log.push(b'\n');
+        audit::verify_chain(&log, AUDIT_FILE)?;
+        write_atomic(&self.root.join(AUDIT_FILE), &log)
+    }
+
+    /// Step 5: the feed and its signature, the index and its signature,
+    /// then `published.json`, each written atomically.
+    fn write_publish(&self, j: &Journal) -> Result<()> {
+        let root = &self.root;
         write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
         hit("feed-written");
         write_atomic(
@@ -512,33 +349,33 @@ impl Mirror {
             &check_publishable(&j.published())?,
         )?;
         hit("published-written");
-        // Removals last: a reader still holding the previous index finds
-        // every file it names until the new one is visible.
+        Ok(())
+    }
+
+    /// Step 6: removes the files the change removes (each folder synced)
+    /// and the folders that leaves empty.
+    fn remove_removed(&self, j: &Journal) -> Result<()> {
+        let root = &self.root;
         for (i, rel) in j.removes.iter().enumerate() {
             let p = final_path(root, rel)?;
             if fs::symlink_metadata(&p).is_ok() {
                 fs::remove_file(&p).map_err(|e| Error::io(&p, "remove", e))?;
             }
-            let mut dir = p.parent().map(Path::to_path_buf);
+            let dir = p.parent().map(Path::to_path_buf);
             if let Some(d) = &dir
                 && d.is_dir()
             {
                 sync_dir(d)?;
             }
-            // Remove folders the removal emptied, up to releases/ or manifests/.
-            while let Some(d) = dir {
-                let top = d == root.join("releases") || d == root.join("manifests");
-                if top || !d.starts_with(root) || fs::remove_dir(&d).is_err() {
-                    break;
-                }
-                let up = d.parent().map(Path::to_path_buf);
-                if let Some(u) = &up {
-                    sync_dir(u)?;
-                }
-                dir = up;
-            }
+            remove_emptied_dirs(root, dir)?;
             hit(&format!("removed-{}", i + 1));
         }
+        Ok(())
+    }
+
+    /// Step 7: the journal, then the staging folder.
+    fn remove_journal_and_staging(&self, j: &Journal) -> Result<()> {
+        let root = &self.root;
         let armed = root.join(ARMED);
         fs::remove_file(&armed).map_err(|e| Error::io(&armed, "remove journal", e))?;
         sync_dir(&root.join(COMMIT_DIR))?;
@@ -553,7 +390,24 @@ impl Mirror {
     }
 }
 
-fn remove_any(p: &Path) -> Result<()> {
+/// Removes folders a removal emptied, from `dir` up to `releases/` or
+/// `manifests/`, syncing each parent.
+fn remove_emptied_dirs(root: &Path, mut dir: Option<std::path::PathBuf>) -> Result<()> {
+    while let Some(d) = dir {
+        let top = d == root.join("releases") || d == root.join("manifests");
+        if top || !d.starts_with(root) || fs::remove_dir(&d).is_err() {
+            break;
+        }
+        let up = d.parent().map(Path::to_path_buf);
+        if let Some(u) = &up {
+            sync_dir(u)?;
+        }
+        dir = up;
+    }
+    Ok(())
+}
+
+pub(super) fn remove_any(p: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(p).map_err(|e| Error::io(p, "stat", e))?;
     if meta.is_dir() {
         fs::remove_dir_all(p).map_err(|e| Error::io(p, "remove", e))

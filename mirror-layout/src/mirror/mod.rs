@@ -23,6 +23,7 @@ pub mod import;
 pub mod index;
 pub mod prune;
 pub mod published;
+mod recovery;
 pub mod repair;
 mod signed;
 mod stage;

@@ -127,44 +127,9 @@ impl Mirror {
         let kept = kept_versions(&index, keep);
         let mut next = index.clone();
         next.releases.retain(|r| kept.contains(&r.version));
-        // Advisories are not files: one published with a removed release
-        // stays in the signed feed, carried by the newest kept release
-        // (ATTACKS A7, no silent removal).
-        let orphaned: Vec<_> = index
-            .releases
-            .iter()
-            .filter(|r| !kept.contains(&r.version))
-            .flat_map(|r| r.advisories.iter())
-            .filter(|a| {
-                !next
-                    .releases
-                    .iter()
-                    .any(|r| r.advisories.iter().any(|x| x.id == a.id))
-            })
-            .cloned()
-            .collect();
-        if let Some(newest) = next
-            .releases
-            .iter_mut()
-            .max_by(|a, b| a.version.cmp(&b.version))
-        {
-            for a in orphaned {
-                if !newest.advisories.iter().any(|x| x.id == a.id) {
-                    newest.advisories.push(a);
-                }
-            }
-        }
+        carry_orphaned_advisories(&index, &mut next, &kept);
         // Paths the kept releases name, and the folders of removed versions.
-        let mut needed = BTreeSet::new();
-        for r in &next.releases {
-            needed.insert(r.notes.as_str().to_string());
-            for a in &r.artifacts {
-                needed.insert(a.path.as_str().to_string());
-                for u in &a.upstream {
-                    needed.insert(u.path().as_str().to_string());
-                }
-            }
-        }
+        let needed = needed_paths(&next);
         let removed: Vec<&Version> = index
             .releases
             .iter()
@@ -178,14 +143,7 @@ impl Mirror {
         let mut outcome = PruneOutcome {
             removed: removed.iter().map(ToString::to_string).collect(),
             kept: kept.iter().map(ToString::to_string).collect(),
-            kept_required: {
-                let plain = kept_versions_without_required(&index, keep);
-                required_versions(&index)
-                    .iter()
-                    .filter(|v| !plain.contains(*v))
-                    .map(ToString::to_string)
-                    .collect()
-            },
+            kept_required: kept_only_as_required(&index, keep),
             files: gone.len(),
             bytes: gone.iter().map(|f| f.size).sum(),
             index_sequence: index.sequence,
@@ -197,19 +155,7 @@ impl Mirror {
         next.files = stay;
         next.sequence = index.sequence + 1;
         next.generated = now;
-        let entry = audit::next_entry(
-            Some(index.audit_head),
-            now,
-            Action::Prune,
-            &audit::current_actor(),
-            serde_json::json!({
-                "keep": keep,
-                "removed": outcome.removed,
-                "files": outcome.files,
-                "bytes": outcome.bytes,
-                "index_sequence": next.sequence,
-            }),
-        );
+        let entry = prune_audit_entry(&index, &next, &outcome, keep, now);
         let txn = super::commit::new_txn(now);
         let change = super::import::Change {
             txn: &txn,
@@ -223,4 +169,88 @@ impl Mirror {
         outcome.index_sequence = next.sequence;
         Ok(outcome)
     }
+}
+
+/// Advisories are not files: one published with a removed release stays in
+/// the signed feed, carried by the newest kept release of `next` (ATTACKS
+/// A7, no silent removal).
+fn carry_orphaned_advisories(
+    index: &MirrorIndex,
+    next: &mut MirrorIndex,
+    kept: &BTreeSet<Version>,
+) {
+    let orphaned: Vec<_> = index
+        .releases
+        .iter()
+        .filter(|r| !kept.contains(&r.version))
+        .flat_map(|r| r.advisories.iter())
+        .filter(|a| {
+            !next
+                .releases
+                .iter()
+                .any(|r| r.advisories.iter().any(|x| x.id == a.id))
+        })
+        .cloned()
+        .collect();
+    if let Some(newest) = next
+        .releases
+        .iter_mut()
+        .max_by(|a, b| a.version.cmp(&b.version))
+    {
+        for a in orphaned {
+            if !newest.advisories.iter().any(|x| x.id == a.id) {
+                newest.advisories.push(a);
+            }
+        }
+    }
+}
+
+/// Every path the releases of `next` name: notes, artifacts, upstream
+/// signatures.
+fn needed_paths(next: &MirrorIndex) -> BTreeSet<String> {
+    let mut needed = BTreeSet::new();
+    for r in &next.releases {
+        needed.insert(r.notes.as_str().to_string());
+        for a in &r.artifacts {
+            needed.insert(a.path.as_str().to_string());
+            for u in &a.upstream {
+                needed.insert(u.path().as_str().to_string());
+            }
+        }
+    }
+    needed
+}
+
+/// The `required` releases kept only because they are required (outside
+/// the newest `keep`).
+fn kept_only_as_required(index: &MirrorIndex, keep: usize) -> Vec<String> {
+    let plain = kept_versions_without_required(index, keep);
+    required_versions(index)
+        .iter()
+        .filter(|v| !plain.contains(*v))
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The audit entry of a prune from `index` to `next`.
+fn prune_audit_entry(
+    index: &MirrorIndex,
+    next: &MirrorIndex,
+    outcome: &PruneOutcome,
+    keep: usize,
+    now: Timestamp,
+) -> audit::Entry {
+    audit::next_entry(
+        Some(index.audit_head),
+        now,
+        Action::Prune,
+        &audit::current_actor(),
+        serde_json::json!({
+            "keep": keep,
+            "removed": outcome.removed,
+            "files": outcome.files,
+            "bytes": outcome.bytes,
+            "index_sequence": next.sequence,
+        }),
+    )
 }
