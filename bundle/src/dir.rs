@@ -15,7 +15,8 @@ use std::sync::Mutex;
 
 use ferry_manifests::manifest::{MANIFEST_PATH, SIGNATURES_DIR};
 
-use super::checker::{Checker, NullSink, Outcome, Plan, Sink};
+use super::checker::{Checker, Done, NullSink, Outcome, Plan, Sink};
+use super::manifest::VerifiedManifest;
 use super::source::{Workspace, copy_item, partial_name};
 use crate::error::{Error, Result};
 
@@ -115,6 +116,34 @@ pub fn verify_dir(
     checker: &mut Checker<'_>,
     sink: Option<&mut dyn Sink>,
 ) -> Result<()> {
+    check_root(root)?;
+    let mut tree = BTreeMap::new();
+    walk(root, "", &mut tree)?;
+    check_signed_part(root, &tree, checker)?;
+    let vm = checker.seal()?.clone();
+    if checker.is_done() {
+        return Ok(());
+    }
+    check_listing(&tree, &vm, checker)?;
+    if let Some(sink) = sink {
+        // With a sink: one file after the other, in manifest order.
+        for fe in &vm.manifest.files {
+            let rel = fe.path.as_str();
+            let s = tree[rel];
+            let mut f = open_checked(root, rel, &s)?;
+            checker.file(rel, s.len, &mut f, sink)?;
+        }
+        return Ok(());
+    }
+    let plans = check_small_then_plan(root, &tree, &vm, checker)?;
+    for d in run_on_two_threads(root, plans)? {
+        checker.record(d)?;
+    }
+    Ok(())
+}
+
+/// The root itself: a directory, not a symlink to one.
+fn check_root(root: &Path) -> Result<()> {
     let meta = root
         .symlink_metadata()
         .map_err(|e| Error::io(root, "stat", e))?;
@@ -124,9 +153,20 @@ pub fn verify_dir(
             "not a directory (a symlink to one is refused)",
         ));
     }
-    let mut tree = BTreeMap::new();
-    walk(root, "", &mut tree)?;
-    // Manifest, then signatures (sorted), as in a tar.
+    Ok(())
+}
+
+/// Whether `rel` is a manifest signature (`ferry/signatures/*.minisig`).
+fn is_signature(rel: &str, sig_prefix: &str) -> bool {
+    rel.starts_with(sig_prefix) && rel.ends_with(".minisig")
+}
+
+/// Manifest, then signatures (sorted), as in a tar.
+fn check_signed_part(
+    root: &Path,
+    tree: &BTreeMap<String, Seen>,
+    checker: &mut Checker<'_>,
+) -> Result<()> {
     let Some(m) = tree.get(MANIFEST_PATH).copied().filter(|s| !s.dir) else {
         return Err(Error::bundle(
             MANIFEST_PATH,
@@ -136,22 +176,28 @@ pub fn verify_dir(
     let mut f = open_checked(root, MANIFEST_PATH, &m)?;
     checker.file(MANIFEST_PATH, m.len, &mut f, &mut NullSink)?;
     let sig_prefix = format!("{SIGNATURES_DIR}/");
-    for (rel, s) in &tree {
-        if !s.dir && rel.starts_with(&sig_prefix) && rel.ends_with(".minisig") {
+    for (rel, s) in tree {
+        if !s.dir && is_signature(rel, &sig_prefix) {
             let mut f = open_checked(root, rel, s)?;
             checker.file(rel, s.len, &mut f, &mut NullSink)?;
         }
     }
-    let vm = checker.seal()?.clone();
-    if checker.is_done() {
-        return Ok(());
-    }
-    // Every entry of the tree is listed (files) or a parent of one (dirs).
-    for (rel, s) in &tree {
+    Ok(())
+}
+
+/// Every entry of the tree is listed (files) or a parent of one (dirs),
+/// and every listed file is in the tree.
+fn check_listing(
+    tree: &BTreeMap<String, Seen>,
+    vm: &VerifiedManifest,
+    checker: &mut Checker<'_>,
+) -> Result<()> {
+    let sig_prefix = format!("{SIGNATURES_DIR}/");
+    for (rel, s) in tree {
         if s.dir {
             checker.directory(rel)?;
         } else if rel != MANIFEST_PATH
-            && !(rel.starts_with(&sig_prefix) && rel.ends_with(".minisig"))
+            && !is_signature(rel, &sig_prefix)
             && vm.manifest.file(rel).is_none()
         {
             return Err(Error::bundle(
@@ -172,19 +218,18 @@ pub fn verify_dir(
             "listed in the manifest but missing from the bundle (incomplete copy)",
         ));
     }
-    if let Some(sink) = sink {
-        // With a sink: one file after the other, in manifest order.
-        for fe in &vm.manifest.files {
-            let rel = fe.path.as_str();
-            let s = tree[rel];
-            let mut f = open_checked(root, rel, &s)?;
-            checker.file(rel, s.len, &mut f, sink)?;
-        }
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Small files first, in order (upstream signatures are needed before
+/// their artifacts are planned), then the artifacts planned for hashing.
+fn check_small_then_plan(
+    root: &Path,
+    tree: &BTreeMap<String, Seen>,
+    vm: &VerifiedManifest,
+    checker: &mut Checker<'_>,
+) -> Result<Vec<(Plan, Seen)>> {
     let mut plans: Vec<(Plan, Seen)> = Vec::new();
-    // Small files first, in order (upstream signatures are needed before
-    // their artifacts are planned), then the artifacts on two threads.
     for pass in 0..2 {
         for fe in &vm.manifest.files {
             let small = !matches!(
@@ -204,47 +249,57 @@ pub fn verify_dir(
             }
         }
     }
+    Ok(plans)
+}
+
+/// Runs the planned artifacts on two threads; the first error stops both.
+fn run_on_two_threads(root: &Path, plans: Vec<(Plan, Seen)>) -> Result<Vec<Done>> {
     let queue = Mutex::new(plans.into_iter());
     let results = Mutex::new(Vec::new());
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|sc| {
         for _ in 0..2 {
-            sc.spawn(|| {
-                loop {
-                    if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
-                        return;
-                    }
-                    let next = queue.lock().ok().and_then(|mut q| q.next());
-                    let Some((p, s)) = next else { return };
-                    let rel = p.entry().path.as_str().to_string();
-                    let r =
-                        open_checked(root, &rel, &s).and_then(|mut f| p.run(&mut f, &mut NullSink));
-                    match r {
-                        Ok(d) => {
-                            if let Ok(mut v) = results.lock() {
-                                v.push(d);
-                            }
-                        }
-                        Err(e) => {
-                            if let Ok(mut fe) = first_err.lock()
-                                && fe.is_none()
-                            {
-                                *fe = Some(e);
-                            }
-                            return;
-                        }
-                    }
-                }
-            });
+            sc.spawn(|| run_queue(root, &queue, &results, &first_err));
         }
     });
     if let Some(e) = first_err.into_inner().ok().flatten() {
         return Err(e);
     }
-    for d in results.into_inner().unwrap_or_default() {
-        checker.record(d)?;
+    Ok(results.into_inner().unwrap_or_default())
+}
+
+/// One worker: takes plans from the queue until it is empty or a worker
+/// failed.
+fn run_queue(
+    root: &Path,
+    queue: &Mutex<std::vec::IntoIter<(Plan, Seen)>>,
+    results: &Mutex<Vec<Done>>,
+    first_err: &Mutex<Option<Error>>,
+) {
+    loop {
+        if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
+            return;
+        }
+        let next = queue.lock().ok().and_then(|mut q| q.next());
+        let Some((p, s)) = next else { return };
+        let rel = p.entry().path.as_str().to_string();
+        let r = open_checked(root, &rel, &s).and_then(|mut f| p.run(&mut f, &mut NullSink));
+        match r {
+            Ok(d) => {
+                if let Ok(mut v) = results.lock() {
+                    v.push(d);
+                }
+            }
+            Err(e) => {
+                if let Ok(mut fe) = first_err.lock()
+                    && fe.is_none()
+                {
+                    *fe = Some(e);
+                }
+                return;
+            }
+        }
     }
-    Ok(())
 }
 
 /// Writes a workspace as a plain tree into `out` (via a temporary name).

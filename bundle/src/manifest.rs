@@ -11,7 +11,7 @@ use ferry_manifests::minisig::{
     OfferedSignature, SignatureFile, ThresholdReport, verify_threshold,
 };
 use ferry_manifests::name::Name;
-use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::policy::{TransferPolicy, TrustPolicy};
 use ferry_manifests::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -150,100 +150,146 @@ pub fn verify_manifest(
         ));
     }
     refuse_other_product(policy, signatures)?;
-    // The sequence is bound by the trusted comment; candidates come from the
-    // offered comments, each tried as the exact expected comment, so a
-    // signature with any other comment never counts (SPEC §3.4).
-    let mut candidates: Vec<u64> = Vec::new();
-    let prefix = format!("ferry-manifest product={} sequence=", policy.product);
-    let suffix = format!(" sha256={sha256}");
-    for s in signatures {
-        if let Ok(sig) = SignatureFile::parse(&s.bytes, &s.name)
-            && let Some(rest) = sig.trusted_comment().strip_prefix(&prefix)
-            && let Some(n) = rest.strip_suffix(&suffix)
-            && !n.is_empty()
-            && n.bytes().all(|b| b.is_ascii_digit())
-            && !(n.len() > 1 && n.starts_with('0'))
-            && let Ok(n) = n.parse::<u64>()
-            && !candidates.contains(&n)
-        {
-            candidates.push(n);
-        }
-    }
-    let mut best: Option<(u64, ThresholdReport)> = None;
-    // For the message when nothing passes: the candidate that came closest.
-    let mut closest: Option<(usize, u64, ferry_manifests::Error)> = None;
-    for seq in &candidates {
-        let expected = trusted_comment(&policy.product, *seq, &sha256);
-        match verify_threshold(
-            &transfer.keys,
-            transfer.threshold,
-            &bytes,
-            &expected,
-            signatures,
-            MANIFEST_PATH,
-        ) {
-            Ok(r) => {
-                if best.is_some() {
-                    return Err(Error::refused(
-                        MANIFEST_PATH,
-                        "signatures bind the same bytes to two different sequence numbers",
-                    ));
-                }
-                best = Some((*seq, r));
-            }
-            Err(e) => {
-                let valid = match &e {
-                    ferry_manifests::Error::Threshold { valid, .. } => *valid,
-                    _ => 0,
-                };
-                if closest.as_ref().is_none_or(|(v, _, _)| valid > *v) {
-                    closest = Some((valid, *seq, e));
-                }
-            }
-        }
-    }
-    let (seq, signers) = match best {
-        Some(b) => b,
-        None => {
-            // Report the threshold failure with the reason each signature
-            // was not counted (against the closest candidate's comment).
-            let (seq, err) = match closest {
-                Some((_, seq, e)) => (seq, e),
-                None => (
-                    0,
-                    ferry_manifests::Error::Threshold {
-                        what: MANIFEST_PATH.into(),
-                        valid: 0,
-                        threshold: transfer.threshold,
-                    },
-                ),
-            };
-            let expected = trusted_comment(&policy.product, seq, &sha256);
-            let mut reasons = Vec::new();
-            if let Ok(r) = verify_threshold(
-                &transfer.keys,
-                0,
-                &bytes,
-                &expected,
-                signatures,
-                MANIFEST_PATH,
-            ) {
-                for (name, why) in r.ignored {
-                    reasons.push(format!("{name}: {why}"));
-                }
-            }
-            if reasons.is_empty() {
-                return Err(err.into());
-            }
-            return Err(Error::refused(
-                format!("{err}"),
-                format!("signatures not counted: {}", reasons.join("; ")),
-            ));
-        }
+    let signed = Signed {
+        policy,
+        transfer,
+        bytes: &bytes,
+        sha256,
+        signatures,
     };
+    let (seq, signers) = signed.threshold()?;
 
     // Verified: now parse those same bytes.
     let manifest = Manifest::parse(&bytes)?;
+    check_product_and_sequence(policy, &manifest, seq)?;
+    check_dates(opts, transfer, &manifest)?;
+    check_state(opts, &manifest, sha256)?;
+    check_pins(policy, &manifest)?;
+    Ok(VerifiedManifest {
+        manifest,
+        bytes,
+        sha256,
+        signers,
+        signatures: signatures.to_vec(),
+    })
+}
+
+/// Manifest bytes and the signatures offered for them, before parsing.
+struct Signed<'a> {
+    policy: &'a TrustPolicy,
+    transfer: &'a TransferPolicy,
+    bytes: &'a [u8],
+    sha256: Sha256Digest,
+    signatures: &'a [OfferedSignature],
+}
+
+impl Signed<'_> {
+    /// The sequence the threshold of signatures binds to these bytes, and
+    /// who signed. Exactly one sequence may pass.
+    fn threshold(&self) -> Result<(u64, ThresholdReport)> {
+        let mut best: Option<(u64, ThresholdReport)> = None;
+        // For the message when nothing passes: the candidate that came closest.
+        let mut closest: Option<(usize, u64, ferry_manifests::Error)> = None;
+        for seq in &self.candidate_sequences() {
+            let expected = trusted_comment(&self.policy.product, *seq, &self.sha256);
+            match verify_threshold(
+                &self.transfer.keys,
+                self.transfer.threshold,
+                self.bytes,
+                &expected,
+                self.signatures,
+                MANIFEST_PATH,
+            ) {
+                Ok(r) => {
+                    if best.is_some() {
+                        return Err(Error::refused(
+                            MANIFEST_PATH,
+                            "signatures bind the same bytes to two different sequence numbers",
+                        ));
+                    }
+                    best = Some((*seq, r));
+                }
+                Err(e) => {
+                    let valid = match &e {
+                        ferry_manifests::Error::Threshold { valid, .. } => *valid,
+                        _ => 0,
+                    };
+                    if closest.as_ref().is_none_or(|(v, _, _)| valid > *v) {
+                        closest = Some((valid, *seq, e));
+                    }
+                }
+            }
+        }
+        match best {
+            Some(b) => Ok(b),
+            None => Err(self.not_counted(closest)),
+        }
+    }
+
+    /// The sequence is bound by the trusted comment; candidates come from
+    /// the offered comments, each tried as the exact expected comment, so a
+    /// signature with any other comment never counts (SPEC §3.4).
+    fn candidate_sequences(&self) -> Vec<u64> {
+        let mut candidates: Vec<u64> = Vec::new();
+        let prefix = format!("ferry-manifest product={} sequence=", self.policy.product);
+        let suffix = format!(" sha256={}", self.sha256);
+        for s in self.signatures {
+            if let Ok(sig) = SignatureFile::parse(&s.bytes, &s.name)
+                && let Some(rest) = sig.trusted_comment().strip_prefix(&prefix)
+                && let Some(n) = rest.strip_suffix(&suffix)
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !(n.len() > 1 && n.starts_with('0'))
+                && let Ok(n) = n.parse::<u64>()
+                && !candidates.contains(&n)
+            {
+                candidates.push(n);
+            }
+        }
+        candidates
+    }
+
+    /// The threshold failure, with the reason each signature was not
+    /// counted (against the closest candidate's comment).
+    fn not_counted(&self, closest: Option<(usize, u64, ferry_manifests::Error)>) -> Error {
+        let (seq, err) = match closest {
+            Some((_, seq, e)) => (seq, e),
+            None => (
+                0,
+                ferry_manifests::Error::Threshold {
+                    what: MANIFEST_PATH.into(),
+                    valid: 0,
+                    threshold: self.transfer.threshold,
+                },
+            ),
+        };
+        let expected = trusted_comment(&self.policy.product, seq, &self.sha256);
+        let mut reasons = Vec::new();
+        if let Ok(r) = verify_threshold(
+            &self.transfer.keys,
+            0,
+            self.bytes,
+            &expected,
+            self.signatures,
+            MANIFEST_PATH,
+        ) {
+            for (name, why) in r.ignored {
+                reasons.push(format!("{name}: {why}"));
+            }
+        }
+        if reasons.is_empty() {
+            return err.into();
+        }
+        Error::refused(
+            format!("{err}"),
+            format!("signatures not counted: {}", reasons.join("; ")),
+        )
+    }
+}
+
+/// The parsed manifest says what the signatures bound: the policy's
+/// product, the signed sequence.
+fn check_product_and_sequence(policy: &TrustPolicy, manifest: &Manifest, seq: u64) -> Result<()> {
     if manifest.product != policy.product {
         return Err(Error::refused(
             MANIFEST_PATH,
@@ -262,6 +308,12 @@ pub fn verify_manifest(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Created not in the future; not expired; valid no longer than the
+/// policy's `max_validity`.
+fn check_dates(opts: &VerifyOptions, transfer: &TransferPolicy, manifest: &Manifest) -> Result<()> {
     ferry_manifests::time::check_not_in_future("created", manifest.created, opts.now)
         .map_err(|e| Error::refused(MANIFEST_PATH, e))?;
     decide::validity(
@@ -276,6 +328,11 @@ pub fn verify_manifest(
         _ => r,
     })
     .map_err(ferry_manifests::Error::from)?;
+    Ok(())
+}
+
+/// Against `--state`: same product, no rollback, no equivocation.
+fn check_state(opts: &VerifyOptions, manifest: &Manifest, sha256: Sha256Digest) -> Result<()> {
     if let Some(state) = &opts.state {
         if state.product != manifest.product {
             return Err(ferry_manifests::Error::config(
@@ -301,14 +358,7 @@ pub fn verify_manifest(
         )
         .map_err(ferry_manifests::Error::from)?;
     }
-    check_pins(policy, &manifest)?;
-    Ok(VerifiedManifest {
-        manifest,
-        bytes,
-        sha256,
-        signers,
-        signatures: signatures.to_vec(),
-    })
+    Ok(())
 }
 
 /// SPEC §5.5: a site pinned to profiles or channels refuses anything else.

@@ -9,7 +9,7 @@
 //! 0, empty owner names, mtime = the manifest's `created`.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ferry_manifests::digest::Sha256Digest;
@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::BUF;
 use super::format::{Format, Split};
-use super::source::{Counting, load_workspace, partial_name};
+use super::source::{Counting, Workspace, load_workspace, partial_name};
 use super::tar_write::{gz_writer, write_tar};
 use super::volumes::{SplitWriter, VolumeSet};
 use crate::error::{Error, Result};
@@ -97,6 +97,41 @@ fn existing_output(out: &Path, split: bool) -> Option<std::path::PathBuf> {
 /// on failure.
 pub fn pack(ws: &Path, out: &Path, opts: &PackOptions) -> Result<PackReport> {
     let w = load_workspace(ws)?;
+    check_options(out, opts)?;
+    let payload: u64 = w.manifest.total_size();
+    let mut report = PackReport {
+        out: out.to_path_buf(),
+        format: opts.format,
+        manifest_sha256: w.manifest_sha256,
+        files: w.manifest.files.len(),
+        signatures: w.signatures,
+        payload_bytes: payload,
+        bytes_written: 0,
+        volumes: None,
+    };
+    match (opts.format, opts.split) {
+        (Format::Dir, _) => {
+            report.bytes_written = super::dir::write_dir(&w, out)?;
+        }
+        (Format::Zip, _) => {
+            report.bytes_written = super::zip_write::write_zip(&w, out)?;
+        }
+        (fmt, Some(split)) => {
+            let set = write_volumes(&w, out, fmt, split, opts.parity)?;
+            report.bytes_written = set.total_size;
+            report.out = super::volumes::volumes_json_path(out);
+            report.volumes = Some(set);
+        }
+        (fmt, None) => {
+            report.bytes_written = write_archive(&w, out, fmt)?;
+        }
+    }
+    Ok(report)
+}
+
+/// Refuses options that do not go together, and an output (or one of its
+/// volumes) that already exists.
+fn check_options(out: &Path, opts: &PackOptions) -> Result<()> {
     if opts.parity > 0 && opts.split.is_none() {
         return Err(
             ferry_manifests::Error::config("--parity", "parity volumes need --split").into(),
@@ -122,80 +157,66 @@ pub fn pack(ws: &Path, out: &Path, opts: &PackOptions) -> Result<PackReport> {
             ),
         ));
     }
-    let payload: u64 = w.manifest.total_size();
-    let mut report = PackReport {
-        out: out.to_path_buf(),
-        format: opts.format,
-        manifest_sha256: w.manifest_sha256,
-        files: w.manifest.files.len(),
-        signatures: w.signatures,
-        payload_bytes: payload,
-        bytes_written: 0,
-        volumes: None,
-    };
-    match (opts.format, opts.split) {
-        (Format::Dir, _) => {
-            report.bytes_written = super::dir::write_dir(&w, out)?;
-        }
-        (Format::Zip, _) => {
-            report.bytes_written = super::zip_write::write_zip(&w, out)?;
-        }
-        (fmt, Some(split)) => {
-            let mut sw = SplitWriter::new(out, split.0)?;
-            let res = (|| -> Result<()> {
-                if fmt == Format::TarGz {
-                    let mut gz = gz_writer(&mut sw);
-                    write_tar(&w, &mut gz, out)?;
-                    gz.finish().map_err(|e| Error::io(out, "write", e))?;
-                } else {
-                    write_tar(&w, &mut sw, out)?;
-                }
-                Ok(())
-            })();
-            if let Err(e) = res {
-                sw.abandon();
-                return Err(e);
-            }
-            let set = sw.finish(fmt, w.manifest_sha256, opts.parity)?;
-            report.bytes_written = set.total_size;
-            report.out = super::volumes::volumes_json_path(out);
-            report.volumes = Some(set);
-        }
-        (fmt, None) => {
-            let tmp = partial_name(out);
-            let file = File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(|e| Error::io(&tmp, "create", e))?;
-            let mut cw = Counting {
-                inner: BufWriter::with_capacity(BUF, file),
-                n: 0,
-            };
-            let mut written = 0u64;
-            let res = (|| -> Result<()> {
-                if fmt == Format::TarGz {
-                    let mut gz = gz_writer(&mut cw);
-                    write_tar(&w, &mut gz, out)?;
-                    gz.finish().map_err(|e| Error::io(out, "write", e))?;
-                } else {
-                    write_tar(&w, &mut cw, out)?;
-                }
-                written = cw.n;
-                let f = cw
-                    .inner
-                    .into_inner()
-                    .map_err(|e| Error::io(&tmp, "write", e.into_error()))?;
-                f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
-                std::fs::rename(&tmp, out).map_err(|e| Error::io(out, "rename", e))?;
-                Ok(())
-            })();
-            if let Err(e) = res {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(e);
-            }
-            report.bytes_written = written;
-        }
+    Ok(())
+}
+
+/// The tar stream of the workspace into `dest`, gzipped for tar.gz.
+fn write_tar_as(w: &Workspace, fmt: Format, dest: &mut dyn Write, out: &Path) -> Result<()> {
+    if fmt == Format::TarGz {
+        let mut gz = gz_writer(dest);
+        write_tar(w, &mut gz, out)?;
+        gz.finish().map_err(|e| Error::io(out, "write", e))?;
+    } else {
+        write_tar(w, dest, out)?;
     }
-    Ok(report)
+    Ok(())
+}
+
+/// A tar or tar.gz cut into volumes (with parity when asked); the volumes
+/// written so far are removed on failure.
+fn write_volumes(
+    w: &Workspace,
+    out: &Path,
+    fmt: Format,
+    split: Split,
+    parity: usize,
+) -> Result<VolumeSet> {
+    let mut sw = SplitWriter::new(out, split.0)?;
+    if let Err(e) = write_tar_as(w, fmt, &mut sw, out) {
+        sw.abandon();
+        return Err(e);
+    }
+    sw.finish(fmt, w.manifest_sha256, parity)
+}
+
+/// A single tar or tar.gz file, written under a temporary name, synced,
+/// then renamed to `out`. Returns the bytes written.
+fn write_archive(w: &Workspace, out: &Path, fmt: Format) -> Result<u64> {
+    let tmp = partial_name(out);
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, "create", e))?;
+    let mut cw = Counting {
+        inner: BufWriter::with_capacity(BUF, file),
+        n: 0,
+    };
+    let mut written = 0u64;
+    let res = (|| -> Result<()> {
+        write_tar_as(w, fmt, &mut cw, out)?;
+        written = cw.n;
+        let f = cw
+            .inner
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, "write", e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+        std::fs::rename(&tmp, out).map_err(|e| Error::io(out, "rename", e))?;
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(written)
 }

@@ -159,17 +159,56 @@ pub fn repair(volumes_json: &Path, repair_dir: Option<&Path>) -> Result<RepairRe
         .iter()
         .chain(parity.iter().flat_map(|p| p.volumes.iter()))
         .collect();
-    let mut good = vec![true; n + k];
+    let good = check_volumes(dir, &all, &mut report);
+    let bad_data: Vec<usize> = (0..n).filter(|&i| !good[i]).collect();
+    if bad_data.is_empty() {
+        return Ok(report);
+    }
+    let parity = repairable(&set, &good, &bad_data, k)?;
+    if let Some(d) = repair_dir {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, "create", e))?;
+    }
+    let out_path = |name: &str| -> PathBuf {
+        match repair_dir {
+            Some(d) => d.join(name),
+            None => dir.join(format!("{name}.repaired")),
+        }
+    };
+    let mut readers = open_good_shards(dir, &all, &good)?;
+    let mut outs = create_rebuilt(&set, &bad_data, out_path)?;
+    let stripes = Stripes {
+        n,
+        k,
+        shard_size: parity.shard_size,
+    };
+    if let Err(e) = rebuild(&stripes, &mut readers, &mut outs) {
+        for o in &outs {
+            let _ = std::fs::remove_file(&o.path);
+        }
+        return Err(e);
+    }
+    for o in outs {
+        report.rebuilt.push(check_rebuilt(o, &set)?);
+    }
+    Ok(report)
+}
+
+/// Hashes every volume (data, then parity); returns which are good and
+/// records the others in the report.
+fn check_volumes(dir: &Path, all: &[&VolumeEntry], report: &mut RepairReport) -> Vec<bool> {
+    let mut good = vec![true; all.len()];
     for (i, v) in all.iter().enumerate() {
         if let Err(e) = hash_volume(&dir.join(&v.name), v) {
             good[i] = false;
             report.damaged.push((v.name.clone(), e.to_string()));
         }
     }
-    let bad_data: Vec<usize> = (0..n).filter(|&i| !good[i]).collect();
-    if bad_data.is_empty() {
-        return Ok(report);
-    }
+    good
+}
+
+/// Refuses a repair that cannot succeed: no parity, or more damaged
+/// volumes than parity volumes. Returns the parity description.
+fn repairable(set: &VolumeSet, good: &[bool], bad_data: &[usize], k: usize) -> Result<ParityInfo> {
     let bad = good.iter().filter(|g| !**g).count();
     let Some(parity) = set.parity.clone() else {
         return Err(Error::volume(
@@ -186,17 +225,19 @@ pub fn repair(volumes_json: &Path, repair_dir: Option<&Path>) -> Result<RepairRe
             ),
         ));
     }
-    if let Some(d) = repair_dir {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, "create", e))?;
-    }
-    let out_path = |name: &str| -> PathBuf {
-        match repair_dir {
-            Some(d) => d.join(name),
-            None => dir.join(format!("{name}.repaired")),
-        }
-    };
-    // Open good shards, create outputs.
-    let mut readers: Vec<Option<(File, u64, PathBuf)>> = Vec::with_capacity(n + k);
+    Ok(parity)
+}
+
+/// A good shard being read: the file, the bytes left, its path.
+type ShardReader = (File, u64, PathBuf);
+
+/// Opens the good shards; damaged ones are `None`.
+fn open_good_shards(
+    dir: &Path,
+    all: &[&VolumeEntry],
+    good: &[bool],
+) -> Result<Vec<Option<ShardReader>>> {
+    let mut readers: Vec<Option<ShardReader>> = Vec::with_capacity(all.len());
     for (i, v) in all.iter().enumerate() {
         if good[i] {
             let p = dir.join(&v.name);
@@ -209,73 +250,109 @@ pub fn repair(volumes_json: &Path, repair_dir: Option<&Path>) -> Result<RepairRe
             readers.push(None);
         }
     }
-    let mut outs: Vec<(usize, File, Sha256Hasher, u64, PathBuf)> = Vec::new();
-    for &i in &bad_data {
+    Ok(readers)
+}
+
+/// A data volume being rebuilt.
+struct Rebuilt {
+    /// Its index among the data volumes.
+    index: usize,
+    file: File,
+    hasher: Sha256Hasher,
+    /// Bytes still to write (the volume's size, not the shard size).
+    left: u64,
+    path: PathBuf,
+}
+
+/// Creates the output of each damaged data volume (never over a file).
+fn create_rebuilt(
+    set: &VolumeSet,
+    bad_data: &[usize],
+    out_path: impl Fn(&str) -> PathBuf,
+) -> Result<Vec<Rebuilt>> {
+    let mut outs = Vec::new();
+    for &i in bad_data {
         let p = out_path(&set.volumes[i].name);
         let f = File::options()
             .write(true)
             .create_new(true)
             .open(&p)
             .map_err(|e| Error::io(&p, "create", e))?;
-        outs.push((i, f, Sha256Hasher::new(), set.volumes[i].size, p));
+        outs.push(Rebuilt {
+            index: i,
+            file: f,
+            hasher: Sha256Hasher::new(),
+            left: set.volumes[i].size,
+            path: p,
+        });
     }
-    let shard_size = parity.shard_size;
+    Ok(outs)
+}
+
+/// The shape of the Reed–Solomon code: data shards, parity shards, size.
+struct Stripes {
+    n: usize,
+    k: usize,
+    shard_size: u64,
+}
+
+/// Decodes stripe by stripe from the good shards into the outputs.
+fn rebuild(s: &Stripes, readers: &mut [Option<ShardReader>], outs: &mut [Rebuilt]) -> Result<()> {
+    let (n, k, shard_size) = (s.n, s.k, s.shard_size);
     let stripe = stripe_size(n + k, shard_size);
     let mut buf = vec![0u8; usize::try_from(stripe).unwrap_or(0)];
     let mut off = 0u64;
     let mut dec: Option<ReedSolomonDecoder> = None;
-    let res = (|| -> Result<()> {
-        while off < shard_size {
-            let len = usize::try_from(stripe.min(shard_size - off)).unwrap_or(0);
-            match &mut dec {
-                Some(d) => d.reset(n, k, len).map_err(rs_err)?,
-                None => dec = Some(ReedSolomonDecoder::new(n, k, len).map_err(rs_err)?),
-            }
-            let d = dec.as_mut().expect("set");
-            for (i, r) in readers.iter_mut().enumerate() {
-                if let Some((f, left, p)) = r {
-                    read_shard(f, &mut buf[..len], left, p)?;
-                    if i < n {
-                        d.add_original_shard(i, &buf[..len]).map_err(rs_err)?;
-                    } else {
-                        d.add_recovery_shard(i - n, &buf[..len]).map_err(rs_err)?;
-                    }
+    while off < shard_size {
+        let len = usize::try_from(stripe.min(shard_size - off)).unwrap_or(0);
+        match &mut dec {
+            Some(d) => d.reset(n, k, len).map_err(rs_err)?,
+            None => dec = Some(ReedSolomonDecoder::new(n, k, len).map_err(rs_err)?),
+        }
+        let d = dec.as_mut().expect("set");
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some((f, left, p)) = r {
+                read_shard(f, &mut buf[..len], left, p)?;
+                if i < n {
+                    d.add_original_shard(i, &buf[..len]).map_err(rs_err)?;
+                } else {
+                    d.add_recovery_shard(i - n, &buf[..len]).map_err(rs_err)?;
                 }
             }
-            let result = d.decode().map_err(rs_err)?;
-            for (i, f, h, left, p) in &mut outs {
-                let shard = result
-                    .restored_original(*i)
-                    .ok_or_else(|| Error::bundle("parity", "a shard was not restored"))?;
-                let take = usize::try_from((*left).min(len as u64)).unwrap_or(0);
-                f.write_all(&shard[..take])
-                    .map_err(|e| Error::io(&*p, "write", e))?;
-                h.update(&shard[..take]);
-                *left -= take as u64;
-            }
-            off += len as u64;
         }
-        Ok(())
-    })();
-    if let Err(e) = res {
-        for (_, _, _, _, p) in &outs {
-            let _ = std::fs::remove_file(p);
+        let result = d.decode().map_err(rs_err)?;
+        for o in outs.iter_mut() {
+            let shard = result
+                .restored_original(o.index)
+                .ok_or_else(|| Error::bundle("parity", "a shard was not restored"))?;
+            let take = usize::try_from(o.left.min(len as u64)).unwrap_or(0);
+            o.file
+                .write_all(&shard[..take])
+                .map_err(|e| Error::io(&o.path, "write", e))?;
+            o.hasher.update(&shard[..take]);
+            o.left -= take as u64;
         }
-        return Err(e);
+        off += len as u64;
     }
-    for (i, f, h, _, p) in outs {
-        f.sync_all().map_err(|e| Error::io(&p, "fsync", e))?;
-        let (d, size) = h.finish();
-        if let Err(e) = check_volume(&set.volumes[i], d, size) {
-            let _ = std::fs::remove_file(&p);
-            return Err(Error::volume(
-                &set.volumes[i].name,
-                format!(
-                    "the rebuilt copy does not match volumes.json ({e}); too many volumes are damaged"
-                ),
-            ));
-        }
-        report.rebuilt.push((set.volumes[i].name.clone(), p));
+    Ok(())
+}
+
+/// Syncs a rebuilt volume and checks it against `volumes.json` (removed
+/// when it does not match). Returns its name and where it was written.
+fn check_rebuilt(o: Rebuilt, set: &VolumeSet) -> Result<(String, PathBuf)> {
+    let v = &set.volumes[o.index];
+    o.file
+        .sync_all()
+        .map_err(|e| Error::io(&o.path, "fsync", e))?;
+    let (d, size) = o.hasher.finish();
+    if let Err(e) = check_volume(v, d, size) {
+        let _ = std::fs::remove_file(&o.path);
+        return Err(Error::volume(
+            &v.name,
+            format!(
+                "the rebuilt copy does not match volumes.json ({e}); too many volumes are damaged"
+            ),
+        ));
     }
-    Ok(report)
+    Ok((v.name.clone(), o.path))
 }

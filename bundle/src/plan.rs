@@ -4,12 +4,14 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
 use ferry_manifests::decide::VendorChecks;
 use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
 use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
-use ferry_manifests::minisig::{KeyId, Legacy, PublicKey, SignatureFile};
+use ferry_manifests::minisig::{KeyId, Legacy, PublicKey, SignatureFile, StreamVerifier};
 use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::prehash::Prehasher;
 use ferry_manifests::release::SigKind;
@@ -177,8 +179,6 @@ impl Plan {
     }
 
     fn run_pipelined(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
-        use std::sync::Arc;
-        use std::sync::mpsc::{channel, sync_channel};
         let what = self.entry.path.as_str().to_string();
         let mut verifiers = Vec::new();
         for (sig, key, sig_path) in &self.minisign {
@@ -193,111 +193,30 @@ impl Plan {
         } else {
             2
         };
-        let (ret_tx, ret_rx) = channel::<Arc<Vec<u8>>>();
-        let (sha_tx, sha_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
-        let (mini_tx, mini_rx) = sync_channel::<Arc<Vec<u8>>>(PIPELINE_DEPTH);
+        let (ret_tx, ret_rx) = channel::<Chunk>();
+        let (sha_tx, sha_rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
+        let (mini_tx, mini_rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
         let result = std::thread::scope(|sc| -> Result<(Sha256Digest, u64, Option<[u8; 64]>)> {
             let ret = ret_tx.clone();
-            let sha_worker = sc.spawn(move || {
-                let mut h = Sha256Hasher::new();
-                for b in sha_rx {
-                    h.update(&b);
-                    let _ = ret.send(b);
-                }
-                h.finish()
-            });
+            let sha_worker = sc.spawn(move || sha_stage(&sha_rx, &ret));
             let ret = ret_tx.clone();
-            let mini_worker = sc.spawn(move || {
-                let mut vs = verifiers;
-                let mut ph = prehasher;
-                for b in mini_rx {
-                    for v in &mut vs {
-                        v.update(&b);
-                    }
-                    if let Some(h) = &mut ph {
-                        h.update(&b);
-                    }
-                    let _ = ret.send(b);
-                }
-                (vs, ph)
-            });
+            let mini_worker =
+                sc.spawn(move || minisign_stage(&mini_rx, &ret, verifiers, prehasher));
             drop(ret_tx);
-            let mut pool: Vec<Vec<u8>> = Vec::new();
-            let mut allocated = 0usize;
-            let mut left = self.entry.size;
-            let mut failure = None;
-            while left > 0 {
-                // A free buffer: recycled, new (up to the cap), or waited for.
-                let mut buf = loop {
-                    while let Ok(b) = ret_rx.try_recv() {
-                        if let Ok(v) = Arc::try_unwrap(b) {
-                            pool.push(v);
-                        }
-                    }
-                    if let Some(v) = pool.pop() {
-                        break v;
-                    }
-                    if allocated < PIPELINE_BUFFERS {
-                        allocated += 1;
-                        break vec![0u8; PIPELINE_CHUNK];
-                    }
-                    match ret_rx.recv() {
-                        Ok(b) => {
-                            if let Ok(v) = Arc::try_unwrap(b) {
-                                pool.push(v);
-                            }
-                        }
-                        Err(_) => break vec![0u8; PIPELINE_CHUNK],
-                    }
-                };
-                buf.resize(PIPELINE_CHUNK, 0);
-                let want =
-                    usize::try_from(left.min(PIPELINE_CHUNK as u64)).unwrap_or(PIPELINE_CHUNK);
-                let mut got = 0;
-                while got < want {
-                    match reader.read(&mut buf[got..want]) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            failure = Some(io_err(e, &what));
-                            break;
-                        }
-                    }
-                }
-                if failure.is_some() {
-                    break;
-                }
-                if got == 0 {
-                    failure = Some(self.truncated(left));
-                    break;
-                }
-                buf.truncate(got);
-                if let Err(e) = sink.data(&buf) {
-                    failure = Some(e);
-                    break;
-                }
-                if let Some(k) = &mut kept {
-                    k.extend_from_slice(&buf);
-                }
-                left -= got as u64;
-                let b = Arc::new(buf);
-                if workers == 2 {
-                    let _ = mini_tx.send(Arc::clone(&b));
-                }
-                let _ = sha_tx.send(b);
-            }
-            drop(sha_tx);
-            drop(mini_tx);
+            let feed = Feed {
+                pool: BufferPool::new(ret_rx),
+                sha: sha_tx,
+                minisign: mini_tx,
+                to_minisign: workers == 2,
+            };
+            let fed = self.feed(reader, sink, &mut kept, feed, &what);
             let (sha256, size) = sha_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "hashing thread failed"))?;
             let (vs, ph) = mini_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "signature thread failed"))?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
+            fed?;
             ferry_manifests::digest::check(
                 &what,
                 (&self.entry.sha256, self.entry.size),
@@ -311,6 +230,142 @@ impl Plan {
         sink.done(&self.entry)?;
         Ok((result.0, result.1, kept, result.2))
     }
+
+    /// The reading side of the pipeline: reads the file chunk by chunk,
+    /// hands each chunk to the sink (and keeps it when asked), then to the
+    /// hashing and signature threads. Dropping `feed` on return ends them.
+    fn feed(
+        &self,
+        reader: &mut dyn Read,
+        sink: &mut dyn Sink,
+        kept: &mut Option<Vec<u8>>,
+        mut feed: Feed,
+        what: &str,
+    ) -> Result<()> {
+        let mut left = self.entry.size;
+        while left > 0 {
+            let mut buf = feed.pool.take();
+            buf.resize(PIPELINE_CHUNK, 0);
+            let want = usize::try_from(left.min(PIPELINE_CHUNK as u64)).unwrap_or(PIPELINE_CHUNK);
+            let got = read_up_to(reader, &mut buf[..want], what)?;
+            if got == 0 {
+                return Err(self.truncated(left));
+            }
+            buf.truncate(got);
+            sink.data(&buf)?;
+            if let Some(k) = kept {
+                k.extend_from_slice(&buf);
+            }
+            left -= got as u64;
+            let b = Arc::new(buf);
+            if feed.to_minisign {
+                let _ = feed.minisign.send(Arc::clone(&b));
+            }
+            let _ = feed.sha.send(b);
+        }
+        Ok(())
+    }
+}
+
+/// A chunk of a file, shared by the pipeline's threads.
+type Chunk = Arc<Vec<u8>>;
+
+/// Where the reading side of the pipeline sends its chunks.
+struct Feed {
+    pool: BufferPool,
+    sha: SyncSender<Chunk>,
+    minisign: SyncSender<Chunk>,
+    /// Whether the signature thread has work (minisign checks or prehash).
+    to_minisign: bool,
+}
+
+/// Chunk buffers handed back by the workers, reused; at most
+/// [`PIPELINE_BUFFERS`] are allocated (bounded memory).
+struct BufferPool {
+    returned: Receiver<Chunk>,
+    free: Vec<Vec<u8>>,
+    allocated: usize,
+}
+
+impl BufferPool {
+    fn new(returned: Receiver<Chunk>) -> Self {
+        BufferPool {
+            returned,
+            free: Vec::new(),
+            allocated: 0,
+        }
+    }
+
+    /// A free buffer: recycled, new (up to the cap), or waited for.
+    fn take(&mut self) -> Vec<u8> {
+        loop {
+            while let Ok(b) = self.returned.try_recv() {
+                if let Ok(v) = Arc::try_unwrap(b) {
+                    self.free.push(v);
+                }
+            }
+            if let Some(v) = self.free.pop() {
+                return v;
+            }
+            if self.allocated < PIPELINE_BUFFERS {
+                self.allocated += 1;
+                return vec![0u8; PIPELINE_CHUNK];
+            }
+            match self.returned.recv() {
+                Ok(b) => {
+                    if let Ok(v) = Arc::try_unwrap(b) {
+                        self.free.push(v);
+                    }
+                }
+                Err(_) => return vec![0u8; PIPELINE_CHUNK],
+            }
+        }
+    }
+}
+
+/// Fills `buf` from `reader` until it is full or the reader ends; returns
+/// how many bytes it got.
+fn read_up_to(reader: &mut dyn Read, buf: &mut [u8], what: &str) -> Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e, what)),
+        }
+    }
+    Ok(got)
+}
+
+/// The hashing thread: SHA-256 over every chunk, each handed back.
+fn sha_stage(chunks: &Receiver<Chunk>, ret: &Sender<Chunk>) -> (Sha256Digest, u64) {
+    let mut h = Sha256Hasher::new();
+    for b in chunks {
+        h.update(&b);
+        let _ = ret.send(b);
+    }
+    h.finish()
+}
+
+/// The signature thread: the streaming minisign verifications and the
+/// prehash over every chunk, each handed back.
+fn minisign_stage<'a>(
+    chunks: &Receiver<Chunk>,
+    ret: &Sender<Chunk>,
+    mut verifiers: Vec<StreamVerifier<'a>>,
+    mut prehasher: Option<Prehasher>,
+) -> (Vec<StreamVerifier<'a>>, Option<Prehasher>) {
+    for b in chunks {
+        for v in &mut verifiers {
+            v.update(&b);
+        }
+        if let Some(h) = &mut prehasher {
+            h.update(&b);
+        }
+        let _ = ret.send(b);
+    }
+    (verifiers, prehasher)
 }
 
 /// What streaming a file yields: SHA-256, size, the bytes when kept, and

@@ -41,6 +41,49 @@ pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
     let bytes = read_small_bytes(&mpath, MAX_DOCUMENT_BYTES)?;
     let manifest = Manifest::parse(&bytes)?;
     let manifest_sha256 = Sha256Digest::of(&bytes);
+    let sigs = read_signatures(ws)?;
+    let mut items = vec![Item {
+        path: BundlePath::new(MANIFEST_PATH)?,
+        size: bytes.len() as u64,
+        source: Source::Bytes(bytes),
+        sha256: None,
+    }];
+    let signatures = sigs.len();
+    for (name, b) in sigs {
+        items.push(Item {
+            path: BundlePath::new(&format!("{SIGNATURES_DIR}/{name}"))?,
+            size: b.len() as u64,
+            source: Source::Bytes(b),
+            sha256: None,
+        });
+    }
+    let sums = manifest
+        .files
+        .iter()
+        .filter(|f| f.path.as_str() == SHA256SUMS_PATH);
+    let rest = manifest
+        .files
+        .iter()
+        .filter(|f| f.path.as_str() != SHA256SUMS_PATH);
+    for f in sums.chain(rest) {
+        items.push(Item {
+            path: f.path.clone(),
+            source: Source::File(f.path.under(ws)),
+            size: f.size,
+            sha256: Some(f.sha256),
+        });
+    }
+    Ok(Workspace {
+        manifest,
+        manifest_sha256,
+        items,
+        signatures,
+    })
+}
+
+/// The workspace's manifest signatures (`*.minisig` regular files, never
+/// symlinks), sorted by name: at least one, at most [`MAX_SIGNATURES`].
+fn read_signatures(ws: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let sig_dir = ws.join(SIGNATURES_DIR);
     let mut sigs: Vec<(String, Vec<u8>)> = Vec::new();
     match std::fs::read_dir(&sig_dir) {
@@ -81,43 +124,7 @@ pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
         ));
     }
     sigs.sort();
-    let mut items = vec![Item {
-        path: BundlePath::new(MANIFEST_PATH)?,
-        size: bytes.len() as u64,
-        source: Source::Bytes(bytes),
-        sha256: None,
-    }];
-    let signatures = sigs.len();
-    for (name, b) in sigs {
-        items.push(Item {
-            path: BundlePath::new(&format!("{SIGNATURES_DIR}/{name}"))?,
-            size: b.len() as u64,
-            source: Source::Bytes(b),
-            sha256: None,
-        });
-    }
-    let sums = manifest
-        .files
-        .iter()
-        .filter(|f| f.path.as_str() == SHA256SUMS_PATH);
-    let rest = manifest
-        .files
-        .iter()
-        .filter(|f| f.path.as_str() != SHA256SUMS_PATH);
-    for f in sums.chain(rest) {
-        items.push(Item {
-            path: f.path.clone(),
-            source: Source::File(f.path.under(ws)),
-            size: f.size,
-            sha256: Some(f.sha256),
-        });
-    }
-    Ok(Workspace {
-        manifest,
-        manifest_sha256,
-        items,
-        signatures,
-    })
+    Ok(sigs)
 }
 
 /// Opens a workspace file for packing: a regular file (never a symlink) of

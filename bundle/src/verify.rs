@@ -12,7 +12,7 @@ use super::manifest::VerifyOptions;
 use super::parity::{RepairReport, repair};
 use super::report::{Repaired, Report};
 use super::tar_read::read_tar;
-use super::volumes::{VolumeReader, VolumeSet, json_for_first_volume};
+use super::volumes::{VolumeEntry, VolumeReader, VolumeSet, json_for_first_volume};
 use crate::error::{Error, Result};
 
 /// What to verify.
@@ -213,34 +213,7 @@ pub fn verify_manifest_of(
         && p.extension().is_some_and(|e| e == "json")
         && !p.to_string_lossy().ends_with(".volumes.json")
     {
-        let bytes = ferry_manifests::minisig::read_small_bytes(
-            p,
-            ferry_manifests::json::MAX_DOCUMENT_BYTES,
-        )?;
-        let sig_dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join("signatures");
-        let mut sigs = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&sig_dir) {
-            let mut names: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "minisig"))
-                .collect();
-            names.sort();
-            for n in names.into_iter().take(super::MAX_SIGNATURES) {
-                let b = ferry_manifests::minisig::read_small_bytes(
-                    &n,
-                    ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
-                )?;
-                sigs.push(ferry_manifests::minisig::OfferedSignature {
-                    name: n.display().to_string(),
-                    bytes: b,
-                });
-            }
-        }
-        return super::manifest::verify_manifest(policy, opts, bytes, &sigs);
+        return verify_loose_manifest(p, policy, opts);
     }
     let mut checker = Checker::manifest_only(policy, opts.clone())?;
     let what = input.describe();
@@ -254,32 +227,12 @@ pub fn verify_manifest_of(
             Kind::Dir => super::dir::verify_dir(p, &mut checker, None)?,
             Kind::Zip => super::zip_read::verify_zip(p, &mut checker, &mut sink, false)?,
             Kind::Tar => {
-                let f =
-                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
-                read_tar(
-                    BufReader::with_capacity(BUF, f),
-                    &what,
-                    &mut checker,
-                    &mut sink,
-                )?;
+                read_tar(open_buffered(p)?, &what, &mut checker, &mut sink)?;
             }
-            Kind::TarGz => {
-                let f =
-                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
-                read_targz(
-                    BufReader::with_capacity(BUF, f),
-                    &what,
-                    &mut checker,
-                    &mut sink,
-                )?;
-            }
+            Kind::TarGz => read_targz(open_buffered(p)?, &what, &mut checker, &mut sink)?,
             Kind::Volumes(json) => {
                 let set = VolumeSet::load(&json)?;
-                let dir = json
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf();
+                let dir = volumes_dir(&json);
                 let fmt = set.format.clone();
                 let mut vr = VolumeReader::new(&dir, set, HashMap::new());
                 let r = BufReader::with_capacity(BUF, &mut vr);
@@ -294,6 +247,74 @@ pub fn verify_manifest_of(
     checker.into_manifest()
 }
 
+/// A `manifest.json` on its own: the `*.minisig` files of the
+/// `signatures/` folder beside it (sorted, at most
+/// [`super::MAX_SIGNATURES`]) are its signatures.
+fn verify_loose_manifest(
+    p: &Path,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+) -> Result<super::manifest::VerifiedManifest> {
+    let bytes =
+        ferry_manifests::minisig::read_small_bytes(p, ferry_manifests::json::MAX_DOCUMENT_BYTES)?;
+    let sig_dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("signatures");
+    let mut sigs = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(&sig_dir) {
+        let mut names: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "minisig"))
+            .collect();
+        names.sort();
+        for n in names.into_iter().take(super::MAX_SIGNATURES) {
+            let b = ferry_manifests::minisig::read_small_bytes(
+                &n,
+                ferry_manifests::minisig::MAX_SIGNATURE_BYTES as u64,
+            )?;
+            sigs.push(ferry_manifests::minisig::OfferedSignature {
+                name: n.display().to_string(),
+                bytes: b,
+            });
+        }
+    }
+    super::manifest::verify_manifest(policy, opts, bytes, &sigs)
+}
+
+/// A bundle file opened (regular files only) for streaming.
+fn open_buffered(p: &Path) -> Result<BufReader<std::fs::File>> {
+    let f = ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
+    Ok(BufReader::with_capacity(BUF, f))
+}
+
+/// The folder of a volume set: where its `volumes.json` is.
+fn volumes_dir(json: &Path) -> PathBuf {
+    json.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// What the carrier adds to the report: its format, the volumes checked
+/// and those rebuilt from parity.
+struct Carried {
+    format: String,
+    volumes: Vec<VolumeEntry>,
+    repaired: Vec<Repaired>,
+}
+
+impl Carried {
+    fn format(format: &str) -> Self {
+        Carried {
+            format: format.to_string(),
+            volumes: Vec::new(),
+            repaired: Vec::new(),
+        }
+    }
+}
+
 fn run(
     input: &Input,
     policy: &TrustPolicy,
@@ -304,7 +325,7 @@ fn run(
 ) -> Result<Report> {
     let mut checker = Checker::new(policy, opts.clone())?;
     let what = input.describe();
-    let (format, volumes, repaired) = match input {
+    let carried = match input {
         Input::Stdin => {
             let mut r = BufReader::with_capacity(BUF, std::io::stdin().lock());
             let head = r
@@ -312,100 +333,95 @@ fn run(
                 .map_err(|e| Error::io(PathBuf::from("-"), "read", e))?;
             if head.starts_with(&[0x1f, 0x8b]) {
                 read_targz(r, &what, &mut checker, sink)?;
-                ("tar.gz".to_string(), Vec::new(), Vec::new())
+                Carried::format("tar.gz")
             } else {
                 read_tar(r, &what, &mut checker, sink)?;
-                ("tar".to_string(), Vec::new(), Vec::new())
+                Carried::format("tar")
             }
         }
         Input::Path(p) => match sniff(p)? {
             Kind::Dir => {
                 super::dir::verify_dir(p, &mut checker, sequential.then_some(sink))?;
-                ("dir".to_string(), Vec::new(), Vec::new())
+                Carried::format("dir")
             }
             Kind::Zip => {
                 super::zip_read::verify_zip(p, &mut checker, sink, !sequential)?;
-                ("zip".to_string(), Vec::new(), Vec::new())
+                Carried::format("zip")
             }
             Kind::Tar | Kind::TarGz => {
-                let f =
-                    ferry_manifests::input::open_regular(p).map_err(|e| Error::io(p, "open", e))?;
-                let r = BufReader::with_capacity(BUF, f);
+                let r = open_buffered(p)?;
                 if matches!(sniff(p)?, Kind::TarGz) {
                     read_targz(r, &what, &mut checker, sink)?;
-                    ("tar.gz".to_string(), Vec::new(), Vec::new())
+                    Carried::format("tar.gz")
                 } else {
                     read_tar(r, &what, &mut checker, sink)?;
-                    ("tar".to_string(), Vec::new(), Vec::new())
+                    Carried::format("tar")
                 }
             }
-            Kind::Volumes(json) => {
-                let set = VolumeSet::load(&json)?;
-                let dir = json
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf();
-                let rep: RepairReport = match repair_mode {
-                    Repair::No => RepairReport::default(),
-                    Repair::Beside => repair(&json, None)?,
-                    Repair::Into(d) => repair(&json, Some(d))?,
-                };
-                let overrides: HashMap<String, PathBuf> = rep.overrides();
-                let fmt = set.format.clone();
-                let mut vr = VolumeReader::new(&dir, set, overrides);
-                let res = if fmt == "tar.gz" {
-                    read_targz(
-                        BufReader::with_capacity(BUF, &mut vr),
-                        &what,
-                        &mut checker,
-                        sink,
-                    )
-                } else {
-                    read_tar(
-                        BufReader::with_capacity(BUF, &mut vr),
-                        &what,
-                        &mut checker,
-                        sink,
-                    )
-                    .map(|_| ())
-                };
-                if let Err(e) = res {
-                    if let Some(ve) = vr.drain_current() {
-                        return Err(ve);
-                    }
-                    return Err(e);
-                }
-                let vm = checker.seal()?;
-                if vm.sha256 != vr.set().manifest_sha256 {
-                    return Err(Error::bundle(
-                        json.display().to_string(),
-                        format!(
-                            "names manifest sha256 {}, but the volumes carry manifest {}: volumes.json belongs to another bundle (refused)",
-                            vr.set().manifest_sha256,
-                            vm.sha256
-                        ),
-                    ));
-                }
-                let repaired = rep
-                    .rebuilt
-                    .iter()
-                    .map(|(name, path)| Repaired {
-                        name: name.clone(),
-                        path: path.clone(),
-                    })
-                    .collect();
-                (
-                    format!("volumes ({fmt})"),
-                    vr.set().volumes.clone(),
-                    repaired,
-                )
-            }
+            Kind::Volumes(json) => verify_volumes(&json, &what, repair_mode, &mut checker, sink)?,
         },
     };
     let outcome = checker.finish()?;
-    let mut report = Report::new(policy, opts.now, what, format, outcome);
-    report.volumes = volumes;
-    report.repaired = repaired;
+    let mut report = Report::new(policy, opts.now, what, carried.format, outcome);
+    report.volumes = carried.volumes;
+    report.repaired = carried.repaired;
     Ok(report)
+}
+
+/// A volume set: repaired first when asked, read through its volumes, and
+/// its `volumes.json` must name the manifest the volumes carry.
+fn verify_volumes(
+    json: &Path,
+    what: &str,
+    repair_mode: &Repair,
+    checker: &mut Checker<'_>,
+    sink: &mut dyn Sink,
+) -> Result<Carried> {
+    let set = VolumeSet::load(json)?;
+    let dir = volumes_dir(json);
+    let rep: RepairReport = match repair_mode {
+        Repair::No => RepairReport::default(),
+        Repair::Beside => repair(json, None)?,
+        Repair::Into(d) => repair(json, Some(d))?,
+    };
+    let overrides: HashMap<String, PathBuf> = rep.overrides();
+    let fmt = set.format.clone();
+    let mut vr = VolumeReader::new(&dir, set, overrides);
+    let r = BufReader::with_capacity(BUF, &mut vr);
+    let res = if fmt == "tar.gz" {
+        read_targz(r, what, checker, sink)
+    } else {
+        read_tar(r, what, checker, sink).map(|_| ())
+    };
+    if let Err(e) = res {
+        // Damage is reported by volume, not by the entry it broke.
+        if let Some(ve) = vr.drain_current() {
+            return Err(ve);
+        }
+        return Err(e);
+    }
+    let vm = checker.seal()?;
+    if vm.sha256 != vr.set().manifest_sha256 {
+        return Err(Error::bundle(
+            json.display().to_string(),
+            format!(
+                "names manifest sha256 {}, but the volumes carry manifest {}: volumes.json belongs to another bundle (refused)",
+                vr.set().manifest_sha256,
+                vm.sha256
+            ),
+        ));
+    }
+    let repaired = rep
+        .rebuilt
+        .iter()
+        .map(|(name, path)| Repaired {
+            name: name.clone(),
+            path: path.clone(),
+        })
+        .collect();
+    Ok(Carried {
+        format: format!("volumes ({fmt})"),
+        volumes: vr.set().volumes.clone(),
+        repaired,
+    })
 }

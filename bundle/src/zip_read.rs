@@ -16,7 +16,9 @@ use std::path::Path;
 
 use std::sync::Mutex;
 
-use super::checker::{Checker, NullSink, Plan, Sink, io_err};
+use zip::ZipArchive;
+
+use super::checker::{Checker, Done, NullSink, Plan, Sink, io_err};
 use crate::error::{Error, Result};
 
 fn u16_at(b: &[u8], i: usize) -> u16 {
@@ -201,15 +203,36 @@ pub fn verify_zip(
         .map_err(|e| Error::io(path, "stat", e))?
         .len();
     let (cd_off, cd_end) = central_directory_bounds(&mut raw, len, &what)?;
+    let mut z = open_archive(path, &what)?;
+    check_central_records(&mut raw, cd_off, cd_end, z.len(), &what)?;
+    let listed = check_framing(&mut z, &mut raw, cd_off, &what)?;
+    let Some(deferred) = check_entries(&mut z, listed, checker, sink, parallel, &what)? else {
+        return Ok(());
+    };
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    let mut results = hash_deferred(path, deferred, &what)?;
+    results.sort_by_key(|(i, _)| *i);
+    for (_, d) in results {
+        checker.record(d)?;
+    }
+    Ok(())
+}
+
+fn zip_err(what: &str, e: zip::result::ZipError) -> Error {
+    Error::bundle(what, format!("not a valid zip archive: {e} (refused)"))
+}
+
+/// The archive through the zip crate: nothing before the first entry, no
+/// duplicate names, no overlapping entries.
+fn open_archive(path: &Path, what: &str) -> Result<ZipArchive<File>> {
     let file =
         ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
-    let zerr = |e: zip::result::ZipError| {
-        Error::bundle(&what, format!("not a valid zip archive: {e} (refused)"))
-    };
-    let mut z = zip::ZipArchive::new(file).map_err(zerr)?;
+    let mut z = ZipArchive::new(file).map_err(|e| zip_err(what, e))?;
     if z.offset() != 0 {
         return Err(Error::bundle(
-            &what,
+            what,
             format!(
                 "{} bytes before the first entry (prepended data refused)",
                 z.offset()
@@ -218,58 +241,47 @@ pub fn verify_zip(
     }
     if z.has_duplicate_names() {
         return Err(Error::bundle(
-            &what,
+            what,
             "two entries with the same name (duplicate entries refused)",
         ));
     }
-    if z.has_overlapping_files().map_err(zerr)? {
+    if z.has_overlapping_files().map_err(|e| zip_err(what, e))? {
         return Err(Error::bundle(
-            &what,
+            what,
             "entries whose data overlap (refused: zip bomb shape)",
         ));
     }
-    check_central_records(&mut raw, cd_off, cd_end, z.len(), &what)?;
-    // Framing: local headers agree with the central records, back to back.
+    Ok(z)
+}
+
+/// An entry as listed: name, size, whether it is a directory.
+type Listed = (String, u64, bool);
+
+/// What the central directory says of an entry, to compare with its
+/// local header.
+struct Central {
+    name_raw: Vec<u8>,
+    method: u16,
+    crc: u32,
+    csize: u64,
+    size: u64,
+    is_dir: bool,
+    header_start: u64,
+}
+
+/// Framing: local headers agree with the central records, back to back
+/// from byte 0 to the central directory.
+fn check_framing(
+    z: &mut ZipArchive<File>,
+    raw: &mut File,
+    cd_off: u64,
+    what: &str,
+) -> Result<Vec<Listed>> {
     let mut expect_at = 0u64;
     let mut names = Vec::with_capacity(z.len());
     for i in 0..z.len() {
-        let e = z.by_index_raw(i).map_err(zerr)?;
-        let name_raw = e.name_raw().to_vec();
-        let name = String::from_utf8(name_raw.clone())
-            .map_err(|_| Error::bundle(&what, format!("entry {i}: name is not UTF-8 (refused)")))?;
-        let here = format!(
-            "entry \"{}\"",
-            ferry_manifests::error::escape_untrusted(&name)
-        );
-        if e.encrypted() {
-            return Err(Error::bundle(&here, "encrypted (refused)"));
-        }
-        if e.is_symlink() {
-            return Err(Error::bundle(
-                &here,
-                "a symbolic link (refused: no links in a bundle)",
-            ));
-        }
-        if e.unix_mode().is_some_and(|m| {
-            let t = m & 0o170_000;
-            t != 0 && t != 0o100_000 && t != 0o040_000
-        }) {
-            return Err(Error::bundle(
-                &here,
-                "not a regular file or directory (refused)",
-            ));
-        }
-        let method = match e.compression() {
-            zip::CompressionMethod::Stored => 0u16,
-            zip::CompressionMethod::Deflated => 8u16,
-            other => {
-                return Err(Error::bundle(
-                    &here,
-                    format!("compression {other:?} not accepted (stored or deflate only)"),
-                ));
-            }
-        };
-        let hs = e.header_start();
+        let (name, here, c) = central_entry(z, i, what)?;
+        let hs = c.header_start;
         if hs != expect_at {
             return Err(Error::bundle(
                 &here,
@@ -278,88 +290,168 @@ pub fn verify_zip(
                 ),
             ));
         }
-        let (csize, usize_, crc, is_dir) = (e.compressed_size(), e.size(), e.crc32(), e.is_dir());
-        drop(e);
-        let mut lh = [0u8; 30];
-        read_at(&mut raw, hs, &mut lh, &what)?;
-        let n_len = u64::from(u16_at(&lh, 26));
-        let x_len = u64::from(u16_at(&lh, 28));
-        let mut lname = vec![0u8; usize::from(u16_at(&lh, 26))];
-        read_at(&mut raw, hs + 30, &mut lname, &what)?;
-        let flags = u16_at(&lh, 6);
-        let mismatch = |f: &str| {
-            Error::bundle(
-                &here,
-                format!("local header and central directory disagree on the {f} (refused)"),
-            )
-        };
-        if u32_at(&lh, 0) != 0x0403_4b50 {
-            return Err(Error::bundle(
-                &here,
-                "no local header where the central directory points (refused)",
-            ));
-        }
-        if lname != name_raw {
-            return Err(mismatch("name"));
-        }
-        if u16_at(&lh, 8) != method {
-            return Err(mismatch("compression method"));
-        }
-        if flags & 0x0008 != 0 || flags & 0x0001 != 0 {
-            return Err(Error::bundle(
-                &here,
-                "data descriptor or encryption flag set (refused)",
-            ));
-        }
-        if u32_at(&lh, 14) != crc {
-            return Err(mismatch("CRC-32"));
-        }
-        let (lc, lu) = (u32_at(&lh, 18), u32_at(&lh, 22));
-        if (lc != 0xFFFF_FFFF && u64::from(lc) != csize)
-            || (lu != 0xFFFF_FFFF && u64::from(lu) != usize_)
-        {
-            return Err(mismatch("sizes"));
-        }
-        if method == 0 && csize != usize_ {
-            return Err(mismatch("sizes of a stored entry"));
-        }
-        let mut lextra = vec![0u8; usize::from(u16_at(&lh, 28))];
-        read_at(&mut raw, hs + 30 + n_len, &mut lextra, &what)?;
-        if !only_zip64_extra(&lextra) {
-            return Err(Error::bundle(
-                &here,
-                "an extra field in the local header other than zip64 sizes (refused: hidden data)",
-            ));
-        }
-        // Its bytes would be covered by no digest (as in the tar reader).
-        if is_dir && (csize != 0 || usize_ != 0) {
-            return Err(Error::bundle(
-                &here,
-                "a directory entry with data (refused: hidden data)",
-            ));
-        }
-        expect_at = hs + 30 + n_len + x_len + csize;
-        names.push((name, usize_, is_dir));
+        expect_at = check_local_header(raw, &c, &here, what)?;
+        names.push((name, c.size, c.is_dir));
     }
     if expect_at != cd_off {
         return Err(Error::bundle(
-            &what,
+            what,
             format!(
                 "the central directory starts at byte {cd_off}, not right after the last entry ({expect_at}): hidden data refused"
             ),
         ));
     }
-    let mut deferred: Vec<(usize, String, Plan)> = Vec::new();
-    for (i, (name, size, is_dir)) in names.into_iter().enumerate() {
+    Ok(names)
+}
+
+/// Entry `i` of the central directory: a UTF-8 name, not encrypted, not a
+/// link or special file, stored or deflated. Returns its name, how errors
+/// name it, and its record.
+fn central_entry(
+    z: &mut ZipArchive<File>,
+    i: usize,
+    what: &str,
+) -> Result<(String, String, Central)> {
+    let e = z.by_index_raw(i).map_err(|e| zip_err(what, e))?;
+    let name_raw = e.name_raw().to_vec();
+    let name = String::from_utf8(name_raw.clone())
+        .map_err(|_| Error::bundle(what, format!("entry {i}: name is not UTF-8 (refused)")))?;
+    let here = format!(
+        "entry \"{}\"",
+        ferry_manifests::error::escape_untrusted(&name)
+    );
+    if e.encrypted() {
+        return Err(Error::bundle(&here, "encrypted (refused)"));
+    }
+    if e.is_symlink() {
+        return Err(Error::bundle(
+            &here,
+            "a symbolic link (refused: no links in a bundle)",
+        ));
+    }
+    if e.unix_mode().is_some_and(|m| {
+        let t = m & 0o170_000;
+        t != 0 && t != 0o100_000 && t != 0o040_000
+    }) {
+        return Err(Error::bundle(
+            &here,
+            "not a regular file or directory (refused)",
+        ));
+    }
+    let method = match e.compression() {
+        zip::CompressionMethod::Stored => 0u16,
+        zip::CompressionMethod::Deflated => 8u16,
+        other => {
+            return Err(Error::bundle(
+                &here,
+                format!("compression {other:?} not accepted (stored or deflate only)"),
+            ));
+        }
+    };
+    let c = Central {
+        name_raw,
+        method,
+        crc: e.crc32(),
+        csize: e.compressed_size(),
+        size: e.size(),
+        is_dir: e.is_dir(),
+        header_start: e.header_start(),
+    };
+    Ok((name, here, c))
+}
+
+/// The local header at `c.header_start` agrees with the central record
+/// (name, method, flags, CRC, sizes) and carries nothing else. Returns
+/// where the entry's data ends.
+fn check_local_header(raw: &mut File, c: &Central, here: &str, what: &str) -> Result<u64> {
+    let hs = c.header_start;
+    let mut lh = [0u8; 30];
+    read_at(raw, hs, &mut lh, what)?;
+    let n_len = u64::from(u16_at(&lh, 26));
+    let x_len = u64::from(u16_at(&lh, 28));
+    let mut lname = vec![0u8; usize::from(u16_at(&lh, 26))];
+    read_at(raw, hs + 30, &mut lname, what)?;
+    let flags = u16_at(&lh, 6);
+    let mismatch = |f: &str| {
+        Error::bundle(
+            here,
+            format!("local header and central directory disagree on the {f} (refused)"),
+        )
+    };
+    if u32_at(&lh, 0) != 0x0403_4b50 {
+        return Err(Error::bundle(
+            here,
+            "no local header where the central directory points (refused)",
+        ));
+    }
+    if lname != c.name_raw {
+        return Err(mismatch("name"));
+    }
+    if u16_at(&lh, 8) != c.method {
+        return Err(mismatch("compression method"));
+    }
+    if flags & 0x0008 != 0 || flags & 0x0001 != 0 {
+        return Err(Error::bundle(
+            here,
+            "data descriptor or encryption flag set (refused)",
+        ));
+    }
+    if u32_at(&lh, 14) != c.crc {
+        return Err(mismatch("CRC-32"));
+    }
+    let (lc, lu) = (u32_at(&lh, 18), u32_at(&lh, 22));
+    if (lc != 0xFFFF_FFFF && u64::from(lc) != c.csize)
+        || (lu != 0xFFFF_FFFF && u64::from(lu) != c.size)
+    {
+        return Err(mismatch("sizes"));
+    }
+    if c.method == 0 && c.csize != c.size {
+        return Err(mismatch("sizes of a stored entry"));
+    }
+    let mut lextra = vec![0u8; usize::from(u16_at(&lh, 28))];
+    read_at(raw, hs + 30 + n_len, &mut lextra, what)?;
+    if !only_zip64_extra(&lextra) {
+        return Err(Error::bundle(
+            here,
+            "an extra field in the local header other than zip64 sizes (refused: hidden data)",
+        ));
+    }
+    // Its bytes would be covered by no digest (as in the tar reader).
+    if c.is_dir && (c.csize != 0 || c.size != 0) {
+        return Err(Error::bundle(
+            here,
+            "a directory entry with data (refused: hidden data)",
+        ));
+    }
+    Ok(hs + 30 + n_len + x_len + c.csize)
+}
+
+/// A large entry checked in order but hashed later: its index, its name,
+/// its plan.
+type DeferredEntry = (usize, String, Plan);
+
+/// The entries in order through the checker; with `parallel`, large ones
+/// are only planned and returned for hashing. `None` when the checker is
+/// done (a manifest-only check) and nothing more is to be read.
+fn check_entries(
+    z: &mut ZipArchive<File>,
+    listed: Vec<Listed>,
+    checker: &mut Checker<'_>,
+    sink: &mut dyn Sink,
+    parallel: bool,
+    what: &str,
+) -> Result<Option<Vec<DeferredEntry>>> {
+    let mut deferred: Vec<DeferredEntry> = Vec::new();
+    for (i, (name, size, is_dir)) in listed.into_iter().enumerate() {
         if checker.is_done() {
-            return Ok(());
+            return Ok(None);
         }
         if is_dir {
             let d = name.strip_suffix('/').unwrap_or(&name);
             checker.directory(d)?;
             continue;
         }
-        let mut e = z.by_index(i).map_err(zerr)?;
+        let mut e = z.by_index(i).map_err(|e| zip_err(what, e))?;
         if parallel && size >= PARALLEL_MIN {
             // Checked now (place, listing, size, signature order), hashed
             // later on two threads.
@@ -371,40 +463,27 @@ pub fn verify_zip(
             checker.file(&name, size, &mut e, sink)?;
         }
         if checker.is_done() {
-            return Ok(());
+            return Ok(None);
         }
         at_entry_end(&mut e, &name)?;
     }
-    if deferred.is_empty() {
-        return Ok(());
-    }
+    Ok(Some(deferred))
+}
+
+/// Hashes the deferred entries on two threads, each with its own handle
+/// on the archive; the first error stops both.
+fn hash_deferred(
+    path: &Path,
+    deferred: Vec<DeferredEntry>,
+    what: &str,
+) -> Result<Vec<(usize, Done)>> {
     let queue = Mutex::new(deferred.into_iter());
     let results = Mutex::new(Vec::new());
     let first_err: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|sc| {
         for _ in 0..2 {
             sc.spawn(|| {
-                let run = || -> Result<()> {
-                    let f = ferry_manifests::input::open_regular(path)
-                        .map_err(|e| Error::io(path, "open", e))?;
-                    let mut z = zip::ZipArchive::new(f).map_err(zerr)?;
-                    loop {
-                        if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
-                            return Ok(());
-                        }
-                        let next = queue.lock().ok().and_then(|mut q| q.next());
-                        let Some((i, name, plan)) = next else {
-                            return Ok(());
-                        };
-                        let mut e = z.by_index(i).map_err(zerr)?;
-                        let done = plan.run(&mut e, &mut NullSink)?;
-                        at_entry_end(&mut e, &name)?;
-                        if let Ok(mut r) = results.lock() {
-                            r.push((i, done));
-                        }
-                    }
-                };
-                if let Err(e) = run()
+                if let Err(e) = hash_queue(path, what, &queue, &results, &first_err)
                     && let Ok(mut fe) = first_err.lock()
                     && fe.is_none()
                 {
@@ -416,10 +495,33 @@ pub fn verify_zip(
     if let Some(e) = first_err.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut results = results.into_inner().unwrap_or_default();
-    results.sort_by_key(|(i, _)| *i);
-    for (_, d) in results {
-        checker.record(d)?;
+    Ok(results.into_inner().unwrap_or_default())
+}
+
+/// One worker: takes entries from the queue until it is empty or a worker
+/// failed.
+fn hash_queue(
+    path: &Path,
+    what: &str,
+    queue: &Mutex<std::vec::IntoIter<DeferredEntry>>,
+    results: &Mutex<Vec<(usize, Done)>>,
+    first_err: &Mutex<Option<Error>>,
+) -> Result<()> {
+    let f = ferry_manifests::input::open_regular(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut z = ZipArchive::new(f).map_err(|e| zip_err(what, e))?;
+    loop {
+        if first_err.lock().map(|e| e.is_some()).unwrap_or(true) {
+            return Ok(());
+        }
+        let next = queue.lock().ok().and_then(|mut q| q.next());
+        let Some((i, name, plan)) = next else {
+            return Ok(());
+        };
+        let mut e = z.by_index(i).map_err(|e| zip_err(what, e))?;
+        let done = plan.run(&mut e, &mut NullSink)?;
+        at_entry_end(&mut e, &name)?;
+        if let Ok(mut r) = results.lock() {
+            r.push((i, done));
+        }
     }
-    Ok(())
 }
