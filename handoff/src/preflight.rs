@@ -29,6 +29,7 @@ use ferry_manifests::time::{Duration, Timestamp};
 use super::{Selector, VerifiedMirror, candidates, join, release};
 use crate::upgrade;
 use ferry_mirror_layout::error::{Error, Result};
+use ferry_mirror_layout::mirror::index::MirrorRelease;
 
 /// Largest license file read.
 const MAX_LICENSE_BYTES: u64 = 64 * 1024;
@@ -119,6 +120,40 @@ pub fn run(
     inputs: &Inputs,
 ) -> Result<Vec<CheckResult>> {
     let (current, target) = (&inputs.current, &inputs.target);
+    let rel = target_release(mirror, sel, current, target)?;
+    let cands = candidates(&mirror.index, sel);
+    let mut out = vec![
+        profile_check(rel, sel, target),
+        yank_check(rel),
+        required_check(&cands, current, target),
+        hop_check(rel, &cands, current, target),
+    ];
+    if let Some((path, max)) = &inputs.backup {
+        out.push(backup_check(path, *max, inputs.now));
+    }
+    if let Some(lic) = &inputs.license {
+        out.push(license_check(
+            lic,
+            policy,
+            sel,
+            inputs.license_min_days,
+            inputs.now,
+        )?);
+    }
+    if let Some(dir) = &inputs.data_dir {
+        out.push(disk_check(dir));
+    }
+    Ok(out)
+}
+
+/// The target's release, refusing a target not newer than the running
+/// version or not on the mirror for the channel.
+fn target_release<'m>(
+    mirror: &'m VerifiedMirror,
+    sel: &Selector,
+    current: &Version,
+    target: &Version,
+) -> Result<&'m MirrorRelease> {
     if target <= current {
         return Err(Error::refused(
             format!("upgrade to {target}"),
@@ -127,7 +162,7 @@ pub fn run(
             ),
         ));
     }
-    let rel = release(&mirror.index, sel, target).ok_or_else(|| {
+    release(&mirror.index, sel, target).ok_or_else(|| {
         let cands = candidates(&mirror.index, sel);
         Error::refused(
             format!("upgrade to {target}"),
@@ -137,17 +172,18 @@ pub fn run(
                 join(cands.iter().map(|c| &c.version))
             ),
         )
-    })?;
-    let mut out = Vec::new();
+    })
+}
 
-    // The installed profile must be the artifact's (SPEC §5 rule 5).
+/// `profile`: the installed profile must be the artifact's (SPEC §5 rule 5).
+fn profile_check(rel: &MirrorRelease, sel: &Selector, target: &Version) -> CheckResult {
     let profiles: Vec<String> = rel
         .artifacts
         .iter()
         .map(|a| a.profile.to_string())
         .collect();
     let ok = super::artifact(rel, sel).is_ok();
-    out.push(CheckResult::new(
+    CheckResult::new(
         "profile",
         ok,
         if ok {
@@ -163,9 +199,12 @@ pub fn run(
             )
         },
         format!("one artifact for the installed profile {}", sel.profile),
-    ));
+    )
+}
 
-    out.push(CheckResult::new(
+/// `not-yanked`: the vendor has not withdrawn the target.
+fn yank_check(rel: &MirrorRelease) -> CheckResult {
+    CheckResult::new(
         "not-yanked",
         rel.yanked.is_none(),
         rel.yanked.as_ref().map_or_else(
@@ -173,15 +212,22 @@ pub fn run(
             |y| format!("yanked by the vendor: {}", y.reason),
         ),
         "not yanked",
-    ));
+    )
+}
 
-    let cands = candidates(&mirror.index, sel);
+/// `required-releases`: no required (unyanked) release between the
+/// running version and the target is skipped.
+fn required_check(
+    cands: &[upgrade::Candidate],
+    current: &Version,
+    target: &Version,
+) -> CheckResult {
     let skipped: Vec<&Version> = cands
         .iter()
         .filter(|c| c.required && !c.yanked && &c.version > current && &c.version < target)
         .map(|c| &c.version)
         .collect();
-    out.push(CheckResult::new(
+    CheckResult::new(
         "required-releases",
         skipped.is_empty(),
         if skipped.is_empty() {
@@ -194,8 +240,18 @@ pub fn run(
             )
         },
         "no required release skipped",
-    ));
+    )
+}
 
+/// `supported-hop`: the target accepts an upgrade from the running
+/// version; when not, the measured value names the hops that work and the
+/// path.
+fn hop_check(
+    rel: &MirrorRelease,
+    cands: &[upgrade::Candidate],
+    current: &Version,
+    target: &Version,
+) -> CheckResult {
     let range = rel
         .supported_from
         .clone()
@@ -226,33 +282,16 @@ pub fn run(
                 join(working.iter())
             ));
         }
-        if let Ok(path) = upgrade::plan(current, target, &cands) {
+        if let Ok(path) = upgrade::plan(current, target, cands) {
             measured.push_str(&format!("; the path is {}", join(path.iter())));
         }
     }
-    out.push(CheckResult::new(
+    CheckResult::new(
         "supported-hop",
         hop_ok,
         measured,
         format!("the running version {current} in the target's supported range"),
-    ));
-
-    if let Some((path, max)) = &inputs.backup {
-        out.push(backup_check(path, *max, inputs.now));
-    }
-    if let Some(lic) = &inputs.license {
-        out.push(license_check(
-            lic,
-            policy,
-            sel,
-            inputs.license_min_days,
-            inputs.now,
-        )?);
-    }
-    if let Some(dir) = &inputs.data_dir {
-        out.push(disk_check(dir));
-    }
-    Ok(out)
+    )
 }
 
 /// The failed checks as one refusal (exit 1), naming each and its measured

@@ -107,29 +107,86 @@ impl HealthProbe for Probe {
     }
 }
 
-#[test]
-fn check_plan_preflight_install_and_rollback() {
+/// The mirror of [`mirror`] in a temp folder, read and verified, followed
+/// on `stable` with the `no-training` profile.
+struct Site {
+    tmp: tempfile::TempDir,
+    policy: TrustPolicy,
+    source: DirSource,
+    mirror: VerifiedMirror,
+    sel: Selector,
+    now: Timestamp,
+}
+
+fn site() -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mirror");
     mirror(&root);
     let policy = policy(tmp.path());
     let source = DirSource::new(&root);
     let now = Timestamp::now();
-    let m = load(&source, &policy, now).unwrap();
+    let mirror = load(&source, &policy, now).unwrap();
     let sel = Selector::new("stable", "no-training", None).unwrap();
-    let v = |s: &str| Version::parse(s).unwrap();
+    Site {
+        tmp,
+        policy,
+        source,
+        mirror,
+        sel,
+        now,
+    }
+}
 
-    let r = check(&m, &policy, &sel, &v("1.5.0")).unwrap();
+impl Site {
+    fn plan(&self, current: &str, target: &str) -> install::Planned {
+        let inputs = Inputs {
+            current: v(current),
+            target: v(target),
+            backup: None,
+            license: None,
+            license_min_days: 30,
+            data_dir: None,
+            now: self.now,
+        };
+        install::prepare(&self.mirror, &self.policy, &self.sel, &inputs).unwrap()
+    }
+
+    fn install(
+        &self,
+        healthy: bool,
+        planned: &install::Planned,
+        actions: &Actions,
+    ) -> ferry_mirror_layout::Result<install::Outcome> {
+        let ctx = install::InstallContext {
+            source: &self.source,
+            probe: &Probe(healthy),
+            mirror: &self.mirror,
+            policy: &self.policy,
+            sel: &self.sel,
+        };
+        install::install(&ctx, planned, actions, self.now, &|_| {})
+    }
+}
+
+fn v(s: &str) -> Version {
+    Version::parse(s).unwrap()
+}
+
+#[test]
+fn check_plans_the_path_and_refuses_unpinned_profiles() {
+    let site = site();
+    let (m, policy, sel) = (&site.mirror, &site.policy, &site.sel);
+    let r = check(m, policy, sel, &v("1.5.0")).unwrap();
     assert_eq!(
         (r.path.clone(), r.status),
         (vec![v("2.0.0"), v("3.2.1")], Status::Security)
     );
     assert_eq!(
-        check(&m, &policy, &sel, &v("2.4.0")).unwrap().status,
+        check(m, policy, sel, &v("2.4.0")).unwrap().status,
         Status::Update
     );
     assert_eq!(
-        check(&m, &policy, &sel, &v("3.2.1"))
+        check(m, policy, sel, &v("3.2.1"))
             .unwrap()
             .status
             .exit_code(),
@@ -137,17 +194,21 @@ fn check_plan_preflight_install_and_rollback() {
     );
     // A pinned profile is refused.
     let other = Selector::new("stable", "default", None).unwrap();
-    assert!(check(&m, &policy, &sel, &v("2.4.0")).is_ok());
+    assert!(check(m, policy, sel, &v("2.4.0")).is_ok());
     assert!(
-        check(&m, &policy, &other, &v("2.4.0"))
+        check(m, policy, &other, &v("2.4.0"))
             .unwrap_err()
             .to_string()
             .contains("pinned")
     );
+}
 
-    let to = tmp.path().join("to");
+#[test]
+fn install_refuses_a_failed_preflight_then_rolls_back_then_installs() {
+    let site = site();
+    let to = site.tmp.path().join("to");
     std::fs::create_dir(&to).unwrap();
-    let ran = tmp.path().join("ran");
+    let ran = site.tmp.path().join("ran");
     let actions = Actions {
         to: to.clone(),
         exec: Some(format!("cp \"$FERRY_ARTIFACT\" '{}'", ran.display())),
@@ -156,63 +217,21 @@ fn check_plan_preflight_install_and_rollback() {
         rollback: Some("exit 0".into()),
         ..Actions::default()
     };
-    let inputs = |cur: &str, target: &str| Inputs {
-        current: v(cur),
-        target: v(target),
-        backup: None,
-        license: None,
-        license_min_days: 30,
-        data_dir: None,
-        now,
-    };
     // Skipping the required 2.0.0: refused, nothing runs.
-    let planned = install::prepare(&m, &policy, &sel, &inputs("1.5.0", "3.2.1")).unwrap();
-    let e = install::install(
-        &source,
-        &Probe(true),
-        &m,
-        &policy,
-        &sel,
-        &planned,
-        &actions,
-        now,
-        &|_| {},
-    )
-    .unwrap_err();
+    let planned = site.plan("1.5.0", "3.2.1");
+    let e = site.install(true, &planned, &actions).unwrap_err();
     assert!(e.to_string().contains("required-releases"), "{e}");
     assert!(!ran.exists() && std::fs::read_dir(&to).unwrap().count() == 0);
     // A good hop whose health check fails: handed over, rolled back.
-    let planned = install::prepare(&m, &policy, &sel, &inputs("2.4.0", "3.2.1")).unwrap();
-    let out = install::install(
-        &source,
-        &Probe(false),
-        &m,
-        &policy,
-        &sel,
-        &planned,
-        &actions,
-        now,
-        &|_| {},
-    )
-    .unwrap();
+    let planned = site.plan("2.4.0", "3.2.1");
+    let out = site.install(false, &planned, &actions).unwrap();
     assert!(out.failed());
     assert_eq!(out.record.status, "rolled-back");
     assert_eq!(
         std::fs::read(&ran).unwrap(),
         std::fs::read(&out.delivered.file).unwrap()
     );
-    let ok = install::install(
-        &source,
-        &Probe(true),
-        &m,
-        &policy,
-        &sel,
-        &planned,
-        &actions,
-        now,
-        &|_| {},
-    )
-    .unwrap();
+    let ok = site.install(true, &planned, &actions).unwrap();
     assert_eq!(
         (ok.record.status.as_str(), ok.failed()),
         ("installed", false)

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::{Printer, UsageError, VerifyError};
-use ferry_handoff_core::install::{self as lib, Actions, Planned};
+use ferry_handoff_core::install::{self as lib, Actions, Outcome, Planned};
 use ferry_handoff_core::preflight::{self, Inputs, LicenseInput};
+use ferry_manifests::name::Name;
 use ferry_manifests::time::{Duration, Timestamp};
 use semver::Version;
 
@@ -92,20 +93,7 @@ impl InstallArgs {
             .into());
         }
         let l = self.mirror.load(now)?;
-        let inputs = Inputs {
-            current: self.mirror.current.clone(),
-            target: self.version.clone(),
-            backup: self.backup.clone().map(|b| (b, self.backup_max_age)),
-            license: match (&self.license, self.license_expires) {
-                (Some(f), _) => Some(LicenseInput::File(f.clone())),
-                (None, Some(t)) => Some(LicenseInput::Expires(t)),
-                (None, None) => None,
-            },
-            license_min_days: self.license_min_days,
-            data_dir: self.data_dir.clone(),
-            now,
-        };
-        let planned = lib::prepare(&l.mirror, &l.policy, &l.sel, &inputs)?;
+        let planned = lib::prepare(&l.mirror, &l.policy, &l.sel, &self.inputs(now))?;
         if mode == Mode::Preflight || self.dry_run {
             print_plan(printer, &planned, self.dry_run);
             return match planned.failure() {
@@ -123,73 +111,102 @@ impl InstallArgs {
             }
             return Err(e.into());
         }
-        let actions = Actions {
+        let probe = l.probe()?;
+        let ctx = lib::InstallContext {
+            source: l.source.as_dyn(),
+            probe: probe.get(),
+            mirror: &l.mirror,
+            policy: &l.policy,
+            sel: &l.sel,
+        };
+        let outcome = lib::install(&ctx, &planned, &self.actions(), now, &|s| printer.info(s))?;
+        report(printer, &l.policy.product, &outcome)
+    }
+
+    /// What the pre-flight checks look at.
+    fn inputs(&self, now: Timestamp) -> Inputs {
+        Inputs {
+            current: self.mirror.current.clone(),
+            target: self.version.clone(),
+            backup: self.backup.clone().map(|b| (b, self.backup_max_age)),
+            license: match (&self.license, self.license_expires) {
+                (Some(f), _) => Some(LicenseInput::File(f.clone())),
+                (None, Some(t)) => Some(LicenseInput::Expires(t)),
+                (None, None) => None,
+            },
+            license_min_days: self.license_min_days,
+            data_dir: self.data_dir.clone(),
+            now,
+        }
+    }
+
+    /// What the hand-off does after the checks.
+    fn actions(&self) -> Actions {
+        Actions {
             to: self.to.clone(),
             exec: self.exec.clone(),
             health_urls: self.health_url.clone(),
             health_cmd: self.health_cmd.clone(),
             health_timeout: std::time::Duration::from_secs(self.health_timeout.seconds()),
             rollback: self.rollback.clone(),
-        };
-        let probe = l.probe()?;
-        let outcome = lib::install(
-            l.source.as_dyn(),
-            probe.get(),
-            &l.mirror,
-            &l.policy,
-            &l.sel,
-            &planned,
-            &actions,
-            now,
-            &|s| printer.info(s),
-        )?;
-        let r = &outcome.record;
-        printer.json(&serde_json::json!({
-            "type": "install",
-            "record": outcome.record_path,
-            "handoff": r,
-        }));
-        printer.line(&format!(
-            "{} {} ({}) handed over: {}; status {}; record {}",
-            l.policy.product,
-            r.target,
-            r.artifact.sha256,
-            r.artifact.file,
-            r.status,
-            outcome.record_path.display()
-        ));
-        if let Some(step) = &r.failed_step {
-            let rollback = r.rollback.as_ref().map_or_else(
-                || "no --rollback was given".to_string(),
-                |rb| {
-                    format!(
-                        "the rollback {} ({})",
-                        if rb.exit_code == Some(0) {
-                            "succeeded"
-                        } else {
-                            "FAILED"
-                        },
-                        lib::describe(rb)
-                    )
-                },
-            );
-            let what = match (step.as_str(), &r.installer) {
-                ("installer", Some(i)) => format!("the installer failed ({})", lib::describe(i)),
-                _ => format!(
-                    "{step} failed ({})",
-                    r.health.last().map_or("", |h| h.detail.as_str())
-                ),
-            };
-            return Err(VerifyError(format!(
-                "install of {} {}: {what}; {rollback}; see {}",
-                l.policy.product,
-                r.target,
-                outcome.record_path.display()
-            ))
-            .into());
         }
-        Ok(0)
     }
+}
+
+/// Prints how the hand-off ended; a failed step after it is an error
+/// (exit 1) saying what failed and how the rollback went.
+fn report(printer: Printer, product: &Name, outcome: &Outcome) -> Result<u8> {
+    let r = &outcome.record;
+    printer.json(&serde_json::json!({
+        "type": "install",
+        "record": outcome.record_path,
+        "handoff": r,
+    }));
+    printer.line(&format!(
+        "{} {} ({}) handed over: {}; status {}; record {}",
+        product,
+        r.target,
+        r.artifact.sha256,
+        r.artifact.file,
+        r.status,
+        outcome.record_path.display()
+    ));
+    if let Some(step) = &r.failed_step {
+        return Err(VerifyError(failure_message(product, outcome, step)).into());
+    }
+    Ok(0)
+}
+
+/// `install of PRODUCT VERSION: WHAT failed (…); the rollback …; see RECORD`.
+fn failure_message(product: &Name, outcome: &Outcome, step: &str) -> String {
+    let r = &outcome.record;
+    let rollback = r.rollback.as_ref().map_or_else(
+        || "no --rollback was given".to_string(),
+        |rb| {
+            format!(
+                "the rollback {} ({})",
+                if rb.exit_code == Some(0) {
+                    "succeeded"
+                } else {
+                    "FAILED"
+                },
+                lib::describe(rb)
+            )
+        },
+    );
+    let what = match (step, &r.installer) {
+        ("installer", Some(i)) => format!("the installer failed ({})", lib::describe(i)),
+        _ => format!(
+            "{step} failed ({})",
+            r.health.last().map_or("", |h| h.detail.as_str())
+        ),
+    };
+    format!(
+        "install of {} {}: {what}; {rollback}; see {}",
+        product,
+        r.target,
+        outcome.record_path.display()
+    )
 }
 
 fn check_line(c: &preflight::CheckResult) -> String {

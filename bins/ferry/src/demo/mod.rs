@@ -254,17 +254,16 @@ impl Demo {
         };
         let probe = ferry_net::mirror_client::HttpClient::new(&client)?;
         let printer = self.printer;
-        let outcome = install::install(
-            &source,
-            &probe,
-            &verified,
-            &policy,
-            &sel,
-            &planned,
-            &actions,
-            now,
-            &|line| printer.info(&format!("   {line}")),
-        )?;
+        let ctx = install::InstallContext {
+            source: &source,
+            probe: &probe,
+            mirror: &verified,
+            policy: &policy,
+            sel: &sel,
+        };
+        let outcome = install::install(&ctx, &planned, &actions, now, &|line| {
+            printer.info(&format!("   {line}"))
+        })?;
         if outcome.failed() {
             bail!(
                 "the demo's sample installer failed; see {}",
