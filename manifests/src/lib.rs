@@ -36,6 +36,7 @@ pub mod prehash;
 pub mod redact;
 pub mod release;
 pub mod sigstore;
+pub mod spot;
 pub mod time;
 pub mod vendor;
 pub mod volumes;

@@ -13,7 +13,6 @@ use ferry_cli::{Printer, report_error};
 mod audit_log;
 mod bundle;
 mod file;
-mod file_inputs;
 mod manifest;
 mod output;
 mod report;

@@ -98,6 +98,25 @@ impl DemoArgs {
     }
 }
 
+/// The product host's files the demo writes for the hand-off.
+struct HostFiles {
+    backup: PathBuf,
+    data: PathBuf,
+    license: PathBuf,
+    installer: PathBuf,
+    record: PathBuf,
+    to: PathBuf,
+}
+
+/// The one hop the demo hands over: from `current` to `next`.
+struct Hop<'a> {
+    mirror_url: &'a str,
+    site: &'a std::path::Path,
+    current: semver::Version,
+    next: semver::Version,
+    now: Timestamp,
+}
+
 struct Demo {
     dir: PathBuf,
     printer: Printer,
@@ -125,7 +144,7 @@ impl Demo {
     /// Stage 6: a product host on an old no-training version asks the
     /// served mirror what to do, and hands the next hop to the installer.
     fn stage_handoff(&mut self, mirror_url: &str) -> Result<()> {
-        use ferry_handoff_core::{self as handoff, Selector, install, preflight};
+        use ferry_handoff_core::{self as handoff, Selector};
         self.step("Product operator: a host on 1.4.0 (no-training) asks the mirror what to do");
         let site = self.path("policy/site.toml");
         let policy = ferry_manifests::policy::TrustPolicy::load(&site)?;
@@ -141,6 +160,39 @@ impl Demo {
         let sel = Selector::new("stable", "no-training", Some("linux-amd64"))
             .map_err(anyhow::Error::msg)?;
         let report = handoff::check(&verified, &policy, &sel, &current)?;
+        self.say_check_report(&report, &current);
+
+        let next = report
+            .path
+            .first()
+            .cloned()
+            .context("the demo expects an upgrade path")?;
+        self.step(&format!(
+            "Product operator: pre-flight checks, then hand {next} to the installer"
+        ));
+        let host = self.prepare_host(now)?;
+        let hop = Hop {
+            mirror_url,
+            site: &site,
+            current,
+            next,
+            now,
+        };
+        let ctx = handoff::install::InstallContext {
+            source: &source,
+            probe: &ferry_net::mirror_client::HttpClient::new(&client)?,
+            mirror: &verified,
+            policy: &policy,
+            sel: &sel,
+        };
+        self.hand_over(&ctx, &host, &hop)
+    }
+
+    fn say_check_report(
+        &self,
+        report: &ferry_handoff_core::CheckReport,
+        current: &semver::Version,
+    ) {
         let path: Vec<String> = report.path.iter().map(ToString::to_string).collect();
         self.say(&format!(
             "latest {}; upgrade path {current} -> {}",
@@ -162,15 +214,11 @@ impl Demo {
             report.status,
             report.status.exit_code()
         ));
+    }
 
-        let next = report
-            .path
-            .first()
-            .cloned()
-            .context("the demo expects an upgrade path")?;
-        self.step(&format!(
-            "Product operator: pre-flight checks, then hand {next} to the installer"
-        ));
+    /// The product host's files: a fresh backup, a data folder, a
+    /// vendor-signed license and the sample installer.
+    fn prepare_host(&self, now: Timestamp) -> Result<HostFiles> {
         let host = self.path("host");
         let backup = host.join("backups");
         let data = host.join("data");
@@ -217,25 +265,49 @@ impl Demo {
         )?;
         let to = host.join("incoming");
         std::fs::create_dir_all(&to).with_context(|| format!("create {}", to.display()))?;
+        Ok(HostFiles {
+            backup,
+            data,
+            license,
+            installer,
+            record,
+            to,
+        })
+    }
+
+    /// Pre-flight checks, then the installer, as `ferry-handoff install` runs them.
+    fn hand_over(
+        &self,
+        ctx: &ferry_handoff_core::install::InstallContext<'_>,
+        host: &HostFiles,
+        hop: &Hop<'_>,
+    ) -> Result<()> {
+        use ferry_handoff_core::{install, preflight};
         self.command(&format!(
-            "ferry-handoff install --mirror {mirror_url} --trust {} --current {current} --channel stable --profile no-training --platform linux-amd64 --version {next} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
-            site.display(),
-            to.display(),
-            installer.display(),
-            backup.display(),
-            license.display(),
-            data.display()
+            "ferry-handoff install --mirror {} --trust {} --current {} --channel stable --profile no-training --platform linux-amd64 --version {} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
+            hop.mirror_url,
+            hop.site.display(),
+            hop.current,
+            hop.next,
+            host.to.display(),
+            host.installer.display(),
+            host.backup.display(),
+            host.license.display(),
+            host.data.display()
         ));
         let inputs = preflight::Inputs {
-            current: current.clone(),
-            target: next.clone(),
-            backup: Some((backup, ferry_manifests::time::Duration(24 * 3600))),
-            license: Some(preflight::LicenseInput::File(license)),
+            current: hop.current.clone(),
+            target: hop.next.clone(),
+            backup: Some((
+                host.backup.clone(),
+                ferry_manifests::time::Duration(24 * 3600),
+            )),
+            license: Some(preflight::LicenseInput::File(host.license.clone())),
             license_min_days: 30,
-            data_dir: Some(data),
-            now,
+            data_dir: Some(host.data.clone()),
+            now: hop.now,
         };
-        let planned = install::prepare(&verified, &policy, &sel, &inputs)?;
+        let planned = install::prepare(ctx.mirror, ctx.policy, ctx.sel, &inputs)?;
         for c in &planned.checks {
             self.say(&format!(
                 "{} {}: {}",
@@ -245,23 +317,15 @@ impl Demo {
             ));
         }
         let actions = install::Actions {
-            to,
-            exec: Some(format!("sh {}", installer.display())),
+            to: host.to.clone(),
+            exec: Some(format!("sh {}", host.installer.display())),
             health_urls: Vec::new(),
             health_cmd: None,
             health_timeout: std::time::Duration::from_secs(30),
             rollback: None,
         };
-        let probe = ferry_net::mirror_client::HttpClient::new(&client)?;
         let printer = self.printer;
-        let ctx = install::InstallContext {
-            source: &source,
-            probe: &probe,
-            mirror: &verified,
-            policy: &policy,
-            sel: &sel,
-        };
-        let outcome = install::install(&ctx, &planned, &actions, now, &|line| {
+        let outcome = install::install(ctx, &planned, &actions, hop.now, &|line| {
             printer.info(&format!("   {line}"))
         })?;
         if outcome.failed() {
@@ -274,8 +338,8 @@ impl Demo {
             "handed over, verified: {}",
             outcome.record_path.display()
         ));
-        let received = std::fs::read_to_string(&record)
-            .with_context(|| format!("read {}", record.display()))?;
+        let received = std::fs::read_to_string(&host.record)
+            .with_context(|| format!("read {}", host.record.display()))?;
         for line in received.lines() {
             self.say(&format!("installer received {line}"));
         }
