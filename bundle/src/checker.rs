@@ -2,6 +2,7 @@
 //! first, which entries are allowed, and the per-file checks (size, SHA-256,
 //! vendor signatures) done while the bytes stream by.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
@@ -15,6 +16,7 @@ use ferry_manifests::minisig::{MAX_SIGNATURE_BYTES, OfferedSignature};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::release::SigKind;
+use ferry_manifests::trust::{self, Collector};
 use serde::Serialize;
 
 use super::deferred::{Deferred, Hashed};
@@ -94,11 +96,19 @@ pub struct Outcome {
     pub files: Vec<FileResult>,
     /// Notes that are not failures (ignored signatures, unchecked kinds).
     pub findings: Vec<String>,
+    /// Trust-chain versions the bundle carried that were applied, oldest
+    /// first (SPEC §3.11); empty when it carried none new.
+    pub trust_applied: Vec<u64>,
+    /// The effective policy the bundle was checked with: the caller's,
+    /// with the bundle's chain applied.
+    pub policy: TrustPolicy,
 }
 
 /// The state machine every carrier drives, entry by entry.
 pub struct Checker<'p> {
-    policy: &'p TrustPolicy,
+    policy: Cow<'p, TrustPolicy>,
+    trust: Collector,
+    trust_applied: Vec<u64>,
     opts: VerifyOptions,
     stage: Stage,
     manifest_bytes: Vec<u8>,
@@ -140,9 +150,19 @@ impl<'p> Checker<'p> {
     ///
     /// # Errors
     /// See [`Checker::seal`].
-    pub fn into_manifest(mut self) -> Result<VerifiedManifest> {
+    pub fn into_manifest(self) -> Result<VerifiedManifest> {
+        Ok(self.into_parts()?.0)
+    }
+
+    /// The verified manifest and the effective policy (the bundle's trust
+    /// chain applied).
+    ///
+    /// # Errors
+    /// See [`Checker::seal`].
+    pub fn into_parts(mut self) -> Result<(VerifiedManifest, TrustPolicy)> {
         self.seal()?;
-        Ok(self.verified.take().expect("sealed"))
+        let vm = self.verified.take().expect("sealed");
+        Ok((vm, self.policy.into_owned()))
     }
 
     /// A fresh check. The policy must have `[transfer]` and `[vendor]`.
@@ -157,7 +177,9 @@ impl<'p> Checker<'p> {
 
     fn build(policy: &'p TrustPolicy, opts: VerifyOptions) -> Self {
         Checker {
-            policy,
+            policy: Cow::Borrowed(policy),
+            trust: Collector::default(),
+            trust_applied: Vec::new(),
             opts,
             stage: Stage::Start,
             manifest_bytes: Vec::new(),
@@ -192,8 +214,8 @@ impl<'p> Checker<'p> {
         let p = bundle_path(name)?;
         let s = p.as_str().to_string();
         let ok = match self.stage {
-            Stage::Start => s == "ferry",
-            Stage::Signatures if s == "ferry" || s == SIGNATURES_DIR => true,
+            Stage::Start => s == "ferry" || is_trust_dir(&s),
+            Stage::Signatures if s == "ferry" || s == SIGNATURES_DIR || is_trust_dir(&s) => true,
             _ => {
                 self.seal()?;
                 if self.manifest_only {
@@ -287,6 +309,9 @@ impl<'p> Checker<'p> {
     /// of them (read whole: they are small).
     fn before_files(&mut self, p: &BundlePath, size: u64, reader: &mut dyn Read) -> Result<bool> {
         let s = p.as_str();
+        if let Some(rel) = s.strip_prefix(TRUST_PREFIX) {
+            return self.trust_file(s, rel, size, reader);
+        }
         match self.stage {
             // GNU tar sorts `ferry/SHA256SUMS` before `ferry/manifest.json`
             // (byte order): the one file taken before the manifest, held
@@ -329,6 +354,24 @@ impl<'p> Checker<'p> {
             }
             Stage::Signatures | Stage::Files => Ok(false),
         }
+    }
+
+    /// A trust-chain file (`ferry/trust/…`): before the manifest's files,
+    /// held in memory (small) and applied when the manifest is sealed.
+    fn trust_file(&mut self, s: &str, rel: &str, size: u64, reader: &mut dyn Read) -> Result<bool> {
+        if self.stage == Stage::Files {
+            return Err(Error::bundle(
+                s,
+                "trust-chain files must come before the manifest's files (refused)",
+            ));
+        }
+        check_small(s, size, trust::MAX_TRUST_BYTES)?;
+        if !self.seen.insert(s.to_string()) {
+            return Err(Error::bundle(s, "listed twice (duplicate entry)"));
+        }
+        let bytes = read_exact_small(reader, size, s)?;
+        self.trust.add(rel, s, bytes)?;
+        Ok(true)
     }
 
     /// After the manifest: the entry must be listed, once, with its size.
@@ -433,8 +476,9 @@ impl<'p> Checker<'p> {
             ));
         }
         if self.verified.is_none() {
+            self.apply_trust()?;
             let bytes = std::mem::take(&mut self.manifest_bytes);
-            let vm = verify_manifest(self.policy, &self.opts, bytes, &self.sigs)?;
+            let vm = verify_manifest(&self.policy, &self.opts, bytes, &self.sigs)?;
             for (name, why) in &vm.signers.ignored {
                 self.findings.push(format!("{name}: ignored ({why})"));
             }
@@ -452,6 +496,29 @@ impl<'p> Checker<'p> {
             }
         }
         Ok(self.verified.as_ref().expect("just set"))
+    }
+
+    /// The chain the bundle carried, applied over the policy before the
+    /// manifest's signatures are counted (SPEC §3.11): a manifest signed
+    /// by new keys verifies at a site that learns them from this bundle,
+    /// and keys it drops count nowhere.
+    fn apply_trust(&mut self) -> Result<()> {
+        if self.trust.is_empty() {
+            return Ok(());
+        }
+        let candidates = std::mem::take(&mut self.trust).finish()?;
+        let out = trust::apply(&self.policy, candidates, self.opts.now)?;
+        for v in &out.applied {
+            self.findings.push(format!(
+                "trust chain version {v} applied (carried by the bundle)"
+            ));
+        }
+        self.trust_applied = out.applied;
+        self.policy = Cow::Owned(out.policy);
+        self.allowed_dirs.insert(trust::BUNDLE_DIR.into());
+        self.allowed_dirs
+            .insert(format!("{}/sigstore", trust::BUNDLE_DIR));
+        Ok(())
     }
 
     /// `ferry/SHA256SUMS` that came before the manifest: now checked
@@ -514,6 +581,8 @@ impl<'p> Checker<'p> {
             manifest: vm,
             files: self.files,
             findings: self.findings,
+            trust_applied: self.trust_applied,
+            policy: self.policy.into_owned(),
         })
     }
 }
@@ -528,6 +597,12 @@ fn check_small(what: &str, size: u64, limit: u64) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+const TRUST_PREFIX: &str = "ferry/trust/";
+
+fn is_trust_dir(s: &str) -> bool {
+    s == trust::BUNDLE_DIR || s == "ferry/trust/sigstore"
 }
 
 fn is_signature(p: &BundlePath) -> bool {

@@ -149,8 +149,7 @@ impl Deferred {
                 }
             }
             Awaited::Sigstore { path } => {
-                if vendor.sigstore_trusted_root.is_some() && !vendor.sigstore_identities.is_empty()
-                {
+                if vendor.sigstore_ready() {
                     let o = ferry_manifests::sigstore::check_vendor_sigstore(
                         vendor, bytes, path, &h.sha256,
                     )?;

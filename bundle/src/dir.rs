@@ -161,7 +161,13 @@ fn is_signature(rel: &str, sig_prefix: &str) -> bool {
     rel.starts_with(sig_prefix) && rel.ends_with(".minisig")
 }
 
-/// Manifest, then signatures (sorted), as in a tar.
+/// Whether `rel` is a trust-chain file (`ferry/trust/…`).
+fn is_trust_file(rel: &str) -> bool {
+    rel.strip_prefix(ferry_manifests::trust::BUNDLE_DIR)
+        .is_some_and(|r| r.starts_with('/'))
+}
+
+/// Trust chain, manifest, then signatures (sorted), as in a tar.
 fn check_signed_part(
     root: &Path,
     tree: &BTreeMap<String, Seen>,
@@ -173,6 +179,13 @@ fn check_signed_part(
             "missing: a bundle holds ferry/manifest.json (refused)",
         ));
     };
+    // The trust chain first, as in a tar (SPEC §3.11).
+    for (rel, s) in tree {
+        if !s.dir && is_trust_file(rel) {
+            let mut f = open_checked(root, rel, s)?;
+            checker.file(rel, s.len, &mut f, &mut NullSink)?;
+        }
+    }
     let mut f = open_checked(root, MANIFEST_PATH, &m)?;
     checker.file(MANIFEST_PATH, m.len, &mut f, &mut NullSink)?;
     let sig_prefix = format!("{SIGNATURES_DIR}/");
@@ -198,6 +211,7 @@ fn check_listing(
             checker.directory(rel)?;
         } else if rel != MANIFEST_PATH
             && !is_signature(rel, &sig_prefix)
+            && !is_trust_file(rel)
             && vm.manifest.file(rel).is_none()
         {
             return Err(Error::bundle(

@@ -470,8 +470,7 @@ pub(crate) fn plan_upstream(
                     });
                     continue;
                 };
-                if vendor.sigstore_trusted_root.is_some() && !vendor.sigstore_identities.is_empty()
-                {
+                if vendor.sigstore_ready() {
                     plan.sigstore.push((path.as_str().to_string(), bytes));
                     plan.vendor = Some(vendor.clone());
                 } else {

@@ -89,9 +89,19 @@ pub struct Report {
     pub repaired: Vec<Repaired>,
     /// Notes that are not failures, one line each.
     pub findings: Vec<String>,
+    /// The trust chain in force (SPEC §3.11): every applied version, who
+    /// signed it and the keys it added and dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust_chain: Vec<ferry_manifests::trust::VersionSummary>,
+    /// Trust-chain versions this bundle brought and that were applied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trust_applied: Vec<u64>,
     /// The verified manifest (for provenance reports; not serialized).
     #[serde(skip)]
     pub manifest: Option<ferry_manifests::manifest::Manifest>,
+    /// The effective policy (the bundle's chain applied), for the import.
+    #[serde(skip)]
+    pub effective_policy: Option<TrustPolicy>,
 }
 
 impl Report {
@@ -103,6 +113,7 @@ impl Report {
         outcome: Outcome,
     ) -> Self {
         let m = &outcome.manifest;
+        let effective = &outcome.policy;
         Report {
             kind: "bundle-verification",
             schema: RECEIPT_SCHEMA,
@@ -121,7 +132,7 @@ impl Report {
             expires: m.manifest.expires,
             manifest_sha256: m.sha256,
             signers: m.signers.valid.iter().map(ToString::to_string).collect(),
-            threshold: policy.transfer.as_ref().map_or(0, |t| t.threshold),
+            threshold: effective.transfer.as_ref().map_or(0, |t| t.threshold),
             ignored_signatures: m
                 .signers
                 .ignored
@@ -136,6 +147,9 @@ impl Report {
             repaired: Vec::new(),
             findings: outcome.findings,
             manifest: Some(outcome.manifest.manifest.clone()),
+            trust_chain: ferry_manifests::trust::summarize(effective),
+            trust_applied: outcome.trust_applied.clone(),
+            effective_policy: Some(outcome.policy),
         }
     }
 
@@ -149,6 +163,18 @@ impl Report {
                 r.name,
                 r.path.display()
             ));
+        }
+        for v in &self.trust_chain {
+            out.push(format!(
+                "trust chain version {} (sha256 {}): signed by {} (previous root) and {} (own root)",
+                v.version,
+                v.sha256,
+                v.signed_by_previous.join(", "),
+                v.signed_by_own.join(", ")
+            ));
+            for c in &v.changes {
+                out.push(format!("  {c}"));
+            }
         }
         for f in &self.findings {
             out.push(format!("note: {f}"));

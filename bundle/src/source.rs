@@ -42,12 +42,15 @@ pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
     let manifest = Manifest::parse(&bytes)?;
     let manifest_sha256 = Sha256Digest::of(&bytes);
     let sigs = read_signatures(ws)?;
-    let mut items = vec![Item {
+    // The trust chain travels first (SPEC §3.11), so a manifest signed by
+    // keys a new version names verifies where the bundle brings them.
+    let mut items = trust_items(ws)?;
+    items.push(Item {
         path: BundlePath::new(MANIFEST_PATH)?,
         size: bytes.len() as u64,
         source: Source::Bytes(bytes),
         sha256: None,
-    }];
+    });
     let signatures = sigs.len();
     for (name, b) in sigs {
         items.push(Item {
@@ -79,6 +82,38 @@ pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
         items,
         signatures,
     })
+}
+
+/// The workspace's trust chain (`ferry/trust/`, put there by `ferry sign
+/// --trust-chain`), every file of it, in name order.
+fn trust_items(ws: &Path) -> Result<Vec<Item>> {
+    let dir = ws.join(ferry_manifests::trust::BUNDLE_DIR);
+    let mut out = Vec::new();
+    for c in ferry_manifests::trust::read_dir(&dir)? {
+        let docs = std::iter::once((ferry_manifests::trust::doc_name(c.version), c.bytes));
+        let sigs = c.signatures.into_iter().map(|s| {
+            let name = Path::new(&s.name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, s.bytes)
+        });
+        let roots = c.sigstore_root.into_iter().map(|r| {
+            (
+                format!("sigstore/{}.trusted_root.json", c.version),
+                r.as_ref().clone(),
+            )
+        });
+        for (rel, bytes) in docs.chain(sigs).chain(roots) {
+            out.push(Item {
+                path: BundlePath::new(&format!("{}/{rel}", ferry_manifests::trust::BUNDLE_DIR))?,
+                size: bytes.len() as u64,
+                source: Source::Bytes(bytes),
+                sha256: None,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The workspace's manifest signatures (`*.minisig` regular files, never

@@ -208,12 +208,25 @@ pub fn verify_manifest_of(
     policy: &TrustPolicy,
     opts: &VerifyOptions,
 ) -> Result<super::manifest::VerifiedManifest> {
+    Ok(verify_manifest_and_trust(input, policy, opts)?.0)
+}
+
+/// As [`verify_manifest_of`], also returning the effective policy: the
+/// trust chain the bundle carries applied over `policy` (SPEC §3.11).
+///
+/// # Errors
+/// As [`verify_manifest_of`], and whatever the chain's rules refuse.
+pub fn verify_manifest_and_trust(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+) -> Result<(super::manifest::VerifiedManifest, TrustPolicy)> {
     if let Input::Path(p) = input
         && p.is_file()
         && p.extension().is_some_and(|e| e == "json")
         && !p.to_string_lossy().ends_with(".volumes.json")
     {
-        return verify_loose_manifest(p, policy, opts);
+        return Ok((verify_loose_manifest(p, policy, opts)?, policy.clone()));
     }
     let mut checker = Checker::manifest_only(policy, opts.clone())?;
     let what = input.describe();
@@ -244,7 +257,7 @@ pub fn verify_manifest_of(
             }
         },
     }
-    checker.into_manifest()
+    checker.into_parts()
 }
 
 /// A `manifest.json` on its own: the `*.minisig` files of the

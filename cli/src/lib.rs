@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod keyload;
+pub mod trust;
 
 use std::error::Error as StdError;
 
@@ -137,6 +138,11 @@ fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
     while let Some(e) = cur {
         if let Some(e) = e.downcast_ref::<ferry_manifests::Error>() {
             return match e {
+                ferry_manifests::Error::Threshold { what, .. } if what.contains("root keys") => {
+                    Some(
+                        "a trust-chain version counts once the threshold of the previous version's root keys AND of its own have signed (ferry trust sign; ferry trust show lists who did)",
+                    )
+                }
                 ferry_manifests::Error::Threshold { .. } => Some(
                     "ask more holders of trusted org keys to co-sign with `ferry sign`, or check that the policy lists their public keys",
                 ),

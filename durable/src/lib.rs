@@ -12,5 +12,6 @@
 
 pub mod error;
 pub mod fsutil;
+pub mod trust_state;
 
 pub use error::{Error, Result};

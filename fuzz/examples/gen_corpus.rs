@@ -413,6 +413,7 @@ fn documents(out: &Out, tmp: &Path, manifest: &[u8]) {
         advisories: Vec::new(),
     };
     let index = MirrorIndex {
+        trust: Vec::new(),
         schema: ferry_mirror_layout::mirror::index::SCHEMA.into(),
         product: name(PRODUCT),
         channels: vec![name("stable")],

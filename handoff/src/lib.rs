@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod install;
 pub mod memory;
 pub mod preflight;
@@ -145,6 +146,9 @@ pub struct VerifiedMirror {
     pub hints: Hints,
     /// SHA-256 of the index bytes that verified.
     pub index_sha256: Sha256Digest,
+    /// The effective policy: the caller's with the mirror's trust chain
+    /// applied (SPEC §3.11); the index was checked with its mirror keys.
+    pub policy: TrustPolicy,
 }
 
 /// Reads and verifies a mirror's signed index and hint feed: each signature
@@ -161,6 +165,10 @@ pub fn load(
     policy: &TrustPolicy,
     now: Timestamp,
 ) -> Result<VerifiedMirror> {
+    // The mirror's chain first: a rotated mirror key verifies the index
+    // below, and keys the chain drops count nowhere.
+    let candidates = chain::fetch(source, policy)?;
+    let policy = &ferry_manifests::trust::apply(policy, candidates, now)?.policy;
     let keys = &policy.mirror()?.keys;
     let (index, bytes, hints) = read_publish(source, keys)?;
     let index_loc = source.location(INDEX_FILE);
@@ -183,6 +191,7 @@ pub fn load(
         index_sha256: Sha256Digest::of(&bytes),
         index,
         hints,
+        policy: policy.clone(),
     })
 }
 

@@ -64,6 +64,8 @@ pub enum Counter {
     IndexSequence,
     /// A vendor index's `generated` time.
     Generated,
+    /// A trust-chain version (SPEC §3.11).
+    TrustVersion,
 }
 
 impl fmt::Display for Counter {
@@ -72,6 +74,7 @@ impl fmt::Display for Counter {
             Counter::ManifestSequence => "sequence",
             Counter::IndexSequence => "index sequence",
             Counter::Generated => "generated",
+            Counter::TrustVersion => "trust chain version",
         })
     }
 }
@@ -150,6 +153,15 @@ pub enum Rule {
         /// Which check.
         check: SigKind,
     },
+    /// A trust-chain version that does not follow the one applied.
+    TrustVersionSkipped {
+        /// The version offered.
+        offered: u64,
+        /// The newest version applied.
+        applied: u64,
+    },
+    /// A chain update at a site whose policy has no `[root]`.
+    TrustNoRoot,
 }
 
 fn join(names: &[Name]) -> String {
@@ -217,6 +229,14 @@ impl fmt::Display for Rule {
                     "no Sigstore bundle checkable with this policy, and the policy's vendor.require has \"sigstore\"",
                 ),
             },
+            Rule::TrustVersionSkipped { offered, applied } => write!(
+                f,
+                "version {offered} does not follow version {applied}, the newest applied: versions are applied one at a time, never skipped (version {} is missing)",
+                applied + 1
+            ),
+            Rule::TrustNoRoot => f.write_str(
+                "this site's trust policy has no [root] section, so it accepts no trust-chain update",
+            ),
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod release;
 pub mod sigstore;
 pub mod spot;
 pub mod time;
+pub mod trust;
 pub mod vendor;
 pub mod volumes;
 

@@ -5,6 +5,7 @@
 //! loaded, before any document is looked at (ATTACKS A4, C3, C5).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -27,6 +28,15 @@ struct RawPolicy {
     transfer: Option<RawTransfer>,
     #[serde(default)]
     mirror: Option<RawMirror>,
+    #[serde(default)]
+    root: Option<RawRoot>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoot {
+    keys: Vec<String>,
+    threshold: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +104,20 @@ pub struct VendorPolicy {
     pub sigstore_trusted_root: Option<PathBuf>,
     /// Expected Sigstore signers.
     pub sigstore_identities: Vec<SigstoreIdentity>,
+    /// A Sigstore trusted root the trust chain brought (SPEC §3.11): the
+    /// chain version and the root's bytes. Once applied it replaces
+    /// `sigstore_trusted_root` for the vendor checks.
+    pub sigstore_chain_root: Option<(u64, Arc<Vec<u8>>)>,
+}
+
+impl VendorPolicy {
+    /// Whether Sigstore bundles can be checked: a trusted root (the
+    /// policy's file or the chain's) and at least one identity.
+    #[must_use]
+    pub fn sigstore_ready(&self) -> bool {
+        (self.sigstore_trusted_root.is_some() || self.sigstore_chain_root.is_some())
+            && !self.sigstore_identities.is_empty()
+    }
 }
 
 /// The `[transfer]` section, resolved.
@@ -118,7 +142,18 @@ pub struct MirrorPolicy {
     pub profiles: Vec<Name>,
 }
 
-/// A loaded trust policy.
+/// The `[root]` section: keys that may sign trust-chain version 2.
+#[derive(Debug, Clone)]
+pub struct RootPolicy {
+    /// Root keys.
+    pub keys: KeySet,
+    /// Distinct root keys required.
+    pub threshold: usize,
+}
+
+/// A loaded trust policy: the policy file, and the trust-chain versions
+/// applied over it ([`crate::trust::apply`]); the sections hold the
+/// effective keys.
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     /// The file it was loaded from.
@@ -133,6 +168,14 @@ pub struct TrustPolicy {
     pub transfer: Option<TransferPolicy>,
     /// `[mirror]`, if present.
     pub mirror: Option<MirrorPolicy>,
+    /// `[root]`, if present (version 1 of the trust chain).
+    pub root: Option<RootPolicy>,
+    /// Trust-chain versions applied, 2, 3, … in order (empty: the policy
+    /// file alone).
+    pub chain: Vec<Arc<crate::trust::Applied>>,
+    /// The policy file as trust-chain version 1 (with `[root]` only), to
+    /// describe what version 2 changed.
+    pub version1: Option<Arc<crate::trust::TrustDoc>>,
 }
 
 impl TrustPolicy {
@@ -184,6 +227,7 @@ impl TrustPolicy {
                     legacy: if v.allow_legacy_minisign { Legacy::Allow } else { Legacy::Refuse },
                     sigstore_trusted_root: v.sigstore_trusted_root.map(|p| base.join(p)),
                     sigstore_identities: v.sigstore_identity,
+                    sigstore_chain_root: None,
                 })
             })
             .transpose()?;
@@ -191,19 +235,7 @@ impl TrustPolicy {
             .transfer
             .map(|t| -> Result<TransferPolicy> {
                 let keys = load_keys(&t.keys, base, path, "transfer.keys")?;
-                if t.threshold < 1 {
-                    return Err(cfg(format!(
-                        "transfer.threshold is {}; it must be at least 1",
-                        t.threshold
-                    )));
-                }
-                let threshold = usize::try_from(t.threshold).unwrap_or(usize::MAX);
-                if threshold > keys.len() {
-                    return Err(cfg(format!(
-                        "transfer.threshold is {threshold} but only {} distinct key(s) are listed",
-                        keys.len()
-                    )));
-                }
+                let threshold = check_threshold(t.threshold, keys.len(), "transfer", path)?;
                 Ok(TransferPolicy {
                     keys,
                     threshold,
@@ -221,14 +253,43 @@ impl TrustPolicy {
                 })
             })
             .transpose()?;
-        Ok(TrustPolicy {
+        let root = raw
+            .root
+            .map(|r| -> Result<RootPolicy> {
+                let keys = load_keys(&r.keys, base, path, "root.keys")?;
+                let threshold = check_threshold(r.threshold, keys.len(), "root", path)?;
+                Ok(RootPolicy { keys, threshold })
+            })
+            .transpose()?;
+        let mut p = TrustPolicy {
             path: path.to_path_buf(),
             sha256: Sha256Digest::of(bytes),
             product: raw.product,
             vendor,
             transfer,
             mirror,
-        })
+            root,
+            chain: Vec::new(),
+            version1: None,
+        };
+        p.version1 = crate::trust::TrustDoc::from_policy(&p).map(Arc::new);
+        Ok(p)
+    }
+
+    /// The newest trust-chain version applied (1: the policy file alone).
+    #[must_use]
+    pub fn trust_version(&self) -> u64 {
+        1 + self.chain.len() as u64
+    }
+
+    /// The keys that may sign the next trust-chain version: the newest
+    /// applied version's root, or the policy's `[root]`.
+    #[must_use]
+    pub fn root_keys(&self) -> Option<(KeySet, usize)> {
+        match self.chain.last() {
+            Some(a) => Some((a.root_keys.clone(), a.root_threshold)),
+            None => self.root.as_ref().map(|r| (r.keys.clone(), r.threshold)),
+        }
     }
 
     /// `[vendor]`, or a configuration error saying it is needed.
@@ -279,6 +340,25 @@ impl TrustPolicy {
     pub fn pinned_profiles(&self) -> &[Name] {
         self.mirror.as_ref().map_or(&[], |m| &m.profiles)
     }
+}
+
+fn check_threshold(t: i64, keys: usize, section: &str, policy: &Path) -> Result<usize> {
+    if t < 1 {
+        return Err(Error::config(
+            policy,
+            format!("{section}.threshold is {t}; it must be at least 1"),
+        ));
+    }
+    let threshold = usize::try_from(t).unwrap_or(usize::MAX);
+    if threshold > keys {
+        return Err(Error::config(
+            policy,
+            format!(
+                "{section}.threshold is {threshold} but only {keys} distinct key(s) are listed"
+            ),
+        ));
+    }
+    Ok(threshold)
 }
 
 fn load_keys(list: &[String], base: &Path, policy: &Path, field: &str) -> Result<KeySet> {

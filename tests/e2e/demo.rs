@@ -24,6 +24,12 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "upgrade path 1.4.0 -> 2.0.0 -> 3.2.1",
         "advisory NOV-2026-004",
         "installer received FERRY_VERSION=2.0.0",
+        // The key rotation (issue 13): org2 lost, org4 and mirror2 in.
+        "ferry trust new",
+        "version 2: transfer: dropped key",
+        "trust chain version(s) [2] applied",
+        "refused (exit 1)",
+        "trust chain version 2 learned from the mirror's trust/",
     ]);
     for p in [
         "vendor/index.json",
@@ -39,6 +45,10 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "mirror/audit/log.jsonl",
         "host/incoming/handoff.json",
         "host/installer-received.txt",
+        "chain/2.json",
+        "mirror/trust/2.json",
+        "policy/site.toml.state/trust.json",
+        "policy/host.toml.state/trust.json",
     ] {
         assert!(dir.join(p).exists(), "{p} missing");
     }

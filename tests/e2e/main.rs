@@ -22,5 +22,6 @@ mod selection;
 mod sigstore;
 mod sync;
 mod sync_sigstore;
+mod trust_chain;
 mod trust_inputs;
 mod verify_file;

@@ -299,12 +299,16 @@ impl Workspace {
                 let signed_part = joined == MANIFEST_PATH
                     || joined == SHA256SUMS_PATH
                     || (p.parent().is_some_and(|d| d.as_str() == SIGNATURES_DIR)
-                        && joined.ends_with(".minisig"));
+                        && joined.ends_with(".minisig"))
+                    || joined
+                        .strip_prefix(ferry_manifests::trust::BUNDLE_DIR)
+                        .and_then(|r| r.strip_prefix('/'))
+                        .is_some_and(|r| ferry_manifests::trust::ChainFile::of(r).is_some());
                 if !signed_part {
                     if p.starts_with_dir(SIGNED_DIR) {
                         return Err(refused(
                             &joined,
-                            "unexpected file under ferry/ (only manifest.json, SHA256SUMS and signatures/*.minisig belong there); remove it",
+                            "unexpected file under ferry/ (only manifest.json, SHA256SUMS, signatures/*.minisig and the trust chain under trust/ belong there); remove it",
                         ));
                     }
                     out.push(p);
@@ -332,10 +336,12 @@ impl Workspace {
     }
 }
 
+mod chain;
 mod sign;
 
 use sign::refused;
 
+pub use chain::carry_trust_chain;
 pub use sign::{SignOptions, SignReport, ordered_files, sign, sign_since, signature_key_id};
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub(crate) struct MirrorArgs {
     /// else ~/.local/state/ferry/handoff).
     #[arg(long, value_name = "DIR")]
     pub(crate) state: Option<PathBuf>,
+    /// Where this host records the trust-chain versions it applied from
+    /// the mirror's trust/ (default: POLICY.state/).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) trust_state: Option<PathBuf>,
 }
 
 /// The host-memory folder: `--state`, else the user's state folder.
@@ -86,7 +90,7 @@ impl MirrorArgs {
         ferry_net::limits::set(ferry_net::limits::from_vars(|k| std::env::var(k).ok())?);
         let mut sel = Selector::new(&self.channel, &self.profile, self.platform.as_deref())
             .map_err(|e| UsageError(format!("--channel/--profile/--platform: {e}")))?;
-        let policy = TrustPolicy::load(&self.trust)?;
+        let loaded = ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), now)?;
         let client = ClientOptions {
             ca_cert: self.ca_cert.clone(),
         };
@@ -103,7 +107,11 @@ impl MirrorArgs {
             }
             Source::Dir(DirSource::new(dir))
         };
-        let mirror = handoff::load(source.as_dyn(), &policy, now)?;
+        let mirror = handoff::load(source.as_dyn(), &loaded.policy, now)?;
+        // The chain the mirror served is remembered (SPEC §3.11): a replayed
+        // older chain changes nothing, and dropped keys stay dropped.
+        loaded.record(&mirror.policy, now)?;
+        let policy = mirror.policy.clone();
         // SPEC §5 rule 7: never an older signed index than one accepted.
         if let Some(dir) = state_dir(self.state.as_ref()) {
             handoff::memory::check_and_remember(&dir, &mirror, now)?;

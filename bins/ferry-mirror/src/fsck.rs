@@ -6,7 +6,6 @@ use crate::output::Output;
 use anyhow::{Result, bail};
 use clap::Args;
 use ferry_cli::{Printer, VerifyError};
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::mirror::Mirror;
 
@@ -38,18 +37,21 @@ pub(crate) struct FsckArgs {
 impl FsckArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         let m = Mirror::open(&self.dir)?;
-        let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
-        // Finish (or discard) an interrupted change first, under the lock.
+        // Finish (or discard) an interrupted change first, under the lock;
+        // then read the mirror again (a change may have rotated its key
+        // and completed its trust chain).
         let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
         if let Some(t) = m.recover(&lock)? {
             printer.info(&format!("finished the interrupted transaction {t}"));
         }
+        let m = Mirror::open(&self.dir)?;
+        let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
         let mut r = m.fsck(&keys)?;
         let mut repaired = None;
         if let (Some(bundle), Some(trust)) = (&self.repair, &self.trust)
             && !r.damaged.is_empty()
         {
-            let policy = TrustPolicy::load(trust)?;
+            let policy = crate::site_policy(trust, &m)?;
             let input = ferry_bundle::verify::Input::from_arg(bundle);
             let o = m.repair(&lock, &input, &policy, &r.damaged, Timestamp::now())?;
             for f in &o.restored {

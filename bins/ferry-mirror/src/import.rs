@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Args;
 use ferry_bundle::Input;
 use ferry_cli::Printer;
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::mirror::Mirror;
 
@@ -37,6 +36,10 @@ pub(crate) struct ImportArgs {
     /// "Now" for expiry checks (RFC 3339; default: the clock).
     #[arg(long)]
     now: Option<Timestamp>,
+    /// Where this site records the trust-chain versions it applied
+    /// (default: POLICY.state/).
+    #[arg(long, value_name = "DIR")]
+    trust_state: Option<PathBuf>,
 }
 
 impl ImportArgs {
@@ -47,13 +50,28 @@ impl ImportArgs {
             )
             .into());
         }
-        let policy = TrustPolicy::load(&self.trust)?;
-        let key = crate::load_key(&self.key)?;
-        let m = Mirror::open(&self.mirror)?;
-        let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
         let now = self.now.unwrap_or_else(Timestamp::now);
+        let mut loaded =
+            ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), now)?;
+        let key = crate::load_key(&self.key)?;
+        let lock = {
+            let m = Mirror::open(&self.mirror)?;
+            if self.wait { m.lock_wait()? } else { m.lock()? }
+        };
         for b in &self.bundles {
-            let o = m.import(&lock, &Input::Path(b.clone()), &policy, &key, now)?;
+            // Opened per bundle: an import may have rotated the mirror key.
+            let m = Mirror::open(&self.mirror)?;
+            let o = m.import(&lock, &Input::Path(b.clone()), &loaded.policy, &key, now)?;
+            if let Some(effective) = &o.policy
+                && loaded.record(effective, now)?
+            {
+                printer.info(&format!(
+                    "trust chain version {} applied and recorded in {}",
+                    effective.trust_version(),
+                    loaded.state_dir.display()
+                ));
+                loaded = ferry_cli::trust::load_policy(&self.trust, Some(&loaded.state_dir), now)?;
+            }
             printer.json(&Output::Import {
                 bundle: b,
                 outcome: &o,

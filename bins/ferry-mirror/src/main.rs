@@ -85,6 +85,15 @@ pub(crate) fn load_key(path: &Path) -> Result<SecretKey> {
     Ok(ferry_cli::keyload::load_secret_key(path)?)
 }
 
+/// The site's policy as this mirror applies it: the policy file, the
+/// trust chain its state records, then the chain the mirror keeps under
+/// `trust/` (SPEC §3.11).
+pub(crate) fn site_policy(path: &Path, mirror: &Mirror) -> Result<TrustPolicy> {
+    let now = ferry_manifests::time::Timestamp::now();
+    let loaded = ferry_cli::trust::load_policy(path, None, now)?;
+    Ok(mirror.with_own_chain(&loaded.policy, now)?)
+}
+
 pub(crate) fn mirror_keys(
     mirror: &Mirror,
     trust: Option<&Path>,
@@ -92,7 +101,7 @@ pub(crate) fn mirror_keys(
 ) -> Result<KeySet> {
     match trust {
         Some(p) => {
-            let policy = TrustPolicy::load(p)?;
+            let policy = site_policy(p, mirror)?;
             Ok(policy.mirror()?.keys.clone())
         }
         None => {

@@ -6,7 +6,6 @@ use crate::output::Output;
 use anyhow::Result;
 use clap::Args;
 use ferry_cli::Printer;
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 use ferry_mirror_layout::mirror::Mirror;
 
@@ -36,9 +35,13 @@ pub(crate) struct PruneArgs {
 
 impl PruneArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let policy = self.trust.as_deref().map(TrustPolicy::load).transpose()?;
         let key = crate::load_key(&self.key)?;
         let m = Mirror::open(&self.dir)?;
+        let policy = self
+            .trust
+            .as_deref()
+            .map(|p| crate::site_policy(p, &m))
+            .transpose()?;
         let lock = if self.wait { m.lock_wait()? } else { m.lock()? };
         let o = m.prune(&lock, self.keep, &key, policy.as_ref(), Timestamp::now())?;
         printer.json(&Output::Prune { outcome: &o });

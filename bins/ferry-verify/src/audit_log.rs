@@ -7,7 +7,6 @@ use anyhow::{Result, bail};
 use clap::Args;
 use ferry_cli::{Printer, UsageError, VerifyError};
 use ferry_manifests::minisig::read_small_bytes;
-use ferry_manifests::policy::TrustPolicy;
 use ferry_mirror_layout::audit::{MAX_LOG_BYTES, verify_chain};
 use ferry_mirror_layout::mirror::verify_index_bytes;
 
@@ -40,7 +39,15 @@ impl AuditLogArgs {
         };
         let mut anchored = false;
         if let (Some(index), Some(trust)) = (&self.index, &self.trust) {
-            let policy = TrustPolicy::load(trust)?;
+            // The mirror keys as the chain beside the index leaves them.
+            let now = ferry_manifests::time::Timestamp::now();
+            let loaded = ferry_cli::trust::load_policy(trust, None, now)?.policy;
+            let chain_dir = index
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(ferry_manifests::trust::MIRROR_DIR);
+            let candidates = ferry_manifests::trust::read_dir(&chain_dir)?;
+            let policy = ferry_manifests::trust::apply(&loaded, candidates, now)?.policy;
             let keys = &policy.mirror()?.keys;
             let ib = read_small_bytes(index, ferry_manifests::json::MAX_DOCUMENT_BYTES)?;
             let sig_path = PathBuf::from(format!("{}.minisig", index.display()));

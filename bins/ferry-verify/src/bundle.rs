@@ -8,7 +8,6 @@ use ferry_bundle::manifest::State;
 use ferry_bundle::report::write_receipt;
 use ferry_bundle::{Input, Repair, VerifyOptions, verify_bundle};
 use ferry_cli::{Printer, UsageError};
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
 /// Verify a bundle offline, in one pass over a tar stream: manifest
@@ -31,6 +30,11 @@ pub(crate) struct BundleArgs {
     /// "Now" for expiry checks (RFC 3339, default: the system clock).
     #[arg(long)]
     now: Option<Timestamp>,
+    /// The trust state folder of the policy (default: POLICY.state/):
+    /// the trust-chain versions this site applied, read if present, never
+    /// written by ferry-verify.
+    #[arg(long, value_name = "DIR")]
+    trust_state: Option<PathBuf>,
     /// The highest manifest this site accepted (ferry.verify-state/v1):
     /// a lower sequence is a rollback, the same sequence with other bytes
     /// is equivocation. Only read, never written.
@@ -66,8 +70,10 @@ pub(crate) fn options(now: Option<Timestamp>, state: Option<&PathBuf>) -> Result
 
 impl BundleArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let policy = TrustPolicy::load(&self.trust)?;
         let opts = options(self.now, self.state.as_ref())?;
+        let policy =
+            ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), opts.now)?
+                .policy;
         let key = match &self.key {
             Some(k) => Some(ferry_cli::keyload::load_secret_key(k)?),
             None => None,

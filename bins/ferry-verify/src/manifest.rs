@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Args;
 use ferry_bundle::{Input, verify_manifest_of};
 use ferry_cli::Printer;
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
 /// Verify a manifest alone: the signatures (threshold of distinct trusted
@@ -27,6 +26,11 @@ pub(crate) struct ManifestArgs {
     /// "Now" for expiry checks (RFC 3339, default: the system clock).
     #[arg(long)]
     now: Option<Timestamp>,
+    /// The trust state folder of the policy (default: POLICY.state/):
+    /// the trust-chain versions this site applied, read if present, never
+    /// written by ferry-verify.
+    #[arg(long, value_name = "DIR")]
+    trust_state: Option<PathBuf>,
     /// The highest manifest this site accepted (ferry.verify-state/v1).
     #[arg(long)]
     state: Option<PathBuf>,
@@ -34,8 +38,10 @@ pub(crate) struct ManifestArgs {
 
 impl ManifestArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let policy = TrustPolicy::load(&self.trust)?;
         let opts = crate::bundle::options(self.now, self.state.as_ref())?;
+        let policy =
+            ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), opts.now)?
+                .policy;
         let vm = verify_manifest_of(&Input::from_arg(&self.path), &policy, &opts)?;
         let m = &vm.manifest;
         let signers: Vec<String> = vm.signers.valid.iter().map(ToString::to_string).collect();

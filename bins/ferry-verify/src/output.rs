@@ -47,6 +47,8 @@ pub(crate) enum Output<'a> {
         verified_at: Timestamp,
         tool: &'a str,
         artifacts: Vec<Provenance<'a>>,
+        /// The trust chain in force: versions, signers, keys added and dropped.
+        trust_chain: &'a [ferry_manifests::trust::VersionSummary],
     },
 }
 

@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use ferry_bundle::{Input, Repair, verify_bundle};
 use ferry_cli::Printer;
-use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,6 +31,11 @@ pub(crate) struct ReportArgs {
     /// "Now" for expiry checks (RFC 3339, default: the system clock).
     #[arg(long)]
     now: Option<Timestamp>,
+    /// The trust state folder of the policy (default: POLICY.state/):
+    /// the trust-chain versions this site applied, read if present, never
+    /// written by ferry-verify.
+    #[arg(long, value_name = "DIR")]
+    trust_state: Option<PathBuf>,
     /// text or json (html is not built yet).
     #[arg(long, value_enum, default_value = "text")]
     format: OutFormat,
@@ -39,8 +43,10 @@ pub(crate) struct ReportArgs {
 
 impl ReportArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let policy = TrustPolicy::load(&self.trust)?;
         let opts = crate::bundle::options(self.now, None)?;
+        let policy =
+            ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), opts.now)?
+                .policy;
         let report = verify_bundle(&Input::from_arg(&self.path), &policy, &opts, &Repair::No)?;
         let artifacts = provenance(&report);
         let doc = Output::ProvenanceReport {
@@ -56,6 +62,7 @@ impl ReportArgs {
             verified_at: report.time,
             tool: &report.tool,
             artifacts,
+            trust_chain: &report.trust_chain,
         };
         if printer.json || matches!(self.format, OutFormat::Json) {
             let p = Printer {
@@ -74,6 +81,22 @@ impl ReportArgs {
             report.signers.join(", "),
             report.threshold
         ));
+        if report.trust_chain.is_empty() {
+            printer.line("trust chain: the policy file alone (version 1)");
+        }
+        for v in &report.trust_chain {
+            printer.line(&format!(
+                "trust chain version {} (sha256 {}): signed by {} of version {}'s root and {} of its own",
+                v.version,
+                v.sha256,
+                v.signed_by_previous.join(", "),
+                v.version - 1,
+                v.signed_by_own.join(", ")
+            ));
+            for c in &v.changes {
+                printer.line(&format!("    {c}"));
+            }
+        }
         for a in provenance(&report) {
             printer.line(&format!(
                 "{}  {} {} {}  sha256 {}  {} bytes",

@@ -20,6 +20,7 @@ mod pack;
 mod password;
 mod sign;
 mod sync;
+mod trust;
 
 /// Carry a vendor's releases into an air-gapped network, proving at every
 /// step that nothing changed on the way (connected side).
@@ -55,6 +56,9 @@ enum Command {
     Sign(sign::SignArgs),
     /// Pack a signed workspace into a bundle (tar, tar.gz, zip, dir; volumes).
     Pack(pack::PackArgs),
+    /// Write, co-sign and explain trust-chain versions (key rotation, revocation).
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
     Demo(demo::DemoArgs),
 }
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => args.run(printer),
         Command::Sign(args) => args.run(printer),
         Command::Pack(args) => args.run(printer),
+        Command::Trust(cmd) => cmd.run(printer),
         Command::Demo(args) => args.run(printer),
     };
     match result {

@@ -49,4 +49,23 @@ pub(crate) enum Output<'a> {
         key_id: String,
         license: &'a License,
     },
+    /// `trust new`.
+    TrustNew {
+        file: &'a Path,
+        version: u64,
+        sha256: Sha256Digest,
+    },
+    /// `trust sign`.
+    TrustSign {
+        file: &'a Path,
+        signature: &'a Path,
+        version: u64,
+        key_id: String,
+    },
+    /// `trust show`: each version; with `--trust`, the version in force.
+    TrustShow {
+        dir: &'a Path,
+        versions: &'a [crate::trust::ShownVersion],
+        in_force: Option<u64>,
+    },
 }

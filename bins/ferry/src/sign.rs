@@ -20,7 +20,8 @@ use ferry_workspace::{SignOptions, Workspace, sign_since};
 #[command(after_help = "Examples:
   ferry sign --workspace ws --key keys/org-1.key
   ferry sign --workspace ws --key keys/org-2.key        # co-sign: manifest unchanged
-  ferry sign --workspace ws --key keys/org-1.key --expires 14d --trust ferry-trust.toml")]
+  ferry sign --workspace ws --key keys/org-1.key --expires 14d --trust ferry-trust.toml
+  ferry sign --workspace ws --key keys/org-4.key --trust-chain chain   # carry key changes")]
 pub(crate) struct SignArgs {
     /// The workspace `ferry sync` filled.
     #[arg(long)]
@@ -39,6 +40,11 @@ pub(crate) struct SignArgs {
     /// --since` the same state).
     #[arg(long, value_name = "STATE.json")]
     since: Option<PathBuf>,
+    /// A trust-chain folder (ferry trust new/sign) to carry in the bundle,
+    /// first in the stream, so the site applies it before it counts the
+    /// manifest's signatures.
+    #[arg(long, value_name = "DIR")]
+    trust_chain: Option<PathBuf>,
 }
 
 impl SignArgs {
@@ -49,6 +55,14 @@ impl SignArgs {
         };
         let ws = Workspace::existing(&self.workspace)?;
         let key = crate::password::load_secret_key(&self.key)?;
+        if let Some(dir) = &self.trust_chain {
+            let versions = ferry_workspace::carry_trust_chain(&ws, dir)?;
+            printer.info(&format!(
+                "trust chain versions {:?} from {} will travel first in the bundle",
+                versions,
+                dir.display()
+            ));
+        }
         let counter = match ws.load_state()? {
             Some(st) => crate::counter::Counter::open(st.product.as_str())?,
             None => None,

@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use ferry_cli::{Printer, UsageError};
 use ferry_manifests::name::Name;
-use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::time::Timestamp;
 use ferry_net::client::ClientOptions;
 use ferry_net::progress::{NoProgress, Progress};
 use ferry_net::sync::{DEFAULT_JOBS, DEFAULT_RETRIES, SyncOptions, sync_blocking};
@@ -142,7 +142,9 @@ impl SyncArgs {
         if opts.allow_older_index {
             printer.warn("WARNING: --allow-older-index: replay protection of the vendor index is OFF for this run");
         }
-        let policy = TrustPolicy::load(&trust)?;
+        // The vendor role's keys as the recorded trust chain leaves them
+        // (SPEC §3.11): a rotated vendor key counts, a dropped one not.
+        let policy = ferry_cli::trust::load_policy(&trust, None, Timestamp::now())?.policy;
         let progress: Arc<dyn Progress> = if printer.progress() {
             Arc::new(Bars::new())
         } else {

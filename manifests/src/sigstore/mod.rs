@@ -247,12 +247,21 @@ impl SigstoreTrust {
     /// [`Error::Config`] if the policy lacks either, or the root is
     /// unusable; [`Error::Io`] if the root cannot be read.
     pub fn from_policy(policy: &VendorPolicy) -> Result<Self> {
-        let path = policy.sigstore_trusted_root.as_deref().ok_or_else(|| {
-            Error::config(
-                "ferry-trust.toml",
-                "vendor.sigstore_trusted_root is not set, so Sigstore bundles cannot be checked",
-            )
-        })?;
+        // A root the trust chain brought replaces the policy's file (§3.11).
+        let chain_name = policy
+            .sigstore_chain_root
+            .as_ref()
+            .map(|(v, _)| format!("trust chain version {v}: trusted_root.json"));
+        let path = match (&chain_name, policy.sigstore_trusted_root.as_deref()) {
+            (Some(name), _) => std::path::Path::new(name.as_str()),
+            (None, Some(p)) => p,
+            (None, None) => {
+                return Err(Error::config(
+                    "ferry-trust.toml",
+                    "vendor.sigstore_trusted_root is not set, so Sigstore bundles cannot be checked",
+                ));
+            }
+        };
         if policy.sigstore_identities.is_empty() {
             return Err(Error::config(
                 path,
@@ -262,8 +271,12 @@ impl SigstoreTrust {
         for id in &policy.sigstore_identities {
             SanPattern::new(&id.san, id.san_regex).map_err(|e| Error::config(path, e))?;
         }
+        let root = match (&policy.sigstore_chain_root, &chain_name) {
+            (Some((_, bytes)), Some(name)) => SigstoreRoot::parse(bytes, name)?,
+            _ => SigstoreRoot::from_file(path)?,
+        };
         Ok(SigstoreTrust {
-            root: SigstoreRoot::from_file(path)?,
+            root,
             expect: Expect::Identities(policy.sigstore_identities.clone()),
         })
     }

@@ -91,6 +91,10 @@ pub struct Journal {
     pub index: String,
     /// Its signature.
     pub index_sig: String,
+    /// A new `ferry-mirror.toml` naming the mirror key the trust chain
+    /// rotated to (SPEC §3.11): written before the index it signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_config: Option<String>,
 }
 
 impl Journal {
@@ -111,10 +115,14 @@ pub fn new_txn(now: ferry_manifests::time::Timestamp) -> String {
 
 pub(super) fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     let p = BundlePath::new(rel)?;
-    if !(p.starts_with_dir("releases") || p.starts_with_dir("manifests")) {
+    // The trust chain (SPEC §3.11) moves with the index too.
+    if !(p.starts_with_dir("releases")
+        || p.starts_with_dir("manifests")
+        || p.starts_with_dir(ferry_manifests::trust::MIRROR_DIR))
+    {
         return Err(Error::refused(
             ARMED,
-            format!("names \"{rel}\" outside releases/ and manifests/ (refused)"),
+            format!("names \"{rel}\" outside releases/, manifests/ and trust/ (refused)"),
         ));
     }
     refuse_symlinked_parents(root, p.as_str())?;
@@ -257,6 +265,10 @@ impl Mirror {
     pub(super) fn roll_forward(&self, j: &Journal) -> Result<()> {
         let (log, head) = self.audit_log_at_either_end(j)?;
         self.move_staged_into_place(j)?;
+        if let Some(text) = &j.new_config {
+            write_atomic(&self.root.join(super::CONFIG_FILE), text.as_bytes())?;
+            hit("config-written");
+        }
         // The audit line, once, and only if it continues the chain.
         if head == Some(j.audit_prev) {
             self.append_audit_line(log, j)?;

@@ -1,7 +1,7 @@
 //! `ferry-mirror fsck` (SPEC §4): everything re-checked against the signed
 //! index: the published envelope, the feed, the audit chain, every listed
 //! file re-hashed, and nothing unlisted, unreadable or not a regular file
-//! under `releases/` and `manifests/`.
+//! under `releases/`, `manifests/` and `trust/`.
 
 use std::collections::HashSet;
 use std::fs;
@@ -36,7 +36,7 @@ impl Mirror {
         report.problems.extend(self.feed_problem(&index, keys));
         report.problems.extend(self.audit_problem(&index));
         let listed = self.rehash_listed(&index, &mut report);
-        for top in ["releases", "manifests"] {
+        for top in ["releases", "manifests", ferry_manifests::trust::MIRROR_DIR] {
             self.check_unlisted(top, &listed, &mut report.problems);
         }
         Ok(report)
@@ -80,7 +80,7 @@ impl Mirror {
     /// Every listed file, re-hashed; returns the listed paths.
     fn rehash_listed(&self, index: &MirrorIndex, report: &mut FsckReport) -> HashSet<String> {
         let mut listed = HashSet::new();
-        for f in &index.files {
+        for f in index.files.iter().chain(&index.trust) {
             listed.insert(f.path.as_str().to_string());
             let p = f.path.under(&self.root);
             if !is_regular_file(&p) {

@@ -27,13 +27,14 @@ use ferry_manifests::time::Timestamp;
 use super::commit::{JOURNAL_SCHEMA, Journal, Rename, STAGING_DIR};
 use super::failpoint::hit;
 use super::index::{ImportedManifest, MirrorIndex, hints_comment, index_comment, merge};
-use super::stage::{StageSink, keep_manifest};
+use super::stage::{StageSink, keep_manifest, stage_trust};
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, sync_dir};
 use ferry_bundle::{
-    Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink, verify_manifest_of,
+    Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
+    verify_manifest_and_trust,
 };
 
 /// Free space kept beyond what an import writes.
@@ -64,6 +65,13 @@ pub struct ImportOutcome {
     pub bytes_added: u64,
     /// The interrupted transaction finished first, if any.
     pub recovered: Option<String>,
+    /// Trust-chain versions the bundle brought that this mirror now keeps
+    /// and serves under `trust/` (SPEC §3.11).
+    pub trust_applied: Vec<u64>,
+    /// The effective policy after the bundle's chain (for the caller to
+    /// record in its trust state).
+    #[serde(skip)]
+    pub policy: Option<TrustPolicy>,
 }
 
 impl Mirror {
@@ -90,11 +98,11 @@ impl Mirror {
     /// [`Error::Refused`].
     pub fn check_signing_key(&self, key: &SecretKey, policy: Option<&TrustPolicy>) -> Result<()> {
         let pk = key.public_key();
-        if pk.base64() != self.config.public_key {
+        if pk.base64() != self.config.public_key && !rotated_to(key, policy) {
             return Err(Error::refused(
                 super::CONFIG_FILE,
                 format!(
-                    "the mirror is signed by key {}, not {} (pass the mirror's own --key)",
+                    "the mirror is signed by key {}, not {} (pass the mirror's own --key; a new mirror key comes through the trust chain)",
                     self.config.key_id,
                     key.id()
                 ),
@@ -112,6 +120,32 @@ impl Mirror {
             ));
         }
         Ok(())
+    }
+
+    /// A mirror key the trust chain rotated to: the configuration naming
+    /// it, written by the same journal as the first index it signs.
+    fn key_change(&self, key: &SecretKey) -> Result<Option<String>> {
+        let pk = key.public_key();
+        if pk.base64() == self.config.public_key {
+            return Ok(None);
+        }
+        let mut config = self.config.clone();
+        config.key_id = key.id().to_string();
+        config.public_key = pk.base64().to_string();
+        String::from_utf8(config.to_bytes()?)
+            .map(Some)
+            .map_err(|_| Error::refused(super::CONFIG_FILE, "not UTF-8 (internal error)"))
+    }
+
+    /// The policy with the trust chain this mirror keeps (`trust/`)
+    /// applied: what earlier bundles brought (SPEC §3.11).
+    ///
+    /// # Errors
+    /// Whatever the chain's rules refuse (a damaged `trust/`).
+    pub fn with_own_chain(&self, policy: &TrustPolicy, now: Timestamp) -> Result<TrustPolicy> {
+        let dir = self.root.join(ferry_manifests::trust::MIRROR_DIR);
+        let candidates = ferry_manifests::trust::read_dir(&dir)?;
+        Ok(ferry_manifests::trust::apply(policy, candidates, now)?.policy)
     }
 
     /// Imports one bundle (see the module documentation). Hold `lock`.
@@ -138,12 +172,22 @@ impl Mirror {
             ));
         }
         self.check_policy_product(policy)?;
-        self.check_signing_key(key, Some(policy))?;
+        // The chain this mirror keeps is applied first, then the bundle's.
+        let policy = &self.with_own_chain(policy, now)?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;
         self.check_audit_head(index.audit_head)?;
-        let vm = verify_manifest_of(input, policy, &VerifyOptions { now, state: None })?;
+        let (vm, effective) =
+            verify_manifest_and_trust(input, policy, &VerifyOptions { now, state: None })?;
+        self.check_signing_key(key, Some(&effective))?;
         let m = &vm.manifest;
         let mut outcome = ImportOutcome::new(&vm, &index, recovered);
+        outcome.trust_applied = effective
+            .chain
+            .iter()
+            .map(|a| a.version)
+            .filter(|v| *v > policy.trust_version())
+            .collect();
+        outcome.policy = Some(effective.clone());
         if index.manifests.iter().any(|im| im.sha256 == vm.sha256) {
             outcome.noop = true;
             return Ok(outcome);
@@ -169,6 +213,7 @@ impl Mirror {
             lock,
             input,
             policy,
+            effective: &effective,
             key,
             now,
             index: &index,
@@ -206,8 +251,19 @@ impl Mirror {
         let mut new_files = self.stage(job, &staging, wanted)?;
         hit("verified");
         new_files.extend(keep_manifest(&staging, job.vm, new_files.len())?);
+        let trust_files = stage_trust(&self.root, &staging, job.effective)?;
         let bytes_added: u64 = new_files.iter().map(|f| f.size).sum();
+        let trust_applied: Vec<serde_json::Value> = job
+            .effective
+            .chain
+            .iter()
+            .filter(|a| a.version > job.policy.trust_version())
+            .map(|a| serde_json::json!({"version": a.version, "sha256": a.sha256}))
+            .collect();
         let (mut next, yanked) = next_index(job, &new_files);
+        next.trust.extend(trust_files.iter().cloned());
+        next.trust
+            .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
         let entry = audit::next_entry(
             Some(job.index.audit_head),
             job.now,
@@ -222,13 +278,16 @@ impl Mirror {
                 "files": new_files.len(),
                 "bytes": bytes_added,
                 "index_sequence": next.sequence,
+                "trust_applied": trust_applied,
             }),
         );
         let renames = new_files
             .iter()
-            .map(|f| Rename {
-                from: format!("{STAGING_DIR}/{}/{}", job.txn, f.path),
-                to: f.path.as_str().to_string(),
+            .map(|f| f.path.as_str().to_string())
+            .chain(trust_files.iter().map(|f| f.path.as_str().to_string()))
+            .map(|rel| Rename {
+                from: format!("{STAGING_DIR}/{}/{rel}", job.txn),
+                to: rel,
             })
             .collect();
         let change = Change {
@@ -237,7 +296,8 @@ impl Mirror {
             renames,
             removes: Vec::new(),
         };
-        let journal = self.journal(job.key, &mut next, &entry, change)?;
+        let mut journal = self.journal(job.key, &mut next, &entry, change)?;
+        journal.new_config = self.key_change(job.key)?;
         hit("staging-complete");
         self.commit(job.lock, &journal)?;
         Ok((new_files.len(), bytes_added, yanked, next.sequence))
@@ -324,6 +384,7 @@ impl Mirror {
             hints_sig,
             index: text(bytes, super::INDEX_FILE)?,
             index_sig,
+            new_config: None,
         })
     }
 
@@ -418,11 +479,23 @@ impl Mirror {
     }
 }
 
+/// Whether the trust chain (not the policy file alone) names `key` among
+/// the mirror keys: a mirror key rotation (SPEC §3.11).
+fn rotated_to(key: &SecretKey, policy: Option<&TrustPolicy>) -> bool {
+    policy.is_some_and(|p| {
+        p.chain.iter().any(|a| a.doc.mirror.is_some())
+            && p.mirror
+                .as_ref()
+                .is_some_and(|m| m.keys.get(key.id()).is_some())
+    })
+}
+
 /// What one import works with, once planned.
 struct ImportJob<'a> {
     lock: &'a MirrorLock,
     input: &'a Input,
     policy: &'a TrustPolicy,
+    effective: &'a TrustPolicy,
     key: &'a SecretKey,
     now: Timestamp,
     index: &'a MirrorIndex,
@@ -461,6 +534,8 @@ impl ImportOutcome {
             files_present: 0,
             bytes_added: 0,
             recovered,
+            trust_applied: Vec::new(),
+            policy: None,
         }
     }
 }

@@ -55,6 +55,11 @@ pub struct MirrorIndex {
     pub manifests: Vec<ImportedManifest>,
     /// Every file under `releases/` and `manifests/`.
     pub files: Vec<FileEntry>,
+    /// Every file of the trust chain the mirror serves under `trust/`
+    /// (SPEC §3.11; self-authenticating, listed so fsck and recovery
+    /// cover them too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<FileEntry>,
 }
 
 /// A release on the mirror.
@@ -157,6 +162,13 @@ impl MirrorIndex {
     #[must_use]
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path.as_str() == path)
+    }
+
+    /// The listed file (release, manifest or trust chain) at `path`.
+    #[must_use]
+    pub fn any_file(&self, path: &str) -> Option<&FileEntry> {
+        self.file(path)
+            .or_else(|| self.trust.iter().find(|f| f.path.as_str() == path))
     }
 
     /// The hint feed for this index (SPEC §3.8).

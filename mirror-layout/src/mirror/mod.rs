@@ -74,6 +74,23 @@ pub struct MirrorConfig {
     pub public_key: String,
 }
 
+impl MirrorConfig {
+    /// The file's bytes.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] if it cannot be written as TOML (never in practice).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let text = toml::to_string(self).map_err(|e| Error::Refused {
+            what: CONFIG_FILE.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(format!(
+            "# ferry mirror: fixed at init; the key changes only through the trust chain\n{text}"
+        )
+        .into_bytes())
+    }
+}
+
 /// An open mirror.
 #[derive(Debug, Clone)]
 pub struct Mirror {
@@ -132,14 +149,7 @@ impl Mirror {
             key_id: key.id().to_string(),
             public_key: pk.base64().to_string(),
         };
-        let text = toml::to_string(&config).map_err(|e| Error::Refused {
-            what: CONFIG_FILE.into(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(
-            &root.join(CONFIG_FILE),
-            format!("# ferry mirror: fixed at init\n{text}").as_bytes(),
-        )?;
+        write_atomic(&root.join(CONFIG_FILE), &config.to_bytes()?)?;
         let mirror = Mirror {
             root: root.to_path_buf(),
             config,
@@ -154,6 +164,7 @@ impl Mirror {
         );
         let head = mirror.append_audit(&entry)?;
         let index = MirrorIndex {
+            trust: Vec::new(),
             schema: index::SCHEMA.to_string(),
             product: mirror.config.product.clone(),
             channels: mirror.config.channels.clone(),
@@ -215,6 +226,35 @@ impl Mirror {
         let pk =
             ferry_manifests::minisig::PublicKey::from_base64(&self.config.public_key, CONFIG_FILE)?;
         KeySet::new(vec![pk]).map_err(|m| Error::Refused {
+            what: CONFIG_FILE.into(),
+            reason: m,
+        })
+    }
+
+    /// The keys an armed journal's index may be signed by: the recorded
+    /// key, and the key a trust-chain rotation in that journal names.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] for a malformed key.
+    pub(crate) fn journal_keys(&self, j: &commit::Journal) -> Result<KeySet> {
+        let mut keys = self.recorded_keys()?.keys().to_vec();
+        if let Some(text) = &j.new_config {
+            let c: MirrorConfig = toml::from_str(text).map_err(|e| Error::Refused {
+                what: commit::ARMED.into(),
+                reason: format!("its new {CONFIG_FILE} does not parse: {e}"),
+            })?;
+            if c.product != self.config.product {
+                return Err(Error::Refused {
+                    what: commit::ARMED.into(),
+                    reason: "its new configuration is for another product".into(),
+                });
+            }
+            keys.push(ferry_manifests::minisig::PublicKey::from_base64(
+                &c.public_key,
+                CONFIG_FILE,
+            )?);
+        }
+        KeySet::new(keys).map_err(|m| Error::Refused {
             what: CONFIG_FILE.into(),
             reason: m,
         })

@@ -118,7 +118,7 @@ impl Mirror {
     /// its staged (or already moved) bytes hash as listed; nothing it
     /// removes is listed. Anything else is refused, nothing is touched.
     fn check_journal(&self, j: &Journal) -> Result<()> {
-        let keys = self.recorded_keys()?;
+        let keys = self.journal_keys(j)?;
         let next =
             super::verify_index_bytes(j.index.as_bytes(), j.index_sig.as_bytes(), &keys, ARMED)?;
         super::verify_hints_bytes(j.hints.as_bytes(), j.hints_sig.as_bytes(), &keys, ARMED)?;
@@ -192,7 +192,7 @@ impl Mirror {
     /// staged (or already moved) bytes hash as listed.
     fn check_journal_renames(&self, j: &Journal, next: &MirrorIndex) -> Result<()> {
         for r in &j.renames {
-            let Some(entry) = next.file(&r.to) else {
+            let Some(entry) = next.any_file(&r.to) else {
                 return refuse_journal(format!(
                     "it moves {} into place, which its signed index does not list",
                     r.to

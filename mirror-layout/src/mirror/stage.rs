@@ -105,3 +105,38 @@ pub(crate) fn keep_manifest(
     }
     Ok(files)
 }
+
+/// Stages the trust-chain files the mirror lacks (SPEC §3.11): every file
+/// of `policy`'s applied chain not already under `trust/`, written and
+/// synced under staging like any import file. Returns them as the index
+/// lists them (`trust/…`); the journal renames them into place with it.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub(crate) fn stage_trust(
+    root: &Path,
+    staging: &Path,
+    policy: &ferry_manifests::policy::TrustPolicy,
+) -> Result<Vec<FileEntry>> {
+    use ferry_manifests::trust::{MIRROR_DIR, chain_files};
+    let mut out = Vec::new();
+    for (rel, bytes) in chain_files(&policy.chain)? {
+        let to = format!("{MIRROR_DIR}/{rel}");
+        if root.join(&to).exists() {
+            continue;
+        }
+        let p = staging.join(&to);
+        if let Some(parent) = p.parent() {
+            create_dir_all_durable(parent)?;
+        }
+        write_new(&p, &bytes)?;
+        sync_dir(p.parent().unwrap_or(staging))?;
+        hit(&format!("staged-trust-{}", out.len() + 1));
+        out.push(FileEntry {
+            path: BundlePath::new(&to)?,
+            size: bytes.len() as u64,
+            sha256: Sha256Digest::of(&bytes),
+        });
+    }
+    Ok(out)
+}

@@ -25,7 +25,7 @@ impl Demo {
             write_mode(&keys.join(format!("{name}.pub")), public.as_bytes(), 0o644)?;
         }
         self.say(&format!(
-            "{}: vendor, org1, org2, org3, mirror (.key and .pub)",
+            "{}: vendor, org1..org4, mirror, mirror2, root1..root3 (.key and .pub)",
             keys.display()
         ));
         self.say("real keys come from: ferry keygen --out keys/org-1");
@@ -70,7 +70,7 @@ impl Demo {
             policy.join("connected.toml").display()
         ));
         self.say(&format!(
-            "{}: the same, plus the mirror key; pinned to stable / no-training",
+            "{}: the same, plus the mirror key and root keys root1..root3 (2 of 3); pinned to stable / no-training",
             policy.join("site.toml").display()
         ));
         Ok(())

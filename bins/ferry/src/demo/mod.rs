@@ -18,6 +18,7 @@ use ferry_net::serve::StaticServer;
 
 mod connected;
 mod offline;
+mod rotation;
 mod sample;
 
 /// The demo keys of `keys/demo/` (test-only, published on purpose).
@@ -46,6 +47,31 @@ const DEMO_KEYS: &[(&str, &str, &str)] = &[
         "mirror",
         include_str!("../../../../keys/demo/mirror.key"),
         include_str!("../../../../keys/demo/mirror.pub"),
+    ),
+    (
+        "org4",
+        include_str!("../../../../keys/demo/org4.key"),
+        include_str!("../../../../keys/demo/org4.pub"),
+    ),
+    (
+        "mirror2",
+        include_str!("../../../../keys/demo/mirror2.key"),
+        include_str!("../../../../keys/demo/mirror2.pub"),
+    ),
+    (
+        "root1",
+        include_str!("../../../../keys/demo/root1.key"),
+        include_str!("../../../../keys/demo/root1.pub"),
+    ),
+    (
+        "root2",
+        include_str!("../../../../keys/demo/root2.key"),
+        include_str!("../../../../keys/demo/root2.pub"),
+    ),
+    (
+        "root3",
+        include_str!("../../../../keys/demo/root3.key"),
+        include_str!("../../../../keys/demo/root3.pub"),
     ),
 ];
 
@@ -93,6 +119,7 @@ impl DemoArgs {
         demo.stage_sync_sign(&index_url)?;
         demo.stage_pack_verify()?;
         let mirror_url = demo.stage_mirror()?;
+        demo.stage_rotate_keys()?;
         demo.stage_handoff(&mirror_url)?;
         demo.finish(self.serve, self.dir.is_some())
     }
@@ -146,8 +173,11 @@ impl Demo {
     fn stage_handoff(&mut self, mirror_url: &str) -> Result<()> {
         use ferry_handoff_core::{self as handoff, Selector};
         self.step("Product operator: a host on 1.4.0 (no-training) asks the mirror what to do");
-        let site = self.path("policy/site.toml");
-        let policy = ferry_manifests::policy::TrustPolicy::load(&site)?;
+        // The host has its own copy of the site policy, with no trust state:
+        // it learns the rotated keys from the mirror's chain alone.
+        let site = self.path("policy/host.toml");
+        std::fs::write(&site, SITE_POLICY).with_context(|| format!("write {}", site.display()))?;
+        let loaded = ferry_cli::trust::load_policy(&site, None, Timestamp::now())?;
         let current = semver::Version::new(1, 4, 0);
         self.command(&format!(
             "ferry-handoff check --mirror {mirror_url} --trust {} --current {current} --channel stable --profile no-training --platform linux-amd64",
@@ -156,7 +186,21 @@ impl Demo {
         let client = ferry_net::client::ClientOptions::default();
         let source = ferry_net::mirror_client::HttpMirror::new(mirror_url, &client)?;
         let now = Timestamp::now();
-        let verified = handoff::load(&source, &policy, now)?;
+        let verified = handoff::load(&source, &loaded.policy, now)?;
+        loaded.record(&verified.policy, now)?;
+        let policy = verified.policy.clone();
+        self.say(&format!(
+            "trust chain version {} learned from the mirror's trust/: the index verified with mirror key {}",
+            policy.trust_version(),
+            policy
+                .mirror()?
+                .keys
+                .keys()
+                .iter()
+                .map(|k| k.id().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         let sel = Selector::new("stable", "no-training", Some("linux-amd64"))
             .map_err(anyhow::Error::msg)?;
         let report = handoff::check(&verified, &policy, &sel, &current)?;
@@ -391,6 +435,12 @@ max_validity = "45d"
 keys = ["../keys/mirror.pub"]
 channels = ["stable"]
 profiles = ["no-training"]
+
+# Root keys (offline, m-of-n): they sign trust-chain versions that rotate
+# and revoke every key above (docs/trust.md).
+[root]
+keys = ["../keys/root1.pub", "../keys/root2.pub", "../keys/root3.pub"]
+threshold = 2
 "#;
 
 /// Makes `dir` ready: create it, or accept it if empty or made by an
@@ -417,6 +467,9 @@ fn prepare_dir(dir: &Path) -> Result<()> {
                 "bundle",
                 "mirror",
                 "host",
+                "chain",
+                "bundle-rotated",
+                "bundle-stale",
             ] {
                 let p = dir.join(sub);
                 if p.exists() {
