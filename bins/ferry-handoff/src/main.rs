@@ -17,7 +17,7 @@ mod install;
 /// Ask the internal mirror what to upgrade to, check that the upgrade is
 /// safe to start, and hand the verified package to the product's installer.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-handoff", version)]
+#[command(name = "ferry-handoff", version = ferry_cli::build_info::VERSION)]
 #[command(
     after_help = "Examples:\n  ferry-handoff check --mirror http://mirror.internal:8080/ --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training\n  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training --version 3.2.1 --to /var/lib/novantra/incoming --backup /backups --license novantra.license\n  ferry-handoff install --mirror http://mirror.internal:8080/ --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training --version 3.2.1 --to /var/lib/novantra/incoming --exec ./install.sh --health-url http://localhost:9000/healthz --rollback ./restore.sh"
 )]

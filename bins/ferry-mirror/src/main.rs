@@ -26,7 +26,7 @@ use ferry_mirror_layout::mirror::Mirror;
 /// The internal mirror: create it, import verified bundles, serve it,
 /// check it.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-mirror", version, propagate_version = true)]
+#[command(name = "ferry-mirror", version = ferry_cli::build_info::VERSION, propagate_version = true)]
 #[command(
     after_help = "Examples:\n  ferry-mirror init /srv/mirror --product novantra --channel stable --profile no-training --key mirror.key\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror status /srv/mirror"
 )]

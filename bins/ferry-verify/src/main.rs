@@ -20,7 +20,7 @@ mod report;
 /// Check what crossed the air gap, offline: bundles, manifests, and single
 /// vendor artifacts with their minisign signatures and Sigstore bundles.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-verify", version, propagate_version = true)]
+#[command(name = "ferry-verify", version = ferry_cli::build_info::VERSION, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or configuration error, 3 environment error (missing file...).
 

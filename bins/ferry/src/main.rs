@@ -24,7 +24,7 @@ mod sync;
 /// Carry a vendor's releases into an air-gapped network, proving at every
 /// step that nothing changed on the way (connected side).
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, propagate_version = true)]
+#[command(name = "ferry", version = ferry_cli::build_info::VERSION, propagate_version = true)]
 #[command(
     after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web\n  ferry sync --config ferry.toml\n  ferry sign --workspace ws --key keys/org-1.key"
 )]
