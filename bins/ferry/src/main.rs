@@ -57,6 +57,12 @@ enum Command {
     Pack(pack::PackArgs),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(after_help = ferry_cli::help::completions_examples("ferry"))]
+    Completions(ferry_cli::help::CompletionsArgs),
+    /// Write the man pages, one per command, into a folder (for packagers).
+    #[command(hide = true)]
+    Man(ferry_cli::help::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +80,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => args.run(printer),
         Command::Pack(args) => args.run(printer),
         Command::Demo(args) => args.run(printer),
+        Command::Completions(args) => args.run::<Cli>().map_err(Into::into),
+        Command::Man(args) => args.run::<Cli>().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,5 +99,12 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_examples_paste_as_one_command() {
+        if let Err(problems) = ferry_cli::help::check_examples(super::Cli::command()) {
+            panic!("{}", problems.join("\n"));
+        }
     }
 }
