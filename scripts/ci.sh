@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The test command (README, line 2): everything CI checks, from a clean clone.
 # Installs what the tests need (idempotently), then: fmt, clippy, build,
-# tests, and the promise that ferry-verify links no networking code.
+# the packages (built, installed, removed), tests, and the promise that
+# ferry-verify links no networking code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages the tests use (minisign, nginx-light, openssl, curl)"
+step "system packages the tests use (minisign, nginx-light, openssl, curl, binutils)"
 missing=()
 command -v minisign >/dev/null 2>&1 || missing+=(minisign)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -40,6 +42,9 @@ for b in ferry ferry-verify ferry-mirror ferry-handoff; do
   fi
 done
 echo "ok: no failpoint strings in the four release binaries"
+
+step "packages: .debs and signed release archive, installed and removed (scripts/test-package.sh, issue 16)"
+bash scripts/test-package.sh
 
 step "ferry-verify links no networking crate and no hand-off code (SPEC §1, §2)"
 tree="$(cargo tree -p ferry-verify -e normal --prefix none)"

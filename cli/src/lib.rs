@@ -1,11 +1,15 @@
 //! What the four binaries share about reporting: the exit codes of SPEC §4
 //! and the rendering of an error chain (`error:`, one `Caused by:` line per
 //! cause, then `hint:` lines). Binaries stay thin; this is the one place
-//! that decides how an error maps to an exit code.
+//! that decides how an error maps to an exit code. Also what every binary
+//! says about itself: `--version` with the commit ([`build_info`]), shell
+//! completions and man pages ([`help`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod build_info;
+pub mod help;
 pub mod keyload;
 pub mod trust;
 

@@ -17,9 +17,12 @@ use crate::common::MirrorArgs;
 /// is affected by an advisory; 1 verification or policy failure (or no
 /// upgrade path), 2 usage, 3 environment.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-handoff check --mirror http://mirror.internal:8080/ --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training\n  ferry-handoff check --mirror /srv/mirror --trust ferry-trust.toml --current 1.4.0 --channel stable --profile no-training --json"
-)]
+#[command(after_help = "Examples:
+  ferry-handoff check --mirror http://mirror.internal:8080/ \\
+      --trust ferry-trust.toml --current 2.4.0 \\
+      --channel stable --profile no-training
+  ferry-handoff check --mirror /srv/mirror --trust ferry-trust.toml \\
+      --current 1.4.0 --channel stable --profile no-training --json")]
 pub(crate) struct CheckArgs {
     #[command(flatten)]
     mirror: MirrorArgs,

@@ -32,9 +32,20 @@ pub(crate) enum Mode {
 ///
 /// `preflight` runs the plan and the checks alone and changes nothing.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-handoff install --mirror http://mirror.internal:8080/ --trust ferry-trust.toml \\\n      --current 2.4.0 --channel stable --profile no-training --version 3.2.1 \\\n      --to /var/lib/novantra/incoming --exec ./install.sh \\\n      --backup /backups/novantra --backup-max-age 24h --license /etc/novantra/license.json \\\n      --data-dir /var/lib/novantra/data --health-url http://localhost:9000/healthz --rollback ./restore.sh\n  ferry-handoff install … --dry-run          # print the plan and the checks, change nothing\n  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml --current 2.4.0 \\\n      --channel stable --profile no-training --version 3.2.1 --license-expires 2027-03-31"
-)]
+#[command(after_help = "Examples:
+  ferry-handoff install --mirror http://mirror.internal:8080/ \\
+      --trust ferry-trust.toml --current 2.4.0 \\
+      --channel stable --profile no-training --version 3.2.1 \\
+      --to /var/lib/novantra/incoming --exec ./install.sh \\
+      --backup /backups/novantra --backup-max-age 24h \\
+      --license /etc/novantra/license.json \\
+      --data-dir /var/lib/novantra/data \\
+      --health-url http://localhost:9000/healthz --rollback ./restore.sh
+  ferry-handoff install … --dry-run    # print the plan, change nothing
+  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml \\
+      --current 2.4.0 --channel stable --profile no-training \\
+      --version 3.2.1 --to /var/lib/novantra/incoming \\
+      --license-expires 2027-03-31")]
 pub(crate) struct InstallArgs {
     #[command(flatten)]
     mirror: MirrorArgs,

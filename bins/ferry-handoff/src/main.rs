@@ -17,10 +17,20 @@ mod install;
 /// Ask the internal mirror what to upgrade to, check that the upgrade is
 /// safe to start, and hand the verified package to the product's installer.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-handoff", version)]
-#[command(
-    after_help = "Examples:\n  ferry-handoff check --mirror http://mirror.internal:8080/ --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training\n  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training --version 3.2.1 --to /var/lib/novantra/incoming --backup /backups --license novantra.license\n  ferry-handoff install --mirror http://mirror.internal:8080/ --trust ferry-trust.toml --current 2.4.0 --channel stable --profile no-training --version 3.2.1 --to /var/lib/novantra/incoming --exec ./install.sh --health-url http://localhost:9000/healthz --rollback ./restore.sh"
-)]
+#[command(name = "ferry-handoff", version = ferry_cli::build_info::VERSION)]
+#[command(after_help = "Examples:
+  ferry-handoff check --mirror http://mirror.internal:8080/ \\
+      --trust ferry-trust.toml --current 2.4.0 \\
+      --channel stable --profile no-training
+  ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml \\
+      --current 2.4.0 --channel stable --profile no-training \\
+      --version 3.2.1 --to /var/lib/novantra/incoming \\
+      --backup /backups --license novantra.license
+  ferry-handoff install --mirror http://mirror.internal:8080/ \\
+      --trust ferry-trust.toml --current 2.4.0 \\
+      --channel stable --profile no-training \\
+      --version 3.2.1 --to /var/lib/novantra/incoming --exec ./install.sh \\
+      --health-url http://localhost:9000/healthz --rollback ./restore.sh")]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
@@ -42,6 +52,12 @@ enum Command {
     Preflight(install::InstallArgs),
     /// Verify, check, hand over to the installer, check health, roll back.
     Install(install::InstallArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(after_help = ferry_cli::help::completions_examples("ferry-handoff"))]
+    Completions(ferry_cli::help::CompletionsArgs),
+    /// Write the man pages, one per command, into a folder (for packagers).
+    #[command(hide = true)]
+    Man(ferry_cli::help::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +71,14 @@ fn main() -> ExitCode {
         Command::Check(args) => args.run(printer),
         Command::Preflight(args) => args.run(printer, install::Mode::Preflight),
         Command::Install(args) => args.run(printer, install::Mode::Install),
+        Command::Completions(args) => args
+            .run::<Cli>()
+            .map(|()| ferry_cli::EXIT_OK)
+            .map_err(Into::into),
+        Command::Man(args) => args
+            .run::<Cli>()
+            .map(|()| ferry_cli::EXIT_OK)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -72,5 +96,12 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_examples_paste_as_one_command() {
+        if let Err(problems) = ferry_cli::help::check_examples(super::Cli::command()) {
+            panic!("{}", problems.join("\n"));
+        }
     }
 }

@@ -14,9 +14,11 @@ use crate::mirror_keys;
 /// Re-hash every file against the signed index; check the feed and the
 /// audit chain; report anything not listed. Exit 1 on any problem.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init\n  ferry-mirror fsck /srv/mirror --trust site.toml --repair /media/usb/novantra.tar"
-)]
+#[command(after_help = "Examples:
+  ferry-mirror fsck /srv/mirror --trust site.toml
+  ferry-mirror fsck /srv/mirror     # trusts the key recorded at init
+  ferry-mirror fsck /srv/mirror --trust site.toml \\
+      --repair /media/usb/novantra.tar")]
 pub(crate) struct FsckArgs {
     /// The mirror folder.
     dir: PathBuf,

@@ -14,9 +14,9 @@ use ferry_mirror_layout::mirror::Mirror;
 /// extracted into staging inside the mirror, then committed crash-safely.
 /// Re-importing a bundle already imported is a no-op.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  ferry-mirror import /media/usb/novantra-2026-11.tar --mirror /srv/mirror --trust site.toml --key mirror.key"
-)]
+#[command(after_help = "Example:
+  ferry-mirror import /media/usb/novantra-2026-11.tar --mirror /srv/mirror \\
+      --trust site.toml --key mirror.key")]
 pub(crate) struct ImportArgs {
     /// Bundles (tar, tar.gz, zip, a folder, a first volume or a volumes.json), in order.
     #[arg(required = true)]

@@ -14,9 +14,9 @@ use crate::{join, load_key};
 
 /// Create a mirror. Its product, channels and profiles are fixed here.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  ferry-mirror init /srv/mirror --product novantra --channel stable --profile no-training --key mirror.key"
-)]
+#[command(after_help = "Example:
+  ferry-mirror init /srv/mirror --product novantra --channel stable \\
+      --profile no-training --key mirror.key")]
 pub(crate) struct InitArgs {
     /// The mirror folder (new or empty).
     dir: PathBuf,

@@ -26,10 +26,12 @@ use ferry_mirror_layout::mirror::Mirror;
 /// The internal mirror: create it, import verified bundles, serve it,
 /// check it.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-mirror", version, propagate_version = true)]
-#[command(
-    after_help = "Examples:\n  ferry-mirror init /srv/mirror --product novantra --channel stable --profile no-training --key mirror.key\n  ferry-mirror fsck /srv/mirror --trust site.toml\n  ferry-mirror status /srv/mirror"
-)]
+#[command(name = "ferry-mirror", version = ferry_cli::build_info::VERSION, propagate_version = true)]
+#[command(after_help = "Examples:
+  ferry-mirror init /srv/mirror --product novantra --channel stable \\
+      --profile no-training --key mirror.key
+  ferry-mirror fsck /srv/mirror --trust site.toml
+  ferry-mirror status /srv/mirror")]
 struct Cli {
     /// Print one JSON document on stdout instead of text.
     #[arg(long, global = true)]
@@ -57,6 +59,12 @@ enum Command {
     Fsck(fsck::FsckArgs),
     /// What the mirror holds: channels, latest versions, advisories.
     Status(status::StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(after_help = ferry_cli::help::completions_examples("ferry-mirror"))]
+    Completions(ferry_cli::help::CompletionsArgs),
+    /// Write the man pages, one per command, into a folder (for packagers).
+    #[command(hide = true)]
+    Man(ferry_cli::help::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +82,8 @@ fn main() -> ExitCode {
         Command::ExportState(a) => a.run(printer),
         Command::Fsck(a) => a.run(printer),
         Command::Status(a) => a.run(printer),
+        Command::Completions(a) => a.run::<Cli>().map_err(Into::into),
+        Command::Man(a) => a.run::<Cli>().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -126,5 +136,12 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_examples_paste_as_one_command() {
+        if let Err(problems) = ferry_cli::help::check_examples(super::Cli::command()) {
+            panic!("{}", problems.join("\n"));
+        }
     }
 }

@@ -15,9 +15,10 @@ use ferry_mirror_layout::mirror::verify_index_bytes;
 /// before. With `--index` and `--trust`, also that the mirror index, signed
 /// by a `[mirror]` key of the policy, records the log's last line as its head.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-verify audit-log /srv/mirror/audit/log.jsonl\n  ferry-verify audit-log /srv/mirror/audit/log.jsonl --index /srv/mirror/index.json --trust site.toml"
-)]
+#[command(after_help = "Examples:
+  ferry-verify audit-log /srv/mirror/audit/log.jsonl
+  ferry-verify audit-log /srv/mirror/audit/log.jsonl \\
+      --index /srv/mirror/index.json --trust site.toml")]
 pub(crate) struct AuditLogArgs {
     /// The log (audit/log.jsonl).
     path: PathBuf,

@@ -17,9 +17,13 @@ use ferry_manifests::time::Timestamp;
 /// kind. PATH is a tar, tar.gz or zip file, a directory, a first volume
 /// NAME.000, a NAME.volumes.json, or `-` for standard input.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml\n  cat novantra.tar | ferry-verify bundle - --trust ferry-trust.toml\n  ferry-verify bundle /media/usb/novantra.tar.volumes.json --trust ferry-trust.toml --repair --repair-dir /tmp/rebuilt\n  ferry-verify bundle novantra.tar --trust ferry-trust.toml --receipt receipt.json --key keys/officer.key"
-)]
+#[command(after_help = "Examples:
+  ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml
+  cat novantra.tar | ferry-verify bundle - --trust ferry-trust.toml
+  ferry-verify bundle /media/usb/novantra.tar.volumes.json \\
+      --trust ferry-trust.toml --repair --repair-dir /tmp/rebuilt
+  ferry-verify bundle novantra.tar --trust ferry-trust.toml \\
+      --receipt receipt.json --key keys/officer.key")]
 pub(crate) struct BundleArgs {
     /// The bundle(s) to verify.
     #[arg(required = true)]

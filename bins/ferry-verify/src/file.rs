@@ -21,11 +21,13 @@ use ferry_manifests::spot::{self, SpotReport, SpotRequest, Subject};
   ferry-verify file app.tar.gz --minisig app.tar.gz.minisig --pubkey vendor.pub
   ferry-verify file app.tar.gz \\
       --sigstore app.tar.gz.sigstore.json --trusted-root trusted_root.json \\
-      --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
+      --identity \\
+      https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
       --issuer https://token.actions.githubusercontent.com
   ferry-verify file --digest sha512:0c1e… \\
       --sigstore provenance.sigstore.json --trusted-root trusted_root.json \\
-      --identity-regex --identity 'https://github\\.com/acme/app/.*@refs/tags/v.*' \\
+      --identity-regex \\
+      --identity 'https://github\\.com/acme/app/.*@refs/tags/v.*' \\
       --issuer https://token.actions.githubusercontent.com
   ferry-verify file app.tar.gz --sigstore app.sigstore.json \\
       --trusted-root trusted_root.json --pubkey cosign.pub")]

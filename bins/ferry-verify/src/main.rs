@@ -20,18 +20,21 @@ mod report;
 /// Check what crossed the air gap, offline: bundles, manifests, and single
 /// vendor artifacts with their minisign signatures and Sigstore bundles.
 #[derive(Debug, Parser)]
-#[command(name = "ferry-verify", version, propagate_version = true)]
+#[command(name = "ferry-verify", version = ferry_cli::build_info::VERSION, propagate_version = true)]
 #[command(
-    after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or configuration error, 3 environment error (missing file...).
+    after_help = "Exit codes: 0 verified, 1 verification or policy failure, 2 usage or
+configuration error, 3 environment error (missing file...).
 
 Examples:
   ferry-verify bundle /media/usb/novantra.tar --trust ferry-trust.toml
   ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml
-  ferry-verify report /media/usb/novantra.tar --trust ferry-trust.toml --format json
+  ferry-verify report /media/usb/novantra.tar --trust ferry-trust.toml \\
+      --format json
   ferry-verify file app.deb --minisig app.deb.minisig --pubkey vendor.pub
   ferry-verify file app.deb --sigstore app.deb.sigstore.json \\
       --trusted-root trusted_root.json \\
-      --identity https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
+      --identity \\
+      https://github.com/acme/app/.github/workflows/rel.yml@refs/tags/v1 \\
       --issuer https://token.actions.githubusercontent.com"
 )]
 struct Cli {
@@ -58,6 +61,12 @@ enum Command {
     File(file::FileArgs),
     /// Check a mirror's hash-chained audit log (and that the signed index anchors it).
     AuditLog(audit_log::AuditLogArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(after_help = ferry_cli::help::completions_examples("ferry-verify"))]
+    Completions(ferry_cli::help::CompletionsArgs),
+    /// Write the man pages, one per command, into a folder (for packagers).
+    #[command(hide = true)]
+    Man(ferry_cli::help::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +82,8 @@ fn main() -> ExitCode {
         Command::Report(args) => args.run(printer),
         Command::File(args) => args.run(printer),
         Command::AuditLog(args) => args.run(printer),
+        Command::Completions(args) => args.run::<Cli>().map_err(Into::into),
+        Command::Man(args) => args.run::<Cli>().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,5 +98,12 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_examples_paste_as_one_command() {
+        if let Err(problems) = ferry_cli::help::check_examples(super::Cli::command()) {
+            panic!("{}", problems.join("\n"));
+        }
     }
 }

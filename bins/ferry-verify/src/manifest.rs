@@ -14,9 +14,10 @@ use ferry_manifests::time::Timestamp;
 /// site's pins. PATH is a manifest.json beside its `signatures/` folder, or
 /// a bundle (only its manifest and signatures are read).
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry-verify manifest ws/ferry/manifest.json --trust ferry-trust.toml\n  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml --now 2026-11-21T00:00:00Z"
-)]
+#[command(after_help = "Examples:
+  ferry-verify manifest ws/ferry/manifest.json --trust ferry-trust.toml
+  ferry-verify manifest /media/usb/novantra.tar --trust ferry-trust.toml \\
+      --now 2026-11-21T00:00:00Z")]
 pub(crate) struct ManifestArgs {
     /// manifest.json (beside signatures/) or a bundle.
     path: PathBuf,

@@ -27,9 +27,9 @@ impl IndexCommand {
 /// README, "Vendor folder"), copy every file into OUT, sign each artifact
 /// that has no .minisig yet and the index itself with KEY.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  ferry index build --from vendor-src --key keys/vendor.key --out /srv/www/novantra"
-)]
+#[command(after_help = "Example:
+  ferry index build --from vendor-src --key keys/vendor.key \\
+      --out /srv/www/novantra")]
 pub(crate) struct BuildArgs {
     /// The vendor folder: product.toml and one folder per version.
     #[arg(long)]

@@ -32,9 +32,10 @@ impl LicenseCommand {
 /// host's `ferry-handoff install --license FILE` checks the signature with
 /// the policy's vendor keys, then product and profile, then the days left.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry license issue --key vendor.key --product novantra --profile no-training \\\n      --licensee \"Example Hospital\" --expires 2027-06-30 --out novantra.license"
-)]
+#[command(after_help = "Examples:
+  ferry license issue --key vendor.key --product novantra \\
+      --profile no-training --licensee \"Example Hospital\" \\
+      --expires 2027-06-30 --out novantra.license")]
 pub(crate) struct IssueArgs {
     /// The vendor's minisign secret key (password from FERRY_PASSWORD or a prompt).
     #[arg(long)]

@@ -25,7 +25,7 @@ mod trust;
 /// Carry a vendor's releases into an air-gapped network, proving at every
 /// step that nothing changed on the way (connected side).
 #[derive(Debug, Parser)]
-#[command(name = "ferry", version, propagate_version = true)]
+#[command(name = "ferry", version = ferry_cli::build_info::VERSION, propagate_version = true)]
 #[command(
     after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web\n  ferry sync --config ferry.toml\n  ferry sign --workspace ws --key keys/org-1.key"
 )]
@@ -61,6 +61,12 @@ enum Command {
     Trust(trust::TrustCommand),
     /// Run the whole flow on a built-in sample vendor, on 127.0.0.1.
     Demo(demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout.
+    #[command(after_help = ferry_cli::help::completions_examples("ferry"))]
+    Completions(ferry_cli::help::CompletionsArgs),
+    /// Write the man pages, one per command, into a folder (for packagers).
+    #[command(hide = true)]
+    Man(ferry_cli::help::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +85,8 @@ fn main() -> ExitCode {
         Command::Pack(args) => args.run(printer),
         Command::Trust(cmd) => cmd.run(printer),
         Command::Demo(args) => args.run(printer),
+        Command::Completions(args) => args.run::<Cli>().map_err(Into::into),
+        Command::Man(args) => args.run::<Cli>().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,5 +104,12 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_examples_paste_as_one_command() {
+        if let Err(problems) = ferry_cli::help::check_examples(super::Cli::command()) {
+            panic!("{}", problems.join("\n"));
+        }
     }
 }

@@ -13,9 +13,11 @@ use ferry_cli::Printer;
 /// Reed–Solomon parity volumes. Every file is hashed while it is packed and
 /// checked against the signed manifest.
 #[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  ferry pack --workspace ws --out /media/usb/novantra.tar\n  ferry pack --workspace ws --out /media/usb/novantra.tar --split fat32 --parity 1\n  ferry pack --workspace ws --out /media/usb/novantra --format dir"
-)]
+#[command(after_help = "Examples:
+  ferry pack --workspace ws --out /media/usb/novantra.tar
+  ferry pack --workspace ws --out /media/usb/novantra.tar \\
+      --split fat32 --parity 1
+  ferry pack --workspace ws --out /media/usb/novantra --format dir")]
 pub(crate) struct PackArgs {
     /// The signed workspace (ferry/manifest.json, ferry/signatures/, releases/).
     #[arg(long)]

@@ -19,9 +19,10 @@ use ferry_workspace::{SignOptions, Workspace, sign_since};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   ferry sign --workspace ws --key keys/org-1.key
-  ferry sign --workspace ws --key keys/org-2.key        # co-sign: manifest unchanged
-  ferry sign --workspace ws --key keys/org-1.key --expires 14d --trust ferry-trust.toml
-  ferry sign --workspace ws --key keys/org-4.key --trust-chain chain   # carry key changes")]
+  ferry sign --workspace ws --key keys/org-2.key  # co-sign: manifest unchanged
+  ferry sign --workspace ws --key keys/org-1.key --expires 14d \\
+      --trust ferry-trust.toml
+  ferry sign --workspace ws --key keys/org-4.key --trust-chain chain")]
 pub(crate) struct SignArgs {
     /// The workspace `ferry sync` filled.
     #[arg(long)]

@@ -26,7 +26,8 @@ use crate::config::FerryToml;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   ferry sync --index https://releases.example.com/novantra/index.json \\
-      --trust ferry-trust.toml --channel stable --profile no-training --workspace ws
+      --trust ferry-trust.toml --channel stable --profile no-training \\
+      --workspace ws
   ferry sync --config ferry.toml --versions '>=3.2' --platform linux-amd64
   ferry sync --config ferry.toml --ca-cert corp-root-ca.pem --jobs 8")]
 pub(crate) struct SyncArgs {

@@ -47,8 +47,10 @@ impl TrustCommand {
 /// sign` until both thresholds are met.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  ferry trust new --from site.toml --set transfer.keys=o1.pub,o3.pub,o4.pub --out chain/2.json
-  ferry trust new --from chain/2.json --set mirror.keys=mirror-2027.pub --out chain/3.json")]
+  ferry trust new --from site.toml \\
+      --set transfer.keys=org1.pub,org3.pub,org4.pub --out chain/2.json
+  ferry trust new --from chain/2.json \\
+      --set mirror.keys=mirror-2027.pub --out chain/3.json")]
 pub(crate) struct NewArgs {
     /// The previous version: a trust policy (.toml, version 1) or N.json.
     #[arg(long)]
