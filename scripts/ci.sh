@@ -8,13 +8,17 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages the tests use (minisign, nginx-light, openssl, curl, binutils)"
+step "system packages the tests use (minisign, nginx-light, openssl, curl, binutils, python3-venv, nodejs, npm, chromium)"
 missing=()
 command -v minisign >/dev/null 2>&1 || missing+=(minisign)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -23,6 +27,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "all present"
 fi
+
+step "independent clients for the view tests: python-tuf, tuf-js, the BSI CSAF validator (issue 15)"
+bash scripts/install-clients.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -9,68 +9,12 @@
 
 use std::collections::HashMap;
 
-use ferry_manifests::release::{Advisory, default_supported_from};
-use semver::{Version, VersionReq};
+use ferry_manifests::release::Advisory;
+use semver::Version;
 
 use ferry_mirror_layout::error::{Error, Result};
 
-/// A release the planner may use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    /// Version.
-    pub version: Version,
-    /// One-hop range (`None`: at most two majors older).
-    pub supported_from: Option<VersionReq>,
-    /// Never skipped.
-    pub required: bool,
-    /// Pulled by the vendor.
-    pub yanked: bool,
-}
-
-impl Candidate {
-    /// Whether `from` may upgrade to this release in one hop.
-    #[must_use]
-    pub fn accepts_from(&self, from: &Version) -> bool {
-        if from >= &self.version {
-            return false;
-        }
-        let range = self
-            .supported_from
-            .clone()
-            .unwrap_or_else(|| default_supported_from(&self.version));
-        matches_including_prerelease(&range, from)
-    }
-
-    fn range_text(&self) -> String {
-        self.supported_from.as_ref().map_or_else(
-            || {
-                format!(
-                    "{} (at most two majors older)",
-                    default_supported_from(&self.version)
-                )
-            },
-            ToString::to_string,
-        )
-    }
-}
-
-/// SemVer ranges exclude pre-releases unless a comparator names the same
-/// version triple; for the *running* version a pre-release is matched by
-/// its release triple so `4.0.0-rc.1` can still upgrade.
-fn matches_including_prerelease(range: &VersionReq, v: &Version) -> bool {
-    if range.matches(v) {
-        return true;
-    }
-    if v.pre.is_empty() {
-        return false;
-    }
-    let mut plain = v.clone();
-    plain.pre = semver::Prerelease::EMPTY;
-    // A pre-release sorts before its release; only accept it when the
-    // range also holds the release triple and the triple is below the
-    // candidate (checked by the caller).
-    range.matches(&plain)
-}
+pub use ferry_manifests::hops::Candidate;
 
 /// The newest version that is not yanked.
 #[must_use]

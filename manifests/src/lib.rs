@@ -22,6 +22,7 @@ pub mod decide;
 pub mod digest;
 pub mod error;
 pub mod hints;
+pub mod hops;
 pub mod index;
 pub mod input;
 pub mod json;

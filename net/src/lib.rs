@@ -19,6 +19,7 @@ pub mod error;
 pub mod limits;
 pub mod mirror_client;
 pub mod mirror_serve;
+mod mirror_views;
 pub mod progress;
 pub mod select;
 pub mod serve;

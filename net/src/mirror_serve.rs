@@ -5,7 +5,8 @@
 //! agrees — `published.json`, index, feed, audit head —, else 503; an
 //! interrupted publish is rolled forward first when no other ferry
 //! process holds the lock);
-//! and an HTML status page at `/`.
+//! an HTML status page at `/`; and the views of SPEC §3.13 (`/graph`,
+//! TUF targets by consistent-snapshot name: `mirror_views`).
 //!
 //! ```no_run
 //! let server = ferry_net::mirror_serve::start(
@@ -50,7 +51,13 @@ pub fn router(root: &Path) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
+        .route("/graph", get(crate::mirror_views::graph_endpoint))
+        .route("/v1/graph", get(crate::mirror_views::graph_endpoint))
         .fallback_service(ServeDir::new(&root).append_index_html_on_directories(false))
+        .layer(middleware::from_fn_with_state(
+            root.clone(),
+            crate::mirror_views::hash_prefixed,
+        ))
         .layer(middleware::from_fn_with_state(root.clone(), etag))
         .layer(middleware::from_fn_with_state(root.clone(), guard))
         .with_state(root)

@@ -25,3 +25,4 @@ mod sync_sigstore;
 mod trust_chain;
 mod trust_inputs;
 mod verify_file;
+mod views;

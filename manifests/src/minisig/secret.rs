@@ -111,6 +111,39 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// A plain Ed25519 signature (RFC 8032) over `message` with this key —
+    /// for formats that carry raw Ed25519 signatures over their own
+    /// canonical bytes (TUF metadata, SPEC §3.13). Never a minisign
+    /// signature: minisign verifiers refuse it, and ferry never accepts it
+    /// where a minisign signature is expected.
+    ///
+    /// # Errors
+    /// [`Error::Key`] if the decrypted key is malformed (never for a key
+    /// that loaded).
+    pub fn sign_ed25519(&self, message: &[u8]) -> Result<[u8; 64]> {
+        use ed25519_dalek::Signer as _;
+        // minisign's secret key bytes: sig_alg(2) kdf_alg(2) chk_alg(2)
+        // salt(32) opslimit(8) memlimit(8) keynum(8) sk(64: seed || pk) chk(32).
+        let raw = self.sk.to_bytes();
+        let seed: [u8; 32] = raw
+            .get(62..94)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| Error::Key {
+                what: format!("key {}", self.id),
+                reason: "malformed secret key".into(),
+            })?;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        if signing.verifying_key().to_bytes() != *self.public_key().raw() {
+            return Err(Error::Key {
+                what: format!("key {}", self.id),
+                reason: "secret and public key do not match".into(),
+            });
+        }
+        Ok(signing.sign(message).to_bytes())
+    }
+}
+
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretKey({}, redacted)", self.id)

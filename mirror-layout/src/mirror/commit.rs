@@ -95,6 +95,9 @@ pub struct Journal {
     /// rotated to (SPEC §3.11): written before the index it signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_config: Option<String>,
+    /// The views of the new index (SPEC §3.13), written before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<super::views::ViewFile>,
 }
 
 impl Journal {
@@ -127,6 +130,22 @@ pub(super) fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     }
     refuse_symlinked_parents(root, p.as_str())?;
     Ok(p.under(root))
+}
+
+/// A view's path (SPEC §3.13): under `feed/graph/`, `feed/csaf/` or
+/// `tuf/`, below no symlink.
+///
+/// # Errors
+/// [`Error::Refused`] for any other path.
+pub(super) fn view_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    if !super::views::is_view_path(rel) {
+        return Err(Error::refused(
+            ARMED,
+            format!("names the view \"{rel}\" outside feed/graph/, feed/csaf/ and tuf/ (refused)"),
+        ));
+    }
+    refuse_symlinked_parents(root, rel)?;
+    Ok(root.join(rel))
 }
 
 /// Refuses a path of the mirror below a symlink or a non-folder (ATTACKS
@@ -341,6 +360,12 @@ impl Mirror {
     /// then `published.json`, each written atomically.
     fn write_publish(&self, j: &Journal) -> Result<()> {
         let root = &self.root;
+        for v in &j.views {
+            let p = view_path(root, &v.path)?;
+            create_dir_all_durable(p.parent().unwrap_or(root))?;
+            write_atomic(&p, v.content.as_bytes())?;
+        }
+        hit("views-written");
         write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
         hit("feed-written");
         write_atomic(

@@ -35,6 +35,9 @@ impl Mirror {
         }
         report.problems.extend(self.feed_problem(&index, keys));
         report.problems.extend(self.audit_problem(&index));
+        report
+            .problems
+            .extend(super::views::check::problems(&self.root, &index, keys));
         let listed = self.rehash_listed(&index, &mut report);
         for top in ["releases", "manifests", ferry_manifests::trust::MIRROR_DIR] {
             self.check_unlisted(top, &listed, &mut report.problems);

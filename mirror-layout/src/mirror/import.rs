@@ -385,6 +385,7 @@ impl Mirror {
             index: text(bytes, super::INDEX_FILE)?,
             index_sig,
             new_config: None,
+            views: super::views::render(&self.root, next, key)?,
         })
     }
 

@@ -28,6 +28,7 @@ pub mod repair;
 mod signed;
 mod stage;
 pub mod state;
+pub mod views;
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};

@@ -142,6 +142,9 @@ impl Mirror {
             return refuse_journal("its audit line is not the one its signed index records".into());
         }
         self.check_journal_renames(j, &next)?;
+        for v in &j.views {
+            super::commit::view_path(&self.root, &v.path)?;
+        }
         for rel in &j.removes {
             if next.file(rel).is_some() {
                 return refuse_journal(format!(

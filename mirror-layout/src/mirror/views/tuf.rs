@@ -1,0 +1,187 @@
+//! TUF metadata over every released file (SPEC §3.13), so any TUF client
+//! (python-tuf, tuf-js, tough) downloads and verifies artifacts from the
+//! mirror: `tuf/<n>.root.json` (and `tuf/root.json`, the newest, to
+//! bootstrap a client), `tuf/<seq>.targets.json`, `tuf/<seq>.snapshot.json`
+//! and `tuf/timestamp.json`, with consistent snapshots, every role signed
+//! by the mirror key (Ed25519, TUF's `ed25519` scheme) over the canonical
+//! JSON of `signed`. Targets are the files under `releases/`, named by
+//! their mirror path. Versions of targets, snapshot and timestamp are the
+//! index sequence; the root's version moves when the mirror key changes.
+//! A client that trusts an older root is told by TUF to re-bootstrap after
+//! a key change: the old key is not at hand to cross-sign (docs/views.md).
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use ferry_manifests::minisig::SecretKey;
+use ferry_manifests::time::{Duration, Timestamp};
+
+use super::{ViewFile, text};
+use crate::error::{Error, Result};
+use crate::mirror::index::MirrorIndex;
+
+/// The TUF specification version written.
+pub const SPEC_VERSION: &str = "1.0.31";
+/// The TUF metadata folder.
+pub const DIR: &str = "tuf";
+/// How long a root stays valid.
+const ROOT_DAYS: u64 = 5 * 365;
+/// How long targets, snapshot and timestamp stay valid without a commit.
+const ROLE_DAYS: u64 = 365;
+
+/// Canonical JSON (OLPC, as securesystemslib and tuf-js compute it).
+///
+/// # Errors
+/// [`Error::Refused`] if the value cannot be encoded (never for JSON values).
+pub fn canonical(v: &impl Serialize) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut buf, olpc_cjson::CanonicalFormatter::new());
+    v.serialize(&mut ser)
+        .map_err(|e| Error::refused(DIR, format!("canonical JSON: {e}")))?;
+    Ok(buf)
+}
+
+/// The TUF key object of the mirror key and its key id (SHA-256 of the
+/// key object's canonical JSON).
+///
+/// # Errors
+/// As [`canonical`].
+pub fn key_object(key: &SecretKey) -> Result<(String, Value)> {
+    let obj = json!({
+        "keytype": "ed25519",
+        "scheme": "ed25519",
+        "keyval": {"public": hex::encode(key.public_key().raw())},
+    });
+    let id = hex::encode(Sha256::digest(canonical(&obj)?));
+    Ok((id, obj))
+}
+
+fn signed_file(signed: &Value, key: &SecretKey, keyid: &str) -> Result<Vec<u8>> {
+    let sig = key.sign_ed25519(&canonical(signed)?)?;
+    let doc = json!({
+        "signatures": [{"keyid": keyid, "sig": hex::encode(sig)}],
+        "signed": signed,
+    });
+    let mut b = serde_json::to_vec_pretty(&doc)
+        .map_err(|e| Error::refused(DIR, format!("cannot encode: {e}")))?;
+    b.push(b'\n');
+    Ok(b)
+}
+
+fn expiry(index: &MirrorIndex, days: u64) -> String {
+    let t = index.generated.plus(Duration::days(days));
+    match index.expires {
+        Some(e) if e < t => e.to_string(),
+        _ => t.to_string(),
+    }
+}
+
+/// The root published now, if any: its version and whether `keyid` is
+/// its only key.
+fn published_root(root: &Path, keyid: &str) -> Option<(u64, bool)> {
+    let bytes = std::fs::read(root.join(DIR).join("root.json")).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let signed = v.get("signed")?;
+    let version = signed.get("version")?.as_u64()?;
+    let keys = signed.get("keys")?.as_object()?;
+    Some((version, keys.len() == 1 && keys.contains_key(keyid)))
+}
+
+fn root_signed(index: &MirrorIndex, version: u64, keyid: &str, key_obj: &Value) -> Value {
+    let role = json!({"keyids": [keyid], "threshold": 1});
+    let mut keys = Map::new();
+    keys.insert(keyid.to_string(), key_obj.clone());
+    json!({
+        "_type": "root",
+        "spec_version": SPEC_VERSION,
+        "version": version,
+        "expires": expiry(index, ROOT_DAYS),
+        "consistent_snapshot": true,
+        "keys": keys,
+        "roles": {"root": role, "targets": role, "snapshot": role, "timestamp": role},
+    })
+}
+
+/// The `signed` part of the targets role for `index`.
+#[must_use]
+pub fn targets_signed(index: &MirrorIndex) -> Value {
+    let mut targets = Map::new();
+    for f in index
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with_dir("releases"))
+    {
+        targets.insert(
+            f.path.as_str().to_string(),
+            json!({"length": f.size, "hashes": {"sha256": f.sha256.to_string()}}),
+        );
+    }
+    json!({
+        "_type": "targets",
+        "spec_version": SPEC_VERSION,
+        "version": index.sequence,
+        "expires": expiry(index, ROLE_DAYS),
+        "targets": targets,
+    })
+}
+
+/// The TUF files for `index`: a new root only when none is published or
+/// the mirror key changed; targets, snapshot and timestamp every time.
+///
+/// # Errors
+/// Encoding or signing errors.
+pub fn documents(root: &Path, index: &MirrorIndex, key: &SecretKey) -> Result<Vec<ViewFile>> {
+    let (keyid, key_obj) = key_object(key)?;
+    let mut out = Vec::new();
+    let file = |path: String, bytes: Vec<u8>| -> Result<ViewFile> {
+        Ok(ViewFile {
+            path,
+            content: text(bytes)?,
+        })
+    };
+    match published_root(root, &keyid) {
+        Some((_, true)) => {}
+        other => {
+            let version = other.map_or(1, |(v, _)| v + 1);
+            let bytes = signed_file(&root_signed(index, version, &keyid, &key_obj), key, &keyid)?;
+            out.push(file(format!("{DIR}/{version}.root.json"), bytes.clone())?);
+            out.push(file(format!("{DIR}/root.json"), bytes)?);
+        }
+    }
+    let seq = index.sequence;
+    let targets = signed_file(&targets_signed(index), key, &keyid)?;
+    let snapshot_signed = json!({
+        "_type": "snapshot",
+        "spec_version": SPEC_VERSION,
+        "version": seq,
+        "expires": expiry(index, ROLE_DAYS),
+        "meta": {"targets.json": {"version": seq}},
+    });
+    let snapshot = signed_file(&snapshot_signed, key, &keyid)?;
+    let timestamp_signed = json!({
+        "_type": "timestamp",
+        "spec_version": SPEC_VERSION,
+        "version": seq,
+        "expires": expiry(index, ROLE_DAYS),
+        "meta": {"snapshot.json": {
+            "version": seq,
+            "length": snapshot.len(),
+            "hashes": {"sha256": hex::encode(Sha256::digest(&snapshot))},
+        }},
+    });
+    let timestamp = signed_file(&timestamp_signed, key, &keyid)?;
+    out.push(file(format!("{DIR}/{seq}.targets.json"), targets)?);
+    out.push(file(format!("{DIR}/{seq}.snapshot.json"), snapshot)?);
+    out.push(file(format!("{DIR}/timestamp.json"), timestamp)?);
+    Ok(out)
+}
+
+/// "Now" as TUF writes it, for tests.
+#[must_use]
+pub fn tuf_time(t: Timestamp) -> String {
+    t.to_string()
+}
