@@ -178,6 +178,7 @@ pub fn affecting<'a>(version: &Version, advisories: &'a [Advisory]) -> Vec<&'a A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use semver::VersionReq;
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
@@ -300,5 +301,99 @@ mod tests {
         let mut cat = catalogue();
         cat.push(c("3.3.0", None, false, true));
         assert_eq!(latest(&cat), Some(&v("3.2.1")));
+    }
+
+    /// A small deterministic generator (xorshift), so the property test
+    /// needs no extra crate and every failure replays.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A generated release history: versions over several majors, some
+    /// required, some yanked, some with an explicit one-hop range.
+    fn history(g: &mut Gen) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = Vec::new();
+        let n = 2 + g.below(12);
+        let mut cur = (1u64, 0u64, 0u64);
+        for _ in 0..n {
+            match g.below(4) {
+                0 => cur = (cur.0 + 1, 0, 0),
+                1 => cur = (cur.0, cur.1 + 1, 0),
+                _ => cur = (cur.0, cur.1, cur.2 + 1),
+            }
+            let version = Version::new(cur.0, cur.1, cur.2);
+            let supported_from = match g.below(4) {
+                0 => {
+                    Some(VersionReq::parse(&format!(">={}.0.0", cur.0.saturating_sub(1))).unwrap())
+                }
+                1 => Some(VersionReq::parse(&format!(">={}.{}.0", cur.0, cur.1)).unwrap()),
+                _ => None,
+            };
+            out.push(Candidate {
+                version,
+                supported_from,
+                required: g.below(5) == 0,
+                yanked: g.below(6) == 0,
+            });
+        }
+        out
+    }
+
+    /// Property (issue 15): over generated histories, every path the
+    /// planner gives is a walk in the update graph (edges =
+    /// `hops::edges`, what the mirror's graphs hold), and no edge of the
+    /// graph skips a required release or touches a yanked one.
+    #[test]
+    fn planner_paths_are_walks_in_the_graph_and_no_edge_breaks_a_rule() {
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let mut walks = 0;
+        for _ in 0..500 {
+            let all = history(&mut g);
+            let edges = ferry_manifests::hops::edges(&all);
+            for &(i, j) in &edges {
+                let (a, b) = (&all[i], &all[j]);
+                assert!(!a.yanked && !b.yanked, "edge touches a yanked release");
+                assert!(a.version < b.version);
+                assert!(
+                    !all.iter().any(|r| r.required
+                        && !r.yanked
+                        && r.version > a.version
+                        && r.version < b.version),
+                    "edge {} -> {} skips a required release",
+                    a.version,
+                    b.version
+                );
+            }
+            let pos = |v: &Version| all.iter().position(|c| &c.version == v).unwrap();
+            for from in all.iter().filter(|c| !c.yanked) {
+                for to in all.iter().filter(|c| c.version > from.version) {
+                    let Ok(path) = plan(&from.version, &to.version, &all) else {
+                        continue;
+                    };
+                    let mut cur = pos(&from.version);
+                    for hop in &path {
+                        let next = pos(hop);
+                        assert!(
+                            edges.contains(&(cur, next)),
+                            "planner hop {} -> {} is not a graph edge ({all:?})",
+                            all[cur].version,
+                            hop
+                        );
+                        cur = next;
+                    }
+                    walks += 1;
+                }
+            }
+        }
+        assert!(walks > 1000, "only {walks} paths checked");
     }
 }

@@ -23,6 +23,7 @@ mod mirror_views;
 pub mod progress;
 pub mod select;
 pub mod serve;
+pub mod status_svg;
 pub mod sync;
 
 pub use error::{Error, Result};

@@ -204,6 +204,7 @@ pub fn render_status(index: &MirrorIndex) -> String {
     last_import(&mut h, index);
     latest_versions(&mut h, &hints);
     releases_table(&mut h, index);
+    h.push_str(&crate::status_svg::section(index));
     advisories(&mut h, &hints);
     h.push_str("<p>Signed index: <a href=\"/index.json\">index.json</a> (<a href=\"/index.json.minisig\">signature</a>); feed: <a href=\"/feed/hints.json\">feed/hints.json</a>; <a href=\"/audit/log.jsonl\">audit log</a>.</p>\n</body></html>\n");
     h
