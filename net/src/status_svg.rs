@@ -74,12 +74,12 @@ fn svg(index: &MirrorIndex, channel: &Name, profile: &Name, platform: &Name) -> 
         .collect();
     let width = 40 + STEP * rs.len().max(1);
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<svg class=\"upgrade-graph\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"260\" \
          role=\"img\" aria-label=\"upgrade graph {} {} {}\">\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#246\"/></marker></defs>\n",
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#246\"/></marker></defs>",
         esc(channel.as_str()),
         esc(profile.as_str()),
         esc(platform.as_str())
