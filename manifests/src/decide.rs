@@ -11,7 +11,9 @@
 //! | channel and profile pins | [`pinned`] | verify and import (the policy's pins), import (the mirror's channels and profiles), `ferry-handoff` (the selection) |
 //! | vendor checks an artifact needs | [`vendor_checks`] | the bundle checker (verify, import, repair), `ferry-handoff`, `ferry sync`, `ferry-verify file --trust` |
 //! | expiry and max validity | [`validity`] | verify and import (manifest), `ferry sign` (`--expires`), `ferry-handoff` (index) |
-//! | threshold counting | [`crate::minisig::verify_threshold`] | every signed document: manifest, index, feed, receipts |
+//! | threshold counting | [`crate::minisig::verify_threshold`] | every signed document: manifest, index, feed, receipts, trust-chain versions |
+//! | trust chain (rotation, revocation) | [`crate::trust::apply`] (with [`Rule::TrustVersionSkipped`], [`Rule::TrustNoRoot`], [`freshness`] for equivocation) | verify, import, fsck, hand-off, sync |
+//! | one-hop upgrade rule | [`crate::hops::hop_allowed`] | the hand-off planner, the mirror's update graphs |
 //!
 //! Secret-key loading lives in `ferry-cli` (`keyload`), atomic writes in
 //! `ferry-durable` (`fsutil::write_atomic`).

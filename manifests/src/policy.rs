@@ -206,6 +206,7 @@ impl TrustPolicy {
         let raw: RawPolicy =
             toml::from_str(text).map_err(|e| cfg(e.to_string().trim().to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let has_root = raw.root.is_some();
         let vendor = raw
             .vendor
             .map(|v| -> Result<VendorPolicy> {
@@ -213,8 +214,11 @@ impl TrustPolicy {
                 if v.require.contains(&SigKind::Minisign) && minisign_keys.is_empty() {
                     return Err(cfg("vendor.require has \"minisign\" but vendor.minisign_keys is empty".into()));
                 }
+                // With [root], the trusted root may come through the trust
+                // chain (SPEC §3.11); without a chain it is refused when used.
                 if v.require.contains(&SigKind::Sigstore)
-                    && (v.sigstore_trusted_root.is_none() || v.sigstore_identity.is_empty())
+                    && ((v.sigstore_trusted_root.is_none() && !has_root)
+                        || v.sigstore_identity.is_empty())
                 {
                     return Err(cfg("vendor.require has \"sigstore\": set vendor.sigstore_trusted_root and at least one [[vendor.sigstore_identity]]".into()));
                 }

@@ -318,3 +318,95 @@ fn ferry_verify_links_no_network_stack() {
     );
     assert!(out.stdout.contains("sigstore-verify"), "{}", out.stdout);
 }
+
+/// Issue 13: a Sigstore `trusted_root.json` travels in the trust chain and,
+/// once applied, is the root the vendor checks use; before, the policy
+/// (which names none) cannot check Sigstore bundles at all.
+#[test]
+fn a_trusted_root_from_the_trust_chain_replaces_the_policys() {
+    let case = vectors().join("conf-happy-path-v0.3");
+    let gha = "https://token.actions.githubusercontent.com";
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let policy_path = tmp.path().join("ferry-trust.toml");
+    let k = |n: &str| ferry_tests::demo_pub(n).display().to_string();
+    std::fs::write(
+        &policy_path,
+        format!(
+            "product = \"novantra\"\n[vendor]\nminisign_keys = [{v:?}]\nrequire = [\"sigstore\"]\n\
+             [[vendor.sigstore_identity]]\nsan = 'https://github\\.com/sigstore-conformance/.*@refs/heads/main'\nsan_regex = true\nissuer = {gha:?}\n\
+             [root]\nkeys = [{r1:?}, {r2:?}]\nthreshold = 2\n",
+            v = k("vendor"),
+            r1 = k("root1"),
+            r2 = k("root2"),
+        ),
+    )
+    .expect("policy");
+    let policy = TrustPolicy::load(&policy_path)
+        .expect("a policy with [root] may leave the root to the chain");
+    let bundle = std::fs::read(case.join("bundle.sigstore.json")).expect("bundle");
+    let artifact = std::fs::read(case.join("a.txt")).expect("artifact");
+    let sha = ferry_manifests::digest::Sha256Digest::of(&artifact);
+    let before = check_vendor_sigstore(
+        policy.vendor.as_ref().expect("vendor"),
+        &bundle,
+        "a.json",
+        &sha,
+    )
+    .expect_err("no trusted root yet");
+    assert!(
+        before
+            .to_string()
+            .contains("sigstore_trusted_root is not set"),
+        "{before}"
+    );
+
+    // Root holders put the trusted root into version 2 and sign it.
+    let chain = tmp.path().join("chain");
+    let doc = chain.join("2.json");
+    ferry_tests::cmd("ferry")
+        .args(["trust", "new", "--from"])
+        .arg(&policy_path)
+        .arg("--set")
+        .arg(format!(
+            "sigstore_trusted_root={}",
+            case.join("trusted_root.json").display()
+        ))
+        .arg("--out")
+        .arg(&doc)
+        .run()
+        .ok();
+    for r in ["root1", "root2"] {
+        ferry_tests::cmd("ferry")
+            .args(["trust", "sign"])
+            .arg(&doc)
+            .arg("--key")
+            .arg(ferry_tests::demo_key(r))
+            .run()
+            .ok();
+    }
+    assert!(chain.join("sigstore/2.trusted_root.json").is_file());
+    let candidates = ferry_manifests::trust::read_dir(&chain).expect("chain");
+    let now = ferry_manifests::time::Timestamp::now();
+    let applied = ferry_manifests::trust::apply(&policy, candidates.clone(), now).expect("applies");
+    let out = check_vendor_sigstore(
+        applied.policy.vendor.as_ref().expect("vendor"),
+        &bundle,
+        "a.json",
+        &sha,
+    )
+    .expect("verifies with the chain's root");
+    assert!(out.log_index.is_some());
+
+    // A root that does not hash as the version names it is refused.
+    let mut tampered = candidates;
+    let mut bytes = tampered[0]
+        .sigstore_root
+        .as_ref()
+        .expect("root")
+        .as_ref()
+        .clone();
+    bytes.push(b' ');
+    tampered[0].sigstore_root = Some(std::sync::Arc::new(bytes));
+    let err = ferry_manifests::trust::apply(&policy, tampered, now).expect_err("tampered root");
+    assert!(err.to_string().contains("Sigstore trusted root"), "{err}");
+}
