@@ -330,6 +330,31 @@ fn chain_versions_that_do_not_count_are_refused() {
     ]);
     // The same document again: a repeat, nothing changes.
     show(&good, &host).ok().stdout_has(&["version 2 in force"]);
+
+    // The site moves on to version 3; a replayed older chain (version 2
+    // alone) then changes nothing: version 3 stays in force.
+    let newer = w.path("newer");
+    copy_dir(&good, &newer);
+    trust_new(
+        &newer.join("2.json"),
+        &[format!("transfer.keys={}", keys(&["org1", "org2", "org3"]))],
+        &newer.join("3.json"),
+    )
+    .ok();
+    trust_sign(&newer.join("3.json"), "root1").ok();
+    trust_sign(&newer.join("3.json"), "root2").ok();
+    let fx8 = crate::mirror::derive(&fx, &w2.path("ws8"), 8);
+    std::fs::remove_dir_all(fx8.root.join("ferry/trust")).expect("old chain");
+    copy_dir(&newer, &fx8.root.join("ferry/trust"));
+    let b8 = w2.pack(&fx8, "b8");
+    w2.import(&b8, &["--trust-state", &state.display().to_string()])
+        .ok()
+        .stderr_has(&["trust chain version 3 applied"]);
+    show(&good, &host).ok().stdout_has(&["version 3 in force"]);
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("trust.json")).expect("state"))
+            .expect("json");
+    assert_eq!(st["version"], 3);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
