@@ -23,6 +23,7 @@ mod mirror_views;
 pub mod progress;
 pub mod select;
 pub mod serve;
+mod static_files;
 pub mod status_svg;
 pub mod sync;
 

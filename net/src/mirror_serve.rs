@@ -18,16 +18,14 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower_http::services::ServeDir;
 
 use ferry_manifests::hints::Hints;
 use ferry_mirror_layout::mirror::Mirror;
@@ -53,12 +51,11 @@ pub fn router(root: &Path) -> Router {
         .route("/healthz", get(healthz))
         .route("/graph", get(crate::mirror_views::graph_endpoint))
         .route("/v1/graph", get(crate::mirror_views::graph_endpoint))
-        .fallback_service(ServeDir::new(&root).append_index_html_on_directories(false))
+        .fallback(crate::static_files::serve)
         .layer(middleware::from_fn_with_state(
             root.clone(),
             crate::mirror_views::hash_prefixed,
         ))
-        .layer(middleware::from_fn_with_state(root.clone(), etag))
         .layer(middleware::from_fn_with_state(root.clone(), guard))
         .with_state(root)
 }
@@ -80,31 +77,11 @@ async fn guard(State(root): State<PathBuf>, req: Request, next: Next) -> Respons
     next.run(req).await
 }
 
-/// A strong `ETag` from the file's inode, size and modification time:
-/// files under `releases/` never change, and every rewrite of the index or
-/// feed is a new file (atomic rename), so a new inode.
-async fn etag(State(root): State<PathBuf>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let mut resp = next.run(req).await;
-    if !(resp.status() == StatusCode::OK || resp.status() == StatusCode::PARTIAL_CONTENT) {
-        return resp;
-    }
-    if let Some(p) = local_path(&root, &path)
-        && let Ok(m) = std::fs::symlink_metadata(&p)
-        && m.is_file()
-    {
-        let tag = format!(
-            "\"{:x}-{:x}-{:x}.{:x}\"",
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec()
-        );
-        if let Ok(v) = HeaderValue::from_str(&tag) {
-            resp.headers_mut().insert(header::ETAG, v);
-        }
-    }
-    resp
+/// The file a URL path names below `root`: a plain relative path, else
+/// `None`.
+/// (The `guard` layer has refused hidden paths before any handler runs.)
+pub(crate) fn local_file(root: &Path, url_path: &str) -> Option<PathBuf> {
+    local_path(root, url_path)
 }
 
 /// The file a URL path names below `root`, if it is a plain relative path.
