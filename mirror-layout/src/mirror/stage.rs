@@ -1,7 +1,9 @@
 //! Staging: the import's new files (and `fsck --repair`'s damaged ones)
 //! written under `.ferry/staging/<txn>/` as the verifier streams them, and
 //! the imported manifest kept for audit. Nothing here is served until the
-//! journal renames it into place.
+//! journal renames it into place. Staged files are not synced one by one:
+//! the commit makes all of them durable with one `syncfs` before it arms
+//! the journal (issue 17).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -56,12 +58,10 @@ impl Sink for StageSink {
     }
 
     fn done(&mut self, file: &FileEntry) -> Result<()> {
-        if let Some((f, p)) = self.current.take() {
-            f.sync_all().map_err(|e| Error::io(&p, "sync", e))?;
+        // Not synced one by one (issue 17): the commit syncs the whole
+        // filesystem once before it arms the journal (`Mirror::commit`).
+        if let Some((f, _)) = self.current.take() {
             drop(f);
-            if let Some(parent) = p.parent() {
-                sync_dir(parent)?;
-            }
             self.staged.push(file.path.as_str().to_string());
             hit(&format!("staged-{}", self.staged.len()));
         }
