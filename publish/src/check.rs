@@ -149,9 +149,16 @@ fn rehash(r: &dyn TreeReader, index: &MirrorIndex, report: &mut CheckReport) -> 
             }
             Some((d, n)) => {
                 report.bytes += n;
-                if let Err(e) = ferry_manifests::digest::check(rel, (&f.sha256, f.size), (&d, n)) {
+                let found = if n != f.size {
+                    Some(format!("{n} bytes, the signed index lists {}", f.size))
+                } else if d != f.sha256 {
+                    Some(format!("sha256 {d}, the signed index lists {}", f.sha256))
+                } else {
+                    None
+                };
+                if let Some(found) = found {
                     report.problems.push(format!(
-                        "{e}: the object on the store is damaged or was altered; publish again to replace it"
+                        "{rel}: {found}: the object on the store is damaged or was altered; publish again with --all to replace it"
                     ));
                     report.damaged.push(rel.to_string());
                 }

@@ -78,6 +78,16 @@ pub struct PublishOutcome {
     pub verified: Option<CheckReport>,
 }
 
+/// This mirror's name on the store's lock and probe objects: the same for
+/// every publish from this folder on this host. The local lock is held, so
+/// a store lock bearing it was left by a publish from here that died (a
+/// re-run takes it over instead of waiting for its expiry).
+fn lock_token(mirror: &Mirror) -> String {
+    let root = std::fs::canonicalize(mirror.root()).unwrap_or_else(|_| mirror.root().into());
+    let who = format!("{}\n{}", audit::current_actor(), root.display());
+    ferry_manifests::digest::Sha256Digest::of(who.as_bytes()).to_hex()[..24].to_string()
+}
+
 /// What the store held before.
 struct Remote {
     index: Option<MirrorIndex>,
@@ -103,7 +113,7 @@ pub fn publish(
 ) -> Result<PublishOutcome> {
     mirror.recover(lock)?;
     let (local, _) = mirror.read_index(keys)?;
-    let token = format!("{}-{}", opts.now.unix(), std::process::id());
+    let token = lock_token(mirror);
     let conditional = store.block_on(probe::conditional_writes(store, &token))?;
     let guard = if conditional {
         Guard::CompareAndSwap
@@ -183,6 +193,7 @@ fn publish_locked(
         mirror.root(),
         &p.content,
         opts.jobs,
+        !opts.all,
         progress,
     ))?;
     hit("publish-before-index");

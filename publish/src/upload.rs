@@ -41,11 +41,12 @@ pub(crate) async fn upload_all(
     root: &Path,
     content: &[Upload],
     jobs: usize,
+    resume: bool,
     progress: &dyn Progress,
 ) -> Result<(usize, usize, u64)> {
     let mut s = futures_util::stream::iter(content)
         .map(|u| async move {
-            let d = upload_one(store, root, u).await?;
+            let d = upload_one(store, root, u, resume).await?;
             Ok::<_, Error>((u, d))
         })
         .buffer_unordered(jobs.max(1));
@@ -63,7 +64,9 @@ pub(crate) async fn upload_all(
     Ok((uploaded, found, bytes))
 }
 
-async fn upload_one(store: &Store, root: &Path, u: &Upload) -> Result<Done> {
+/// Uploads one object; with `resume`, one the store already holds with
+/// the same size and ETag is left alone.
+async fn upload_one(store: &Store, root: &Path, u: &Upload, resume: bool) -> Result<Done> {
     let path = root.join(&u.path);
     let want = u.clone();
     let local = tokio::task::spawn_blocking(move || read_local(&path, &want))
@@ -73,7 +76,8 @@ async fn upload_one(store: &Store, root: &Path, u: &Upload) -> Result<Done> {
             action: "read",
             source: std::io::Error::other(e.to_string()),
         })??;
-    if let Some(m) = store.head(&u.path).await?
+    if resume
+        && let Some(m) = store.head(&u.path).await?
         && m.size == u.size
         && m.e_tag.as_deref().map(unquote) == Some(local.etag.as_str())
     {
