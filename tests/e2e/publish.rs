@@ -150,6 +150,39 @@ fn fetch(web: &str, rel: &str, dir: &Path) -> PathBuf {
     out
 }
 
+/// What the website endpoint serves is the mirror, byte for byte, and
+/// `ferry-verify audit-log` passes on the copy fetched from it (which
+/// records the publish).
+fn served_as_published(w: &World, web: &str, first: &BTreeSet<String>) {
+    let got = w.path("fetched");
+    for rel in ["index.json", "index.json.minisig", "published.json"]
+        .into_iter()
+        .chain(first.iter().map(String::as_str))
+    {
+        let f = fetch(web, rel, &got);
+        assert_eq!(
+            std::fs::read(f).unwrap(),
+            std::fs::read(w.mirror.join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+    let log = fetch(web, "audit/log.jsonl", &got);
+    cmd("ferry-verify")
+        .args(["audit-log"])
+        .arg(&log)
+        .arg("--index")
+        .arg(got.join("index.json"))
+        .arg("--trust")
+        .arg(&w.policy)
+        .run()
+        .ok();
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("\"action\":\"publish\"")
+    );
+}
+
 /// Done when (issue 14): publish to the Garage cluster; hand-off check and
 /// install against its website endpoint succeed; `fsck --remote` and
 /// `ferry-verify audit-log` pass on what it serves, byte for byte the
@@ -188,33 +221,7 @@ fn garage_publish_serves_hosts_and_uploads_only_new_objects_next_time() {
     fsck_remote(&web, &w.policy)
         .ok()
         .stdout_has(&["0 problem(s)"]);
-    let got = w.path("fetched");
-    for rel in ["index.json", "index.json.minisig", "published.json"]
-        .into_iter()
-        .chain(first.iter().map(String::as_str))
-    {
-        let f = fetch(&web, rel, &got);
-        assert_eq!(
-            std::fs::read(f).unwrap(),
-            std::fs::read(w.mirror.join(rel)).unwrap(),
-            "{rel}"
-        );
-    }
-    let log = fetch(&web, "audit/log.jsonl", &got);
-    cmd("ferry-verify")
-        .args(["audit-log"])
-        .arg(&log)
-        .arg("--index")
-        .arg(got.join("index.json"))
-        .arg("--trust")
-        .arg(&w.policy)
-        .run()
-        .ok();
-    assert!(
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("\"action\":\"publish\"")
-    );
+    served_as_published(&w, &web, &first);
 
     // An import adds 1.3.0; the next publish sends only its objects.
     import_next_version(&w);

@@ -110,7 +110,12 @@ impl PublishArgs {
             &bars,
         )?;
         drop(lock);
-        printer.json(&Output::Publish { outcome: &o });
+        self.report(&o, printer)
+    }
+
+    /// The summary, then the `--verify` findings (exit 1 if any).
+    fn report(&self, o: &ferry_publish::PublishOutcome, printer: Printer) -> Result<()> {
+        printer.json(&Output::Publish { outcome: o });
         let guard = match o.guard {
             Guard::CompareAndSwap => "compare-and-swap of the index",
             Guard::LockObject => "lock object (no conditional writes)",
