@@ -31,6 +31,14 @@ fi
 step "independent clients for the view tests: python-tuf, tuf-js, the BSI CSAF validator (issue 15)"
 bash scripts/install-clients.sh
 
+step "S3 stores the publish tests run (issue 14): garage, s3s-fs"
+# Built from crates.io once per machine (garage takes ~13 min on two cores,
+# s3s-fs ~4); skipped when already installed. s3s-fs 0.14.1 is the newest
+# that builds with this machine's rustc.
+command -v garage >/dev/null 2>&1 || cargo install garage --version 2.5.0 --locked
+command -v s3s-fs >/dev/null 2>&1 || cargo install s3s-fs --version 0.14.1 --locked --features binary
+echo "garage: $(command -v garage); s3s-fs: $(command -v s3s-fs)"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 pub mod fixtures;
 pub mod http;
 pub mod mirror_fixture;
+pub mod stores;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -26,7 +26,8 @@ pub enum Action {
     Import,
     /// Old versions were removed.
     Prune,
-    /// The index and feed were re-signed.
+    /// The mirror was published to object storage (`ferry-mirror
+    /// publish`, SPEC §3.14): target, objects, bytes.
     Publish,
 }
 

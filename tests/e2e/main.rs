@@ -18,6 +18,7 @@ mod mirror;
 mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
+mod publish;
 mod scale;
 mod selection;
 mod sigstore;

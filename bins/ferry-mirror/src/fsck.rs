@@ -18,10 +18,17 @@ use crate::mirror_keys;
   ferry-mirror fsck /srv/mirror --trust site.toml
   ferry-mirror fsck /srv/mirror     # trusts the key recorded at init
   ferry-mirror fsck /srv/mirror --trust site.toml \\
-      --repair /media/usb/novantra.tar")]
+      --repair /media/usb/novantra.tar
+  ferry-mirror fsck --remote https://mirror.internal/novantra/ --trust site.toml")]
 pub(crate) struct FsckArgs {
     /// The mirror folder.
-    dir: PathBuf,
+    #[arg(required_unless_present = "remote")]
+    dir: Option<PathBuf>,
+    /// Check a published mirror over HTTP instead (object storage's website
+    /// endpoint, any web server): the signed index, published.json, the
+    /// feed, the audit chain, and every listed file re-hashed as served.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["dir", "repair", "wait"], requires = "trust")]
+    remote: Option<String>,
     /// Trust policy whose [mirror] keys check the index (default: the key
     /// recorded in ferry-mirror.toml at init, which only guards against
     /// damage, not against someone who can write the mirror).
@@ -38,7 +45,15 @@ pub(crate) struct FsckArgs {
 
 impl FsckArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let m = Mirror::open(&self.dir)?;
+        if let (Some(url), Some(trust)) = (&self.remote, &self.trust) {
+            return crate::fsck_remote::run(url, trust, printer);
+        }
+        let Some(dir) = self.dir.clone() else {
+            bail!(ferry_cli::UsageError(
+                "give the mirror folder, or --remote URL".into()
+            ));
+        };
+        let m = Mirror::open(&dir)?;
         // Finish (or discard) an interrupted change first, under the lock;
         // then read the mirror again (a change may have rotated its key
         // and completed its trust chain).
@@ -46,7 +61,7 @@ impl FsckArgs {
         if let Some(t) = m.recover(&lock)? {
             printer.info(&format!("finished the interrupted transaction {t}"));
         }
-        let m = Mirror::open(&self.dir)?;
+        let m = Mirror::open(&dir)?;
         let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
         let mut r = m.fsck(&keys)?;
         let mut repaired = None;
@@ -73,7 +88,7 @@ impl FsckArgs {
         }
         printer.line(&format!(
             "{}: {} file(s), {} bytes re-hashed against index sequence {}; {} problem(s)",
-            self.dir.display(),
+            dir.display(),
             r.files,
             r.bytes,
             r.index_sequence,
@@ -90,13 +105,13 @@ impl FsckArgs {
         } else if repaired.is_none() && !r.damaged.is_empty() {
             printer.warn(&format!(
                 "hint: restore damaged files from a bundle that carries them: ferry-mirror fsck {} --trust POLICY --repair BUNDLE",
-                self.dir.display()
+                dir.display()
             ));
         }
         if !r.problems.is_empty() {
             bail!(VerifyError(format!(
                 "{}: fsck found {} problem(s)",
-                self.dir.display(),
+                dir.display(),
                 r.problems.len()
             )));
         }

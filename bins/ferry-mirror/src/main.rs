@@ -5,10 +5,12 @@
 
 mod export_state;
 mod fsck;
+mod fsck_remote;
 mod import;
 mod init;
 mod output;
 mod prune;
+mod publish;
 mod serve;
 mod status;
 
@@ -57,6 +59,8 @@ enum Command {
     ExportState(export_state::ExportStateArgs),
     /// Re-hash everything against the signed index.
     Fsck(fsck::FsckArgs),
+    /// Put the mirror on S3-compatible object storage.
+    Publish(publish::PublishArgs),
     /// What the mirror holds: channels, latest versions, advisories.
     Status(status::StatusArgs),
     /// Print a shell completion script (bash, zsh, fish) on stdout.
@@ -81,13 +85,20 @@ fn main() -> ExitCode {
         Command::Prune(a) => a.run(printer),
         Command::ExportState(a) => a.run(printer),
         Command::Fsck(a) => a.run(printer),
+        Command::Publish(a) => a.run(printer),
         Command::Status(a) => a.run(printer),
         Command::Completions(a) => a.run::<Cli>().map_err(Into::into),
         Command::Man(a) => a.run::<Cli>().map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => ExitCode::from(report_error(e.as_ref(), &|_| None)),
+        Err(e) => ExitCode::from(report_error(e.as_ref(), &|e| {
+            if let Some(e) = e.downcast_ref::<ferry_publish::Error>() {
+                return Some(e.class());
+            }
+            e.downcast_ref::<ferry_net::Error>()
+                .map(ferry_net::Error::class)
+        })),
     }
 }
 

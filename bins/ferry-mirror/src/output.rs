@@ -12,6 +12,8 @@ use ferry_mirror_layout::mirror::index::ImportedManifest;
 use ferry_mirror_layout::mirror::prune::PruneOutcome;
 use ferry_mirror_layout::mirror::repair::RepairOutcome;
 use ferry_mirror_layout::mirror::{FsckReport, MirrorConfig};
+use ferry_publish::PublishOutcome;
+use ferry_publish::check::CheckReport;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -44,6 +46,14 @@ pub(crate) enum Output<'a> {
         ok: bool,
         report: &'a FsckReport,
         repair: Option<&'a RepairOutcome>,
+    },
+    /// `publish`.
+    Publish { outcome: &'a PublishOutcome },
+    /// `fsck --remote URL`.
+    FsckRemote {
+        ok: bool,
+        url: &'a str,
+        report: &'a CheckReport,
     },
     /// `status`.
     Status {

@@ -14,6 +14,9 @@
 //! `SIGKILL` at exactly that instant (crash-safety tests, ATTACKS D1).
 //! `FERRY_FAILPOINT=list` appends every point passed to the mark file (one
 //! name a line) and carries on, so a test can enumerate them.
+//! `FERRY_FAILPOINT=pause:<name>` writes the name to the mark file at the
+//! point and waits until the test removes that file, then carries on (a
+//! test acts at that instant, e.g. stops a storage node, issue 14).
 
 #[cfg(feature = "failpoints")]
 use std::ffi::OsString;
@@ -62,6 +65,15 @@ pub fn hit(name: &str) {
                 .open(m)
         {
             let _ = writeln!(f, "{name}");
+        }
+        return;
+    }
+    if let Some(m) = mark
+        && want.to_str().and_then(|w| w.strip_prefix("pause:")) == Some(name)
+    {
+        let _ = std::fs::write(m, name);
+        while std::path::Path::new(m).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         return;
     }

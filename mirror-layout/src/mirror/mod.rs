@@ -22,6 +22,7 @@ mod fsck;
 pub mod import;
 pub mod index;
 pub mod prune;
+mod publish_entry;
 pub mod published;
 mod recovery;
 pub mod repair;

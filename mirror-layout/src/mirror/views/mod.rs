@@ -79,6 +79,42 @@ pub fn render(root: &Path, index: &MirrorIndex, key: &SecretKey) -> Result<Vec<V
     Ok(out)
 }
 
+/// The view files a reader of `index` may fetch, as they lie under
+/// `root` (what `ferry-mirror publish` uploads with the documents): every
+/// graph and CSAF document with its signature, the CSAF listings, and the
+/// TUF metadata of this index with every root version.
+#[must_use]
+pub fn published_paths(root: &Path, index: &MirrorIndex) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, _) in graph::documents(index)
+        .into_iter()
+        .chain(csaf::documents(index))
+    {
+        out.push(format!("{path}.minisig"));
+        out.push(path);
+    }
+    out.extend(csaf::listings(index).into_iter().map(|v| v.path));
+    let seq = index.sequence;
+    let newest_root = std::fs::read(root.join(tuf::DIR).join("root.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["signed"]["version"].as_u64())
+        .unwrap_or(0);
+    for n in 1..=newest_root {
+        out.push(format!("{}/{n}.root.json", tuf::DIR));
+    }
+    for name in [
+        "root.json".to_string(),
+        format!("{seq}.targets.json"),
+        format!("{seq}.snapshot.json"),
+        "timestamp.json".to_string(),
+    ] {
+        out.push(format!("{}/{name}", tuf::DIR));
+    }
+    out.retain(|p| root.join(p).is_file());
+    out
+}
+
 pub(crate) fn json_bytes(doc: &serde_json::Value, path: &str) -> Result<Vec<u8>> {
     let mut b = serde_json::to_vec_pretty(doc)
         .map_err(|e| Error::refused(path, format!("cannot encode: {e}")))?;
