@@ -17,9 +17,14 @@ use ferry_publish::check::{TreeReader, check_tree};
 use crate::output::Output;
 
 pub(crate) fn run(url: &str, trust: &Path, printer: Printer) -> Result<()> {
-    let loaded = ferry_cli::trust::load_policy(trust, None, Timestamp::now())?;
-    let keys = loaded.policy.mirror()?.keys.clone();
+    let now = Timestamp::now();
+    let loaded = ferry_cli::trust::load_policy(trust, None, now)?;
     let mirror = HttpMirror::new(url, &ClientOptions::default())?;
+    // The mirror keys as the published trust chain leaves them (SPEC
+    // §3.11), read as hosts read it: a rotated mirror key verifies.
+    let chain = ferry_handoff_core::chain::fetch(&mirror, &loaded.policy)?;
+    let policy = ferry_manifests::trust::apply(&loaded.policy, chain, now)?.policy;
+    let keys = policy.mirror()?.keys.clone();
     let r = check_tree(&Http(&mirror), &keys, None)?;
     printer.json(&Output::FsckRemote {
         ok: r.problems.is_empty(),
