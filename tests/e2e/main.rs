@@ -18,6 +18,7 @@ mod mirror;
 mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
+mod progress;
 mod selection;
 mod sigstore;
 mod sync;

@@ -123,8 +123,13 @@ impl InstallArgs {
             return Err(e.into());
         }
         let probe = l.probe()?;
+        let source = crate::download::WithProgress {
+            inner: l.source.as_dyn(),
+            progress: printer.progress_handle(),
+            total: planned.artifact.as_ref().map_or(0, |a| a.size),
+        };
         let ctx = lib::InstallContext {
-            source: l.source.as_dyn(),
+            source: &source,
             probe: probe.get(),
             mirror: &l.mirror,
             policy: &l.policy,

@@ -46,7 +46,7 @@ impl FsckArgs {
         if let Some(t) = m.recover(&lock)? {
             printer.info(&format!("finished the interrupted transaction {t}"));
         }
-        let m = Mirror::open(&self.dir)?;
+        let m = Mirror::open(&self.dir)?.with_progress(printer.progress_handle());
         let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
         let mut r = m.fsck(&keys)?;
         let mut repaired = None;

@@ -60,7 +60,7 @@ impl ImportArgs {
         };
         for b in &self.bundles {
             // Opened per bundle: an import may have rotated the mirror key.
-            let m = Mirror::open(&self.mirror)?;
+            let m = Mirror::open(&self.mirror)?.with_progress(printer.progress_handle());
             let o = m.import(&lock, &Input::Path(b.clone()), &loaded.policy, &key, now)?;
             if let Some(effective) = &o.policy
                 && loaded.record(effective, now)?

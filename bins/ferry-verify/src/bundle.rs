@@ -69,12 +69,14 @@ pub(crate) fn options(now: Option<Timestamp>, state: Option<&PathBuf>) -> Result
     Ok(VerifyOptions {
         now: now.unwrap_or_else(Timestamp::now),
         state,
+        progress: Default::default(),
     })
 }
 
 impl BundleArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let opts = options(self.now, self.state.as_ref())?;
+        let mut opts = options(self.now, self.state.as_ref())?;
+        opts.progress = printer.progress_handle();
         let policy =
             ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), opts.now)?
                 .policy;

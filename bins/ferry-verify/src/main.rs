@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_cli::{Printer, report_error};
+use ferry_cli::report_error;
 
 mod audit_log;
 mod bundle;
@@ -38,12 +38,8 @@ Examples:
       --issuer https://token.actions.githubusercontent.com"
 )]
 struct Cli {
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress or informational messages.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    output: ferry_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,10 +68,7 @@ enum Command {
 fn main() -> ExitCode {
     ferry_cli::arm_failpoints();
     let cli = Cli::parse();
-    let printer = Printer {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let printer = cli.output.printer();
     let result = match cli.command {
         Command::Bundle(args) => args.run(printer),
         Command::Manifest(args) => args.run(printer),

@@ -57,6 +57,7 @@ impl PackArgs {
                 format: self.format,
                 split: self.split,
                 parity: self.parity,
+                progress: printer.progress_handle(),
             },
         )?;
         printer.json(&Output::Pack(&report));
