@@ -19,6 +19,7 @@ mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
 mod progress;
+mod report_html;
 mod selection;
 mod sigstore;
 mod sync;

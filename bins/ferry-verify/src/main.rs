@@ -13,7 +13,10 @@ use ferry_cli::report_error;
 mod audit_log;
 mod bundle;
 mod file;
+mod html;
+mod inspect;
 mod manifest;
+mod mirror_report;
 mod output;
 mod report;
 
@@ -50,8 +53,11 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Verify a manifest alone: signatures, threshold, expiry, validity.
     Manifest(manifest::ManifestArgs),
-    /// Provenance of every artifact of a verified bundle.
+    /// Provenance of every artifact of a verified bundle, or a mirror's
+    /// chain of custody (text, JSON or HTML).
     Report(report::ReportArgs),
+    /// What a bundle or stick holds, without a policy (NOT verified).
+    Inspect(inspect::InspectArgs),
     /// Spot-check one vendor artifact (or its digest): SHA-256, minisign
     /// signature, Sigstore bundle.
     File(file::FileArgs),
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         Command::Bundle(args) => args.run(printer),
         Command::Manifest(args) => args.run(printer),
         Command::Report(args) => args.run(printer),
+        Command::Inspect(args) => args.run(printer),
         Command::File(args) => args.run(printer),
         Command::AuditLog(args) => args.run(printer),
         Command::Completions(args) => args.run::<Cli>().map_err(Into::into),
