@@ -4,6 +4,7 @@
 // Tests report skipped halves (a missing system tool) on stderr.
 #![allow(clippy::print_stderr)]
 
+mod access_log;
 mod attacks;
 mod bundle;
 mod bundle_order;
