@@ -62,23 +62,7 @@ impl GlobalArgs {
     }
 }
 
-/// A size for people: `512 B`, `1.5 KiB`, `2.0 GiB` (exact bytes stay in
-/// `--json`).
-#[must_use]
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    #[allow(clippy::cast_precision_loss)]
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
+pub use ferry_manifests::progress::human_bytes;
 
 /// `PASS` or `FAIL`, in green or red when `color`.
 #[must_use]
@@ -98,15 +82,6 @@ pub fn verdict(passed: bool, color: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(2_147_483_985), "2.0 GiB");
-        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
-    }
 
     #[test]
     fn verdicts() {

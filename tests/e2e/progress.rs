@@ -144,3 +144,40 @@ fn pack_and_import_show_a_bar_on_a_terminal_and_none_without() {
     );
     assert!(has_bar(&verify, "verify"), "no verify bar: {verify:?}");
 }
+
+/// Issue 16: `-q` means one line on success (as minisign does), and text
+/// output gives sizes for people while `--json` keeps exact bytes.
+#[test]
+fn quiet_is_one_line_and_sizes_are_human() {
+    let w = World::new();
+    let fx = w.workspace("ws", 1, 2);
+    let tar = w.path("b.tar");
+    let packed = pack_ws(&fx.root, &tar);
+    packed.ok();
+    assert!(packed.stdout.contains(" KiB"), "{}", packed.stdout);
+    let verify = |extra: &[&str]| {
+        ferry_tests::cmd("ferry-verify")
+            .args(extra)
+            .arg("bundle")
+            .arg(&tar)
+            .arg("--trust")
+            .arg(&w.policy)
+            .args(["--now", ferry_tests::fixtures::NOW])
+            .run()
+    };
+    let full = verify(&[]);
+    full.ok();
+    assert!(full.stdout.lines().count() > 1, "{}", full.stdout);
+    let quiet = verify(&["-q"]);
+    quiet.ok();
+    assert_eq!(quiet.stdout.lines().count(), 1, "{}", quiet.stdout);
+    assert!(quiet.stdout.starts_with("verified: "), "{}", quiet.stdout);
+    let json = verify(&["--json"]).json();
+    let bytes: u64 = json["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["size"].as_u64().expect("size"))
+        .sum();
+    assert!(bytes > 1024, "{json}");
+}

@@ -72,10 +72,10 @@ impl FsckArgs {
             printer.line(&format!("problem: {p}"));
         }
         printer.line(&format!(
-            "{}: {} file(s), {} bytes re-hashed against index sequence {}; {} problem(s)",
+            "{}: {} file(s), {} re-hashed against index sequence {}; {} problem(s)",
             self.dir.display(),
             r.files,
-            r.bytes,
+            ferry_cli::human_bytes(r.bytes),
             r.index_sequence,
             r.problems.len()
         ));

@@ -105,8 +105,12 @@ impl BundleArgs {
                 };
                 anyhow::Error::new(e).context(format!("{}: {what}", p.display()))
             })?;
-            for line in report.to_text() {
-                printer.line(&line);
+            let lines = report.to_text();
+            if let Some((summary, details)) = lines.split_last() {
+                for line in details {
+                    printer.detail(line);
+                }
+                printer.line(summary);
             }
             if let Some(r) = &self.receipt {
                 write_receipt(&report, r, key.as_ref())?;
