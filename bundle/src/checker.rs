@@ -276,6 +276,7 @@ impl<'p> Checker<'p> {
         let s = p.as_str();
         let vendor = self.policy.vendor()?;
         let mut plan = Plan::new(entry, vendor.legacy);
+        plan.progress = self.opts.progress.clone();
         let m = &self.verified.as_ref().expect("sealed").manifest;
         match m.role_of(&p) {
             Some(FileRole::Sha256Sums) => {
@@ -489,6 +490,7 @@ impl<'p> Checker<'p> {
                     self.allowed_dirs.insert(a.as_str().to_string());
                 }
             }
+            self.opts.progress.start("verify", vm.manifest.total_size());
             self.verified = Some(vm);
             self.stage = Stage::Files;
             if let Some(bytes) = self.early_sums.take() {
@@ -564,6 +566,7 @@ impl<'p> Checker<'p> {
     /// A missing file or a disagreeing SHA256SUMS.
     pub fn finish(mut self) -> Result<Outcome> {
         self.seal()?;
+        self.opts.progress.finish();
         let vm = self.verified.take().expect("sealed");
         for f in &vm.manifest.files {
             if !self.seen.contains(f.path.as_str()) {

@@ -333,7 +333,7 @@ pub(crate) fn write_dir(w: &Workspace, out: &Path) -> Result<u64> {
                 .open(&p)
                 .map_err(|e| Error::io(&p, "create", e))?;
             let mut bw = std::io::BufWriter::with_capacity(super::BUF, &mut f);
-            copy_item(item, &mut bw, &p)?;
+            copy_item(w, item, &mut bw, &p)?;
             bw.flush().map_err(|e| Error::io(&p, "write", e))?;
             drop(bw);
             f.sync_all().map_err(|e| Error::io(&p, "fsync", e))?;

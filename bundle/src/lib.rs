@@ -30,6 +30,7 @@ pub mod checker;
 mod deferred;
 pub mod dir;
 pub mod format;
+pub mod inspect;
 pub mod manifest;
 pub mod pack;
 pub mod parity;

@@ -28,6 +28,8 @@ pub struct VerifyOptions {
     pub now: Timestamp,
     /// The highest manifest already accepted (`--state`).
     pub state: Option<State>,
+    /// Where the bytes checked are reported (issue 16); silent by default.
+    pub progress: ferry_durable::progress::ProgressHandle,
 }
 
 /// `--state FILE`: the highest manifest a site has accepted

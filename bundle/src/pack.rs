@@ -23,7 +23,7 @@ use super::volumes::{SplitWriter, VolumeSet};
 use crate::error::{Error, Result};
 
 /// How to pack.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PackOptions {
     /// The carrier.
     pub format: Format,
@@ -31,6 +31,8 @@ pub struct PackOptions {
     pub split: Option<Split>,
     /// Reed–Solomon parity volumes to add (needs `split`).
     pub parity: usize,
+    /// Where the payload bytes packed are reported (issue 16).
+    pub progress: ferry_durable::progress::ProgressHandle,
 }
 
 /// What `pack` wrote.
@@ -96,9 +98,11 @@ fn existing_output(out: &Path, split: bool) -> Option<std::path::PathBuf> {
 /// is not signed; [`Error::Io`] when writing fails. Nothing is left behind
 /// on failure.
 pub fn pack(ws: &Path, out: &Path, opts: &PackOptions) -> Result<PackReport> {
-    let w = load_workspace(ws)?;
+    let mut w = load_workspace(ws)?;
     check_options(out, opts)?;
     let payload: u64 = w.manifest.total_size();
+    w.progress = opts.progress.clone();
+    opts.progress.start("pack", payload);
     let mut report = PackReport {
         out: out.to_path_buf(),
         format: opts.format,
@@ -126,6 +130,7 @@ pub fn pack(ws: &Path, out: &Path, opts: &PackOptions) -> Result<PackReport> {
             report.bytes_written = write_archive(&w, out, fmt)?;
         }
     }
+    opts.progress.finish();
     Ok(report)
 }
 

@@ -37,6 +37,8 @@ pub struct Plan {
     pub(super) vendor: Option<ferry_manifests::policy::VendorPolicy>,
     /// Upstream signatures that come after this artifact.
     pub(super) awaited: Vec<Awaited>,
+    /// Where the bytes read are reported (issue 16).
+    pub(super) progress: ferry_durable::progress::ProgressHandle,
 }
 
 /// What a finished [`Plan`] hands back to the [`Checker`].
@@ -66,6 +68,8 @@ impl Plan {
     /// # Errors
     /// Size or digest mismatch, truncation, a bad signature, or a read error.
     pub fn run(self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
+        let progress = self.progress.clone();
+        let reader = &mut progress.reader(reader);
         let legacy = self.minisign.iter().any(|(sig, _, _)| !sig.is_prehashed());
         let (sha256, size, kept, prehash) = if legacy || self.entry.size < PIPELINE_MIN {
             self.run_simple(reader, sink)?
@@ -417,6 +421,7 @@ impl Plan {
             sigstore: Vec::new(),
             vendor: None,
             awaited: Vec::new(),
+            progress: ferry_durable::progress::ProgressHandle::default(),
         }
     }
 }

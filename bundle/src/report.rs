@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
+use ferry_manifests::progress::human_bytes;
 use ferry_manifests::time::Timestamp;
 use serde::Serialize;
 
@@ -186,13 +187,13 @@ impl Report {
         }
         let bytes: u64 = self.files.iter().map(|f| f.size).sum();
         out.push(format!(
-            "verified: {} ({}): {} sequence {}, {} file(s), {} bytes; signed by {} (threshold {}); expires {}; manifest sha256 {}",
+            "verified: {} ({}): {} sequence {}, {} file(s), {}; signed by {} (threshold {}); expires {}; manifest sha256 {}",
             self.bundle,
             self.format,
             self.product,
             self.sequence,
             self.files.len(),
-            bytes,
+            human_bytes(bytes),
             self.signers.join(", "),
             self.threshold,
             self.expires,

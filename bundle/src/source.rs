@@ -34,6 +34,8 @@ pub(crate) struct Workspace {
     pub(crate) manifest_sha256: Sha256Digest,
     pub(crate) items: Vec<Item>,
     pub(crate) signatures: usize,
+    /// Where the bytes copied are reported.
+    pub(crate) progress: ferry_durable::progress::ProgressHandle,
 }
 
 pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
@@ -81,6 +83,7 @@ pub(crate) fn load_workspace(ws: &Path) -> Result<Workspace> {
         manifest_sha256,
         items,
         signatures,
+        progress: Default::default(),
     })
 }
 
@@ -193,14 +196,20 @@ fn open_item(path: &Path, size: u64, name: &BundlePath) -> Result<File> {
 
 /// Streams an item into `out`, hashing as it goes, and checks it against
 /// the manifest (no second read).
-pub(crate) fn copy_item(item: &Item, out: &mut dyn Write, out_name: &Path) -> Result<()> {
+pub(crate) fn copy_item(
+    w: &Workspace,
+    item: &Item,
+    out: &mut dyn Write,
+    out_name: &Path,
+) -> Result<()> {
     match &item.source {
         Source::Bytes(b) => out
             .write_all(b)
             .map_err(|e| Error::io(out_name, "write", e)),
         Source::File(p) => {
             let mut f = open_item(p, item.size, &item.path)?;
-            let (d, n) = hash_while_copying(&mut f, item, p, out, out_name)?;
+            let mut counted = w.progress.reader(&mut f);
+            let (d, n) = hash_while_copying(&mut counted, item, p, out, out_name)?;
             if let Some(expected) = item.sha256 {
                 ferry_manifests::digest::check(item.path.as_str(), (&expected, item.size), (&d, n))
                     .map_err(|e| {
@@ -218,7 +227,7 @@ pub(crate) fn copy_item(item: &Item, out: &mut dyn Write, out_name: &Path) -> Re
 /// Copies a workspace file into the bundle while a second thread hashes
 /// the same buffers (SPEC §6: pack at about the speed of one SHA-256).
 fn hash_while_copying(
-    f: &mut File,
+    f: &mut dyn Read,
     item: &Item,
     src: &Path,
     out: &mut dyn Write,

@@ -33,7 +33,7 @@ pub(crate) fn write_tar(w: &Workspace, out: &mut dyn Write, out_name: &Path) -> 
             mtime,
         )
         .map_err(werr)?;
-        copy_item(item, out, out_name)?;
+        copy_item(w, item, out, out_name)?;
         let pad = (512 - item.size % 512) % 512;
         out.write_all(&[0u8; 512][..usize::try_from(pad).unwrap_or(0)])
             .map_err(werr)?;

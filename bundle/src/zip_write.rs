@@ -42,7 +42,7 @@ pub(crate) fn write_zip(w: &Workspace, out: &Path) -> Result<u64> {
                 .unix_permissions(0o644)
                 .large_file(item.size >= 0xFFFF_FFFF);
             z.start_file(item.path.as_str(), opts).map_err(zerr)?;
-            copy_item(item, &mut z, &tmp)?;
+            copy_item(w, item, &mut z, &tmp)?;
         }
         let bw = z.finish().map_err(zerr)?;
         let f = bw

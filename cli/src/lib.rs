@@ -11,7 +11,11 @@
 pub mod build_info;
 pub mod help;
 pub mod keyload;
+pub mod output;
+pub mod progress;
 pub mod trust;
+
+pub use output::{GlobalArgs, human_bytes};
 
 use std::error::Error as StdError;
 
@@ -183,13 +187,20 @@ fn hint(err: &(dyn StdError + 'static)) -> Option<&'static str> {
 
 /// Where a binary's output goes: data on stdout (text or one JSON
 /// document), messages on stderr unless quiet. A closed stdout (broken
-/// pipe) is ignored so `ferry … | head` exits quietly.
-#[derive(Debug, Clone, Copy)]
+/// pipe) is ignored so `ferry … | head` exits quietly. Made from the
+/// shared flags by [`GlobalArgs::printer`].
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Printer {
     /// `--json`: stdout carries one JSON document and no text.
     pub json: bool,
-    /// `-q`: no progress or informational messages on stderr.
+    /// `-q`: no progress or informational messages on stderr, and one
+    /// line of text on success ([`Printer::summary`]).
     pub quiet: bool,
+    /// `--no-progress`: no progress bars.
+    pub no_progress: bool,
+    /// `--color`: `Some` when decided by a flag or `NO_COLOR`; `None`
+    /// (auto) colours a stream that is a terminal.
+    pub color: Option<bool>,
 }
 
 impl Printer {
@@ -201,6 +212,41 @@ impl Printer {
         if !self.json {
             let _ = writeln!(std::io::stdout().lock(), "{}", terminal_safe(s));
         }
+    }
+
+    /// A line of detail on stdout, left out under `-q` (which keeps one
+    /// line on success, as minisign does) and `--json`.
+    pub fn detail(&self, s: &str) {
+        if !self.quiet {
+            self.line(s);
+        }
+    }
+
+    /// A check's line on stdout: `PASS` or `FAIL` (green or red when
+    /// colour is on), then `s` escaped. Under `-q` only failures show.
+    pub fn check(&self, passed: bool, s: &str) {
+        use std::io::{IsTerminal, Write};
+        if self.json || (self.quiet && passed) {
+            return;
+        }
+        let color = self
+            .color
+            .unwrap_or_else(|| std::io::stdout().is_terminal());
+        let tag = output::verdict(passed, color);
+        let _ = writeln!(std::io::stdout().lock(), "{tag} {}", terminal_safe(s));
+    }
+
+    /// As [`Printer::check`], on stderr (a message, not data).
+    pub fn check_info(&self, passed: bool, s: &str) {
+        use std::io::{IsTerminal, Write};
+        if self.json || (self.quiet && passed) {
+            return;
+        }
+        let color = self
+            .color
+            .unwrap_or_else(|| std::io::stderr().is_terminal());
+        let tag = output::verdict(passed, color);
+        let _ = writeln!(std::io::stderr().lock(), "{tag} {}", terminal_safe(s));
     }
 
     /// An empty line on stdout (suppressed under `--json`).
@@ -238,7 +284,18 @@ impl Printer {
     #[must_use]
     pub fn progress(&self) -> bool {
         use std::io::IsTerminal;
-        !self.quiet && !self.json && std::io::stderr().is_terminal()
+        !self.quiet && !self.no_progress && !self.json && std::io::stderr().is_terminal()
+    }
+
+    /// A progress sink for a library: a bar on stderr when
+    /// [`Printer::progress`], else silent.
+    #[must_use]
+    pub fn progress_handle(&self) -> ferry_durable::progress::ProgressHandle {
+        if self.progress() {
+            progress::Bar::handle()
+        } else {
+            ferry_durable::progress::ProgressHandle::default()
+        }
     }
 }
 

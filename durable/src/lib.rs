@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod fsutil;
+pub use ferry_manifests::progress;
 pub mod trust_state;
 
 pub use error::{Error, Result};

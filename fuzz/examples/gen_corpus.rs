@@ -212,6 +212,7 @@ fn bundles(out: &Out, tmp: &Path, ws: &Path) {
                 format,
                 split: None,
                 parity: 0,
+                progress: Default::default(),
             },
         )
         .expect("pack");

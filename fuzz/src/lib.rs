@@ -100,6 +100,7 @@ pub fn opts() -> VerifyOptions {
     VerifyOptions {
         now: NOW.parse::<Timestamp>().expect("NOW parses"),
         state: None,
+        progress: Default::default(),
     }
 }
 

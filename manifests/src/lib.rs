@@ -34,6 +34,7 @@ pub mod name;
 pub mod path;
 pub mod policy;
 pub mod prehash;
+pub mod progress;
 pub mod redact;
 pub mod release;
 pub mod sigstore;

@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::index::{IndexArtifact, IndexFile, IndexRelease, IndexSignature, ReleaseIndex, SCHEMA};
 use crate::minisig::{SecretKey, read_small_bytes};
 use crate::name::Name;
+use crate::progress::ProgressHandle;
 use crate::release::{Advisory, SigKind, Yank};
 use crate::time::Timestamp;
 
@@ -96,6 +97,21 @@ pub fn build_index(
     key: &SecretKey,
     generated: Timestamp,
 ) -> Result<BuildReport> {
+    build_index_with_progress(from, out, key, generated, &ProgressHandle::default())
+}
+
+/// As [`build_index`], reporting the bytes copied and hashed to `progress`
+/// (issue 16).
+///
+/// # Errors
+/// As [`build_index`].
+pub fn build_index_with_progress(
+    from: &Path,
+    out: &Path,
+    key: &SecretKey,
+    generated: Timestamp,
+    progress: &ProgressHandle,
+) -> Result<BuildReport> {
     let product_path = from.join("product.toml");
     let product: ProductToml = read_toml(&product_path)?;
     fs::create_dir_all(out).map_err(|e| Error::io(out, "create directory", e))?;
@@ -104,11 +120,15 @@ pub fn build_index(
         key,
         generated,
         signed: 0,
+        progress,
     };
+    let dirs = release_dirs(from)?;
+    progress.start("index build", dirs.iter().map(|(_, d)| tree_bytes(d)).sum());
     let mut releases = Vec::new();
-    for (version, dir) in release_dirs(from)? {
+    for (version, dir) in dirs {
         releases.push(builder.release(version, &dir)?);
     }
+    progress.finish();
     let index = ReleaseIndex {
         schema: SCHEMA.to_string(),
         product: product.product,
@@ -123,6 +143,22 @@ pub fn build_index(
         index_path,
         signed: builder.signed,
     })
+}
+
+/// Bytes of the regular files below `dir` (an estimate of what a build
+/// copies, for progress only; unreadable entries count 0).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// The release folders of `from` (every folder in it), in version order.
@@ -178,6 +214,8 @@ struct Builder<'a> {
     generated: Timestamp,
     /// Artifacts signed so far.
     signed: usize,
+    /// Where the bytes copied are reported.
+    progress: &'a ProgressHandle,
 }
 
 impl Builder<'_> {
@@ -188,8 +226,11 @@ impl Builder<'_> {
         let meta: ReleaseToml = read_toml(&meta_path)?;
         let vdir = version.to_string();
         let notes_rel = format!("{vdir}/{}", meta.notes);
-        let (notes_sha, notes_size) =
-            copy_hashed(&dir.join(meta.notes.as_str()), &self.out.join(&notes_rel))?;
+        let (notes_sha, notes_size) = copy_hashed(
+            self.progress,
+            &dir.join(meta.notes.as_str()),
+            &self.out.join(&notes_rel),
+        )?;
         let mut artifacts = Vec::new();
         for a in &meta.artifacts {
             artifacts.push(self.artifact(dir, &vdir, a)?);
@@ -218,7 +259,7 @@ impl Builder<'_> {
         let rel = format!("{rel_dir}/{}", a.file);
         let src = dir.join(a.profile.as_str()).join(a.file.as_str());
         let dst = self.out.join(&rel);
-        let (sha256, size) = copy_hashed(&src, &dst)?;
+        let (sha256, size) = copy_hashed(self.progress, &src, &dst)?;
         let signatures = self.signatures(&src, &dst, &rel, a)?;
         Ok(IndexArtifact {
             name: a.file.clone(),
@@ -245,7 +286,7 @@ impl Builder<'_> {
         let sig_src = PathBuf::from(format!("{}.minisig", src.display()));
         let sig_dst = PathBuf::from(format!("{}.minisig", dst.display()));
         if sig_src.exists() {
-            copy_hashed(&sig_src, &sig_dst)?;
+            copy_hashed(self.progress, &sig_src, &sig_dst)?;
         } else {
             let file = fs::File::open(dst).map_err(|e| Error::io(dst, "open", e))?;
             let comment = format!(
@@ -264,6 +305,7 @@ impl Builder<'_> {
         let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
         if sigstore_src.exists() {
             copy_hashed(
+                self.progress,
                 &sigstore_src,
                 &PathBuf::from(format!("{}.sigstore.json", dst.display())),
             )?;
@@ -283,7 +325,7 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 /// Copies `src` to `dst` (unless they are the same file), hashing as it goes.
-fn copy_hashed(src: &Path, dst: &Path) -> Result<(Sha256Digest, u64)> {
+fn copy_hashed(progress: &ProgressHandle, src: &Path, dst: &Path) -> Result<(Sha256Digest, u64)> {
     let mut input = fs::File::open(src).map_err(|e| Error::io(src, "open", e))?;
     let same = match (fs::canonicalize(src), fs::canonicalize(dst)) {
         (Ok(a), Ok(b)) => a == b,
@@ -307,6 +349,7 @@ fn copy_hashed(src: &Path, dst: &Path) -> Result<(Sha256Digest, u64)> {
             break;
         }
         hasher.update(&buf[..n]);
+        progress.advance(n as u64);
         if let Some(o) = &mut output {
             o.write_all(&buf[..n])
                 .map_err(|e| Error::io(dst, "write", e))?;

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access_log;
 pub mod client;
 pub mod download;
 pub mod error;

@@ -40,7 +40,23 @@ use crate::serve::StaticServer;
 /// # Errors
 /// [`crate::Error::Io`] if the address cannot be bound.
 pub fn start(root: &Path, listen: SocketAddr) -> Result<StaticServer> {
-    StaticServer::start_router(router(root), root, listen)
+    start_with_access_log(root, listen, None)
+}
+
+/// As [`start`], writing an access log line per request to `log` (issue 16).
+///
+/// # Errors
+/// As [`start`].
+pub fn start_with_access_log(
+    root: &Path,
+    listen: SocketAddr,
+    log: Option<crate::access_log::AccessLog>,
+) -> Result<StaticServer> {
+    let app = match log {
+        Some(log) => crate::access_log::with_access_log(router(root), log),
+        None => router(root),
+    };
+    StaticServer::start_router(app, root, listen)
 }
 
 /// The router serving the mirror at `root`.

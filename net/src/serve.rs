@@ -110,6 +110,8 @@ impl StaticServer {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
+                // The peer's address, for the access log.
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;

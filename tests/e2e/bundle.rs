@@ -415,6 +415,7 @@ fn library_sink_receives_verified_bytes_in_manifest_order() {
     let opts = VerifyOptions {
         now: NOW.parse().unwrap(),
         state: None,
+        progress: Default::default(),
     };
     for (name, fmt) in [("b.tar", "tar"), ("b.zip", "zip"), ("d", "dir")] {
         let p = w.pack(name, &["--format", fmt]);

@@ -239,7 +239,7 @@ fn install(s: &Site, mirror: &str, current: &str, version: &str) -> ferry_tests:
             "stable",
             "--profile",
             "no-training",
-            "--version",
+            "--target",
             version,
             "--to",
         ])
@@ -692,7 +692,7 @@ fn dry_run_changes_nothing() {
         .ok()
         .stdout_has(&[
             "plan: 2.4.0 -> 3.2.1",
-            "ok   backup-age",
+            "PASS backup-age",
             "dry run: nothing was fetched",
         ]);
     assert_unchanged(&s.to, &before);
@@ -867,7 +867,12 @@ fn a_to_folder_other_users_can_change_is_refused() {
         .args(["--exec", &format!("touch '{}'", s.record.display())])
         .run()
         .expect_code(1)
-        .stderr_has(&[&shared.display().to_string(), "writable by other users"]);
+        .stderr_has(&[
+            &shared.display().to_string(),
+            "writable by other users",
+            // Issue 16: the old spelling of --target still works, with a note.
+            "--version VERSION is deprecated for the version to install: use --target VERSION",
+        ]);
     assert_not_run(&s);
     install(&s, &m, "2.4.0", "3.2.1").run().ok();
 }

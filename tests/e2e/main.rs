@@ -4,6 +4,7 @@
 // Tests report skipped halves (a missing system tool) on stderr.
 #![allow(clippy::print_stderr)]
 
+mod access_log;
 mod attacks;
 mod bundle;
 mod bundle_order;
@@ -18,7 +19,9 @@ mod mirror;
 mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
+mod progress;
 mod publish;
+mod report_html;
 mod scale;
 mod selection;
 mod sigstore;

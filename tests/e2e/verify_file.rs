@@ -42,7 +42,7 @@ fn sigstore_good_then_wrong_identity_regex_issuer_and_artifact() {
         .args(with(base.clone(), &["--identity", BEACON, "--issuer", GHA]))
         .run()
         .ok()
-        .stdout_has(&["ok  ", "sigstore", BEACON, "valid"]);
+        .stdout_has(&["PASS", "sigstore", BEACON, "valid"]);
     let json = cmd("ferry-verify")
         .args(with(
             base.clone(),
@@ -66,6 +66,46 @@ fn sigstore_good_then_wrong_identity_regex_issuer_and_artifact() {
         json["checks"][0]["sigstore"]["log_index"].is_u64(),
         "{json}"
     );
+
+    // cosign's flag names (issue 16): the same checks.
+    cmd("ferry-verify")
+        .args(with(
+            base.clone(),
+            &[
+                "--certificate-identity",
+                BEACON,
+                "--certificate-oidc-issuer",
+                GHA,
+            ],
+        ))
+        .run()
+        .ok()
+        .stdout_has(&["PASS", "sigstore", BEACON, "valid"]);
+    cmd("ferry-verify")
+        .args(with(
+            base.clone(),
+            &[
+                "--certificate-identity-regexp",
+                r"https://github\.com/sigstore-conformance/.*@refs/heads/main",
+                "--certificate-oidc-issuer",
+                GHA,
+            ],
+        ))
+        .run()
+        .ok()
+        .stdout_has(&["PASS", "sigstore", BEACON, "valid"]);
+    cmd("ferry-verify")
+        .args(with(
+            base.clone(),
+            &[
+                "--certificate-identity-regexp",
+                r"https://example\.com/.*",
+                "--issuer",
+                GHA,
+            ],
+        ))
+        .run()
+        .expect_code(1);
 
     // A wrong identity.
     cmd("ferry-verify")
@@ -248,8 +288,8 @@ fn minisign_prehashed_legacy_sha256_and_missing_file() {
         .run()
         .ok()
         .stdout_has(&[
-            "ok   sha256",
-            "ok   minisign",
+            "PASS sha256",
+            "PASS minisign",
             "valid (2 check(s), 0 failed)",
         ]);
 

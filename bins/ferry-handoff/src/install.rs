@@ -35,7 +35,7 @@ pub(crate) enum Mode {
 #[command(after_help = "Examples:
   ferry-handoff install --mirror http://mirror.internal:8080/ \\
       --trust ferry-trust.toml --current 2.4.0 \\
-      --channel stable --profile no-training --version 3.2.1 \\
+      --channel stable --profile no-training --target 3.2.1 \\
       --to /var/lib/novantra/incoming --exec ./install.sh \\
       --backup /backups/novantra --backup-max-age 24h \\
       --license /etc/novantra/license.json \\
@@ -44,14 +44,18 @@ pub(crate) enum Mode {
   ferry-handoff install … --dry-run    # print the plan, change nothing
   ferry-handoff preflight --mirror /srv/mirror --trust ferry-trust.toml \\
       --current 2.4.0 --channel stable --profile no-training \\
-      --version 3.2.1 --to /var/lib/novantra/incoming \\
+      --target 3.2.1 --to /var/lib/novantra/incoming \\
       --license-expires 2027-03-31")]
 pub(crate) struct InstallArgs {
     #[command(flatten)]
     mirror: MirrorArgs,
     /// The version to install (the next hop of `check`'s path).
-    #[arg(long, value_name = "TARGET")]
-    version: Version,
+    #[arg(long, value_name = "VERSION", required_unless_present = "version")]
+    target: Option<Version>,
+    /// Deprecated spelling of --target (elsewhere --version is the tool's
+    /// own version); still accepted, with a note on stderr.
+    #[arg(long, value_name = "TARGET", conflicts_with = "target")]
+    version: Option<Version>,
     /// Where the verified artifact and handoff.json go.
     #[arg(long, value_name = "DIR")]
     to: PathBuf,
@@ -103,8 +107,13 @@ impl InstallArgs {
             ))
             .into());
         }
+        if self.version.is_some() {
+            printer.warn(
+                "--version VERSION is deprecated for the version to install: use --target VERSION",
+            );
+        }
         let l = self.mirror.load(now)?;
-        let planned = lib::prepare(&l.mirror, &l.policy, &l.sel, &self.inputs(now))?;
+        let planned = lib::prepare(&l.mirror, &l.policy, &l.sel, &self.inputs(now)?)?;
         if mode == Mode::Preflight || self.dry_run {
             print_plan(printer, &planned, self.dry_run);
             return match planned.failure() {
@@ -113,7 +122,7 @@ impl InstallArgs {
             };
         }
         for c in &planned.checks {
-            printer.info(&check_line(c));
+            printer.check_info(c.passed, &check_line(c));
         }
         if let Some(e) = planned.failure() {
             // Under --json, the checks are the document; nothing ran.
@@ -123,8 +132,13 @@ impl InstallArgs {
             return Err(e.into());
         }
         let probe = l.probe()?;
+        let source = crate::download::WithProgress {
+            inner: l.source.as_dyn(),
+            progress: printer.progress_handle(),
+            total: planned.artifact.as_ref().map_or(0, |a| a.size),
+        };
         let ctx = lib::InstallContext {
-            source: l.source.as_dyn(),
+            source: &source,
             probe: probe.get(),
             mirror: &l.mirror,
             policy: &l.policy,
@@ -135,10 +149,13 @@ impl InstallArgs {
     }
 
     /// What the pre-flight checks look at.
-    fn inputs(&self, now: Timestamp) -> Inputs {
-        Inputs {
+    fn inputs(&self, now: Timestamp) -> Result<Inputs> {
+        let Some(target) = self.target.clone().or_else(|| self.version.clone()) else {
+            return Err(UsageError("--target VERSION is required".into()).into());
+        };
+        Ok(Inputs {
             current: self.mirror.current.clone(),
-            target: self.version.clone(),
+            target,
             backup: self.backup.clone().map(|b| (b, self.backup_max_age)),
             license: match (&self.license, self.license_expires) {
                 (Some(f), _) => Some(LicenseInput::File(f.clone())),
@@ -148,7 +165,7 @@ impl InstallArgs {
             license_min_days: self.license_min_days,
             data_dir: self.data_dir.clone(),
             now,
-        }
+        })
     }
 
     /// What the hand-off does after the checks.
@@ -220,14 +237,9 @@ fn failure_message(product: &Name, outcome: &Outcome, step: &str) -> String {
     )
 }
 
+/// A check's line after its PASS or FAIL tag.
 fn check_line(c: &preflight::CheckResult) -> String {
-    format!(
-        "{} {}: {} (required: {})",
-        if c.passed { "ok  " } else { "FAIL" },
-        c.name,
-        c.measured,
-        c.required
-    )
+    format!("{}: {} (required: {})", c.name, c.measured, c.required)
 }
 
 fn print_plan(printer: Printer, p: &Planned, dry_run: bool) {
@@ -252,7 +264,7 @@ fn print_plan(printer: Printer, p: &Planned, dry_run: bool) {
         ));
     }
     for c in &p.checks {
-        printer.line(&check_line(c));
+        printer.check(c.passed, &check_line(c));
     }
     if dry_run {
         printer.line("dry run: nothing was fetched, written or run");

@@ -8,10 +8,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_cli::{Printer, report_error};
+use ferry_cli::report_error;
 
 mod check;
 mod common;
+mod download;
 mod install;
 
 /// Ask the internal mirror what to upgrade to, check that the upgrade is
@@ -32,12 +33,8 @@ mod install;
       --version 3.2.1 --to /var/lib/novantra/incoming --exec ./install.sh \\
       --health-url http://localhost:9000/healthz --rollback ./restore.sh")]
 struct Cli {
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress or informational messages.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    output: ferry_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,10 +60,7 @@ enum Command {
 fn main() -> ExitCode {
     ferry_cli::arm_failpoints();
     let cli = Cli::parse();
-    let printer = Printer {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let printer = cli.output.printer();
     let result = match cli.command {
         Command::Check(args) => args.run(printer),
         Command::Preflight(args) => args.run(printer, install::Mode::Preflight),

@@ -61,7 +61,7 @@ impl FsckArgs {
         if let Some(t) = m.recover(&lock)? {
             printer.info(&format!("finished the interrupted transaction {t}"));
         }
-        let m = Mirror::open(&dir)?;
+        let m = Mirror::open(&dir)?.with_progress(printer.progress_handle());
         let keys = mirror_keys(&m, self.trust.as_deref(), printer)?;
         let mut r = m.fsck(&keys)?;
         let mut repaired = None;
@@ -87,10 +87,10 @@ impl FsckArgs {
             printer.line(&format!("problem: {p}"));
         }
         printer.line(&format!(
-            "{}: {} file(s), {} bytes re-hashed against index sequence {}; {} problem(s)",
+            "{}: {} file(s), {} re-hashed against index sequence {}; {} problem(s)",
             dir.display(),
             r.files,
-            r.bytes,
+            ferry_cli::human_bytes(r.bytes),
             r.index_sequence,
             r.problems.len()
         ));

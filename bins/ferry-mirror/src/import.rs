@@ -60,7 +60,7 @@ impl ImportArgs {
         };
         for b in &self.bundles {
             // Opened per bundle: an import may have rotated the mirror key.
-            let m = Mirror::open(&self.mirror)?;
+            let m = Mirror::open(&self.mirror)?.with_progress(printer.progress_handle());
             let o = m.import(&lock, &Input::Path(b.clone()), &loaded.policy, &key, now)?;
             if let Some(effective) = &o.policy
                 && loaded.record(effective, now)?
@@ -88,19 +88,19 @@ impl ImportArgs {
                 ));
             } else {
                 printer.line(&format!(
-                    "{}: imported manifest {} (sequence {}, signed by {}): release(s) {}, {} file(s) added ({} bytes), {} already present; index sequence {}",
+                    "{}: imported manifest {} (sequence {}, signed by {}): release(s) {}, {} file(s) added ({}), {} already present; index sequence {}",
                     b.display(),
                     o.manifest_sha256.short(),
                     o.manifest_sequence,
                     o.signers.join(", "),
                     o.releases.join(", "),
                     o.files_added,
-                    o.bytes_added,
+                    ferry_cli::human_bytes(o.bytes_added),
                     o.files_present,
                     o.index_sequence
                 ));
                 if !o.yanked.is_empty() {
-                    printer.line(&format!("  marked yanked: {}", o.yanked.join(", ")));
+                    printer.detail(&format!("  marked yanked: {}", o.yanked.join(", ")));
                 }
             }
         }

@@ -35,12 +35,8 @@ use ferry_mirror_layout::mirror::Mirror;
   ferry-mirror fsck /srv/mirror --trust site.toml
   ferry-mirror status /srv/mirror")]
 struct Cli {
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress or informational messages.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    output: ferry_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,10 +70,7 @@ enum Command {
 fn main() -> ExitCode {
     ferry_cli::arm_failpoints();
     let cli = Cli::parse();
-    let printer = Printer {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let printer = cli.output.printer();
     let result = match cli.command {
         Command::Init(a) => a.run(printer),
         Command::Import(a) => a.run(printer),

@@ -69,12 +69,14 @@ pub(crate) fn options(now: Option<Timestamp>, state: Option<&PathBuf>) -> Result
     Ok(VerifyOptions {
         now: now.unwrap_or_else(Timestamp::now),
         state,
+        progress: Default::default(),
     })
 }
 
 impl BundleArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
-        let opts = options(self.now, self.state.as_ref())?;
+        let mut opts = options(self.now, self.state.as_ref())?;
+        opts.progress = printer.progress_handle();
         let policy =
             ferry_cli::trust::load_policy(&self.trust, self.trust_state.as_deref(), opts.now)?
                 .policy;
@@ -103,8 +105,12 @@ impl BundleArgs {
                 };
                 anyhow::Error::new(e).context(format!("{}: {what}", p.display()))
             })?;
-            for line in report.to_text() {
-                printer.line(&line);
+            let lines = report.to_text();
+            if let Some((summary, details)) = lines.split_last() {
+                for line in details {
+                    printer.detail(line);
+                }
+                printer.line(summary);
             }
             if let Some(r) = &self.receipt {
                 write_receipt(&report, r, key.as_ref())?;

@@ -30,7 +30,11 @@ use ferry_manifests::spot::{self, SpotReport, SpotRequest, Subject};
       --identity 'https://github\\.com/acme/app/.*@refs/tags/v.*' \\
       --issuer https://token.actions.githubusercontent.com
   ferry-verify file app.tar.gz --sigstore app.sigstore.json \\
-      --trusted-root trusted_root.json --pubkey cosign.pub")]
+      --trusted-root trusted_root.json --pubkey cosign.pub
+  ferry-verify file app.tar.gz \\
+      --sigstore app.tar.gz.sigstore.json --trusted-root trusted_root.json \\
+      --certificate-identity-regexp 'https://github\\.com/acme/app/.*' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
 pub(crate) struct FileArgs {
     /// The artifact to check.
     #[arg(
@@ -64,14 +68,34 @@ pub(crate) struct FileArgs {
     /// The Sigstore `trusted_root.json` to verify the bundle against.
     #[arg(long, value_name = "ROOT", requires = "sigstore")]
     trusted_root: Option<PathBuf>,
-    /// Expected certificate identity (SAN), exact unless --identity-regex.
-    #[arg(long, value_name = "SAN", requires_all = ["sigstore", "issuer"])]
+    /// Expected certificate identity (SAN), exact unless --identity-regex
+    /// (cosign's name works too).
+    #[arg(
+        long,
+        visible_alias = "certificate-identity",
+        value_name = "SAN",
+        requires_all = ["sigstore", "issuer"]
+    )]
     identity: Option<String>,
     /// Treat --identity as a regular expression matched against the whole SAN.
     #[arg(long, requires = "identity")]
     identity_regex: bool,
-    /// Expected OIDC issuer of the certificate, exact.
-    #[arg(long, value_name = "ISS", requires = "identity")]
+    /// Expected certificate identity as a regular expression over the
+    /// whole SAN (cosign's flag: --identity REGEX --identity-regex).
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "identity",
+        requires_all = ["sigstore", "issuer"]
+    )]
+    certificate_identity_regexp: Option<String>,
+    /// Expected OIDC issuer of the certificate, exact (cosign's name works too).
+    #[arg(
+        long,
+        visible_alias = "certificate-oidc-issuer",
+        value_name = "ISS",
+        requires = "sigstore"
+    )]
     issuer: Option<String>,
 }
 
@@ -86,6 +110,15 @@ impl FileArgs {
 
     /// The flags as a request (clap has already enforced which go together).
     fn request(self) -> Result<SpotRequest> {
+        if self.issuer.is_some()
+            && self.identity.is_none()
+            && self.certificate_identity_regexp.is_none()
+        {
+            return Err(UsageError(
+                "--issuer goes with --identity or --certificate-identity-regexp".into(),
+            )
+            .into());
+        }
         let subject = match (self.artifact, self.digest) {
             (Some(p), None) => Subject::File(p),
             (None, Some(d)) => Subject::Digest(d),
@@ -107,8 +140,8 @@ impl FileArgs {
             },
             sigstore: self.sigstore,
             trusted_root: self.trusted_root,
-            identity: self.identity,
-            identity_regex: self.identity_regex,
+            identity_regex: self.identity_regex || self.certificate_identity_regexp.is_some(),
+            identity: self.identity.or(self.certificate_identity_regexp),
             issuer: self.issuer,
         })
     }
@@ -119,12 +152,10 @@ impl FileArgs {
 fn render(report: &SpotReport, printer: Printer) -> Result<()> {
     let shown = report.subject();
     for c in &report.checks {
-        printer.line(&format!(
-            "{} {:<8} {}",
-            if c.ok { "ok  " } else { "FAIL" },
-            c.kind,
-            c.detail.as_deref().unwrap_or("")
-        ));
+        printer.check(
+            c.ok,
+            &format!("{:<8} {}", c.kind, c.detail.as_deref().unwrap_or("")),
+        );
     }
     let reasons: Vec<&str> = report
         .failures()

@@ -8,12 +8,15 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_cli::{Printer, report_error};
+use ferry_cli::report_error;
 
 mod audit_log;
 mod bundle;
 mod file;
+mod html;
+mod inspect;
 mod manifest;
+mod mirror_report;
 mod output;
 mod report;
 
@@ -38,12 +41,8 @@ Examples:
       --issuer https://token.actions.githubusercontent.com"
 )]
 struct Cli {
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress or informational messages.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    output: ferry_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,8 +53,11 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Verify a manifest alone: signatures, threshold, expiry, validity.
     Manifest(manifest::ManifestArgs),
-    /// Provenance of every artifact of a verified bundle.
+    /// Provenance of every artifact of a verified bundle, or a mirror's
+    /// chain of custody (text, JSON or HTML).
     Report(report::ReportArgs),
+    /// What a bundle or stick holds, without a policy (NOT verified).
+    Inspect(inspect::InspectArgs),
     /// Spot-check one vendor artifact (or its digest): SHA-256, minisign
     /// signature, Sigstore bundle.
     File(file::FileArgs),
@@ -72,14 +74,12 @@ enum Command {
 fn main() -> ExitCode {
     ferry_cli::arm_failpoints();
     let cli = Cli::parse();
-    let printer = Printer {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let printer = cli.output.printer();
     let result = match cli.command {
         Command::Bundle(args) => args.run(printer),
         Command::Manifest(args) => args.run(printer),
         Command::Report(args) => args.run(printer),
+        Command::Inspect(args) => args.run(printer),
         Command::File(args) => args.run(printer),
         Command::AuditLog(args) => args.run(printer),
         Command::Completions(args) => args.run::<Cli>().map_err(Into::into),

@@ -33,23 +33,45 @@ pub(crate) enum Output<'a> {
         head: &'a Head,
         anchored_by_index: bool,
     },
-    /// `report`.
-    ProvenanceReport {
-        bundle: &'a str,
-        product: &'a str,
-        sequence: u64,
-        created: Timestamp,
-        expires: Timestamp,
-        manifest_sha256: Sha256Digest,
-        transfer_signers: &'a [String],
-        threshold: usize,
-        policy_sha256: Sha256Digest,
-        verified_at: Timestamp,
-        tool: &'a str,
-        artifacts: Vec<Provenance<'a>>,
-        /// The trust chain in force: versions, signers, keys added and dropped.
-        trust_chain: &'a [ferry_manifests::trust::VersionSummary],
-    },
+    /// `report` of a bundle.
+    ProvenanceReport(ProvenanceReport<'a>),
+}
+
+/// `report` of a bundle: what was verified, by whom, and every artifact.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProvenanceReport<'a> {
+    pub(crate) bundle: &'a str,
+    pub(crate) product: &'a str,
+    pub(crate) sequence: u64,
+    pub(crate) created: Timestamp,
+    pub(crate) expires: Timestamp,
+    pub(crate) manifest_sha256: Sha256Digest,
+    pub(crate) transfer_signers: &'a [String],
+    pub(crate) threshold: usize,
+    pub(crate) policy_sha256: Sha256Digest,
+    pub(crate) verified_at: Timestamp,
+    pub(crate) tool: &'a str,
+    pub(crate) artifacts: Vec<Provenance<'a>>,
+    /// The trust chain in force: versions, signers, keys added and dropped.
+    pub(crate) trust_chain: &'a [ferry_manifests::trust::VersionSummary],
+}
+
+/// An upstream (vendor) signature as recorded, in words.
+pub(crate) fn upstream_text(u: &Upstream) -> String {
+    match u {
+        Upstream::Minisign { path, key_id } => format!("minisign {path}: vendor key {key_id}"),
+        Upstream::Sigstore {
+            path,
+            identity,
+            issuer,
+            log_index,
+        } => format!(
+            "sigstore {path}: identity {}, issuer {}, log index {}",
+            identity.as_deref().unwrap_or("(managed key)"),
+            issuer.as_deref().unwrap_or("-"),
+            log_index.map_or_else(|| "-".to_string(), |i| i.to_string())
+        ),
+    }
 }
 
 /// A manifest signature that did not count.

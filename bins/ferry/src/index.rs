@@ -48,11 +48,12 @@ pub(crate) struct BuildArgs {
 impl BuildArgs {
     pub(crate) fn run(self, printer: Printer) -> Result<()> {
         let key = crate::password::load_secret_key(&self.key)?;
-        let report = vendor::build_index(
+        let report = vendor::build_index_with_progress(
             &self.from,
             &self.out,
             &key,
             self.generated.unwrap_or_else(Timestamp::now),
+            &printer.progress_handle(),
         )?;
         let artifacts: usize = report
             .index

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ferry_cli::{Printer, report_error};
+use ferry_cli::report_error;
 
 mod config;
 mod counter;
@@ -30,12 +30,8 @@ mod trust;
     after_help = "Examples:\n  ferry demo --dir /tmp/ferry-demo\n  ferry keygen --out keys/org-1\n  ferry index build --from vendor-src --key vendor.key --out vendor-web\n  ferry sync --config ferry.toml\n  ferry sign --workspace ws --key keys/org-1.key"
 )]
 struct Cli {
-    /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    /// No progress or informational messages.
-    #[arg(short, long, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    output: ferry_cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,10 +68,7 @@ enum Command {
 fn main() -> ExitCode {
     ferry_cli::arm_failpoints();
     let cli = Cli::parse();
-    let printer = Printer {
-        json: cli.json,
-        quiet: cli.quiet,
-    };
+    let printer = cli.output.printer();
     let result = match cli.command {
         Command::Keygen(args) => args.run(printer),
         Command::Index(cmd) => cmd.run(printer),

@@ -57,6 +57,7 @@ impl PackArgs {
                 format: self.format,
                 split: self.split,
                 parity: self.parity,
+                progress: printer.progress_handle(),
             },
         )?;
         printer.json(&Output::Pack(&report));
@@ -71,12 +72,12 @@ impl PackArgs {
             )
         });
         printer.line(&format!(
-            "{}: {} bundle, {} file(s) + manifest and {} signature(s), {} bytes{extra}; manifest sha256 {}",
+            "{}: {} bundle, {} file(s) + manifest and {} signature(s), {}{extra}; manifest sha256 {}",
             report.out.display(),
             report.format,
             report.files,
             report.signatures,
-            report.bytes_written,
+            ferry_cli::human_bytes(report.bytes_written),
             report.manifest_sha256
         ));
         Ok(())

@@ -163,7 +163,7 @@ impl SyncArgs {
             printer.warn("no release of the index matches the selection (channel, profile, versions, platform); nothing to carry");
         }
         for r in &report.releases {
-            printer.line(&format!("{}: {} artifact(s)", r.version, r.artifacts.len()));
+            printer.detail(&format!("{}: {} artifact(s)", r.version, r.artifacts.len()));
         }
         for y in &report.yanks {
             printer.warn(&format!(
@@ -178,10 +178,10 @@ impl SyncArgs {
             );
         }
         printer.line(&format!(
-            "{}: {} file(s), {} bytes verified ({} downloaded, {} resumed, {} already present); index sha256 {} signed by vendor key {}",
+            "{}: {} file(s), {} verified ({} downloaded, {} resumed, {} already present); index sha256 {} signed by vendor key {}",
             opts.workspace.display(),
             report.files,
-            report.bytes,
+            ferry_cli::human_bytes(report.bytes),
             report.downloaded,
             report.resumed,
             report.present,

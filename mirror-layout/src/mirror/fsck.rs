@@ -83,6 +83,8 @@ impl Mirror {
     /// Every listed file, re-hashed; returns the listed paths.
     fn rehash_listed(&self, index: &MirrorIndex, report: &mut FsckReport) -> HashSet<String> {
         let mut listed = HashSet::new();
+        let total = index.files.iter().chain(&index.trust).map(|f| f.size).sum();
+        self.progress.start("fsck", total);
         for f in index.files.iter().chain(&index.trust) {
             listed.insert(f.path.as_str().to_string());
             let p = f.path.under(&self.root);
@@ -107,8 +109,10 @@ impl Mirror {
                 }
                 Err(e) => report.problems.push(e.to_string()),
             }
+            self.progress.advance(f.size);
             report.files += 1;
         }
+        self.progress.finish();
         listed
     }
 

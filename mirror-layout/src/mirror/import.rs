@@ -176,8 +176,15 @@ impl Mirror {
         let policy = &self.with_own_chain(policy, now)?;
         let (index, _) = self.read_index(&self.recorded_keys()?)?;
         self.check_audit_head(index.audit_head)?;
-        let (vm, effective) =
-            verify_manifest_and_trust(input, policy, &VerifyOptions { now, state: None })?;
+        let (vm, effective) = verify_manifest_and_trust(
+            input,
+            policy,
+            &VerifyOptions {
+                now,
+                state: None,
+                progress: Default::default(),
+            },
+        )?;
         self.check_signing_key(key, Some(&effective))?;
         let m = &vm.manifest;
         let mut outcome = ImportOutcome::new(&vm, &index, recovered);
@@ -327,6 +334,7 @@ impl Mirror {
         let opts = VerifyOptions {
             now: job.now,
             state: Some(state),
+            progress: self.progress.clone(),
         };
         let report = verify_bundle_with_sink(job.input, job.policy, &opts, &mut sink)?;
         if report.manifest_sha256 != job.vm.sha256 {

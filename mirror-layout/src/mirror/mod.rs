@@ -98,6 +98,8 @@ impl MirrorConfig {
 pub struct Mirror {
     root: PathBuf,
     config: MirrorConfig,
+    /// Where import, repair and fsck report bytes checked (issue 16).
+    progress: ferry_durable::progress::ProgressHandle,
 }
 
 /// The held exclusive lock; released on drop (or by the kernel on death).
@@ -155,6 +157,7 @@ impl Mirror {
         let mirror = Mirror {
             root: root.to_path_buf(),
             config,
+            progress: Default::default(),
         };
         let _lock = mirror.lock()?;
         let entry = audit::next_entry(
@@ -205,7 +208,16 @@ impl Mirror {
         Ok(Mirror {
             root: root.to_path_buf(),
             config,
+            progress: Default::default(),
         })
+    }
+
+    /// The same mirror, reporting the bytes its import, repair and fsck go
+    /// through to `progress`.
+    #[must_use]
+    pub fn with_progress(mut self, progress: ferry_durable::progress::ProgressHandle) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The root folder.

@@ -71,7 +71,11 @@ impl Mirror {
         let verified = verify_bundle_with_sink(
             input,
             policy,
-            &VerifyOptions { now, state: None },
+            &VerifyOptions {
+                now,
+                state: None,
+                progress: self.progress.clone(),
+            },
             &mut sink,
         );
         let res = verified.and_then(|_| self.put_back(&dir, &sink.staged));

@@ -195,6 +195,7 @@ impl Demo {
                 format: Format::Tar,
                 split: Some(Split(8 << 20)),
                 parity: 1,
+                progress: Default::default(),
             },
         )?;
         self.say(&format!(
@@ -222,6 +223,7 @@ impl Demo {
         let opts = VerifyOptions {
             now: Timestamp::now(),
             state: None,
+            progress: Default::default(),
         };
         let input = Input::Path(volumes.clone());
         let report = ferry_bundle::verify_bundle(&input, &policy, &opts, &Repair::No)?;

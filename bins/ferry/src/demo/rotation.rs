@@ -105,6 +105,7 @@ impl Demo {
                 format: Format::Tar,
                 split: None,
                 parity: 0,
+                progress: Default::default(),
             },
         )?;
         Ok(out)
@@ -169,7 +170,11 @@ impl Demo {
         match ferry_bundle::verify_bundle(
             &Input::Path(bundle),
             &policy,
-            &VerifyOptions { now, state: None },
+            &VerifyOptions {
+                now,
+                state: None,
+                progress: Default::default(),
+            },
             &Repair::No,
         ) {
             Ok(_) => bail!(
