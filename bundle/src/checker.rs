@@ -16,8 +16,11 @@ use ferry_manifests::minisig::{MAX_SIGNATURE_BYTES, OfferedSignature};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::release::SigKind;
-use ferry_manifests::trust::{self, Collector};
+use ferry_manifests::trust::Collector;
+
+mod trust;
 use serde::Serialize;
+use trust::{TRUST_PREFIX, is_trust_dir};
 
 use super::deferred::{Deferred, Hashed};
 use super::manifest::{VerifiedManifest, VerifyOptions, verify_manifest};
@@ -357,24 +360,6 @@ impl<'p> Checker<'p> {
         }
     }
 
-    /// A trust-chain file (`ferry/trust/…`): before the manifest's files,
-    /// held in memory (small) and applied when the manifest is sealed.
-    fn trust_file(&mut self, s: &str, rel: &str, size: u64, reader: &mut dyn Read) -> Result<bool> {
-        if self.stage == Stage::Files {
-            return Err(Error::bundle(
-                s,
-                "trust-chain files must come before the manifest's files (refused)",
-            ));
-        }
-        check_small(s, size, trust::MAX_TRUST_BYTES)?;
-        if !self.seen.insert(s.to_string()) {
-            return Err(Error::bundle(s, "listed twice (duplicate entry)"));
-        }
-        let bytes = read_exact_small(reader, size, s)?;
-        self.trust.add(rel, s, bytes)?;
-        Ok(true)
-    }
-
     /// After the manifest: the entry must be listed, once, with its size.
     fn listed_entry(&mut self, p: &BundlePath, size: u64) -> Result<FileEntry> {
         let s = p.as_str();
@@ -500,29 +485,6 @@ impl<'p> Checker<'p> {
         Ok(self.verified.as_ref().expect("just set"))
     }
 
-    /// The chain the bundle carried, applied over the policy before the
-    /// manifest's signatures are counted (SPEC §3.11): a manifest signed
-    /// by new keys verifies at a site that learns them from this bundle,
-    /// and keys it drops count nowhere.
-    fn apply_trust(&mut self) -> Result<()> {
-        if self.trust.is_empty() {
-            return Ok(());
-        }
-        let candidates = std::mem::take(&mut self.trust).finish()?;
-        let out = trust::apply(&self.policy, candidates, self.opts.now)?;
-        for v in &out.applied {
-            self.findings.push(format!(
-                "trust chain version {v} applied (carried by the bundle)"
-            ));
-        }
-        self.trust_applied = out.applied;
-        self.policy = Cow::Owned(out.policy);
-        self.allowed_dirs.insert(trust::BUNDLE_DIR.into());
-        self.allowed_dirs
-            .insert(format!("{}/sigstore", trust::BUNDLE_DIR));
-        Ok(())
-    }
-
     /// `ferry/SHA256SUMS` that came before the manifest: now checked
     /// against the manifest's entry like any listed file.
     fn take_early_sums(&mut self, bytes: Vec<u8>) -> Result<()> {
@@ -600,12 +562,6 @@ fn check_small(what: &str, size: u64, limit: u64) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-const TRUST_PREFIX: &str = "ferry/trust/";
-
-fn is_trust_dir(s: &str) -> bool {
-    s == trust::BUNDLE_DIR || s == "ferry/trust/sigstore"
 }
 
 fn is_signature(p: &BundlePath) -> bool {

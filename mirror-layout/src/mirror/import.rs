@@ -28,6 +28,8 @@ use super::commit::{JOURNAL_SCHEMA, Journal, Rename, STAGING_DIR};
 use super::failpoint::hit;
 use super::index::{ImportedManifest, MirrorIndex, hints_comment, index_comment, merge};
 use super::stage::{StageSink, keep_manifest, stage_trust};
+
+mod trust;
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
@@ -36,6 +38,7 @@ use ferry_bundle::{
     Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
     verify_manifest_and_trust,
 };
+use trust::rotated_to;
 
 /// Free space kept beyond what an import writes.
 pub const SPACE_MARGIN: u64 = 4 * 1024 * 1024;
@@ -120,32 +123,6 @@ impl Mirror {
             ));
         }
         Ok(())
-    }
-
-    /// A mirror key the trust chain rotated to: the configuration naming
-    /// it, written by the same journal as the first index it signs.
-    fn key_change(&self, key: &SecretKey) -> Result<Option<String>> {
-        let pk = key.public_key();
-        if pk.base64() == self.config.public_key {
-            return Ok(None);
-        }
-        let mut config = self.config.clone();
-        config.key_id = key.id().to_string();
-        config.public_key = pk.base64().to_string();
-        String::from_utf8(config.to_bytes()?)
-            .map(Some)
-            .map_err(|_| Error::refused(super::CONFIG_FILE, "not UTF-8 (internal error)"))
-    }
-
-    /// The policy with the trust chain this mirror keeps (`trust/`)
-    /// applied: what earlier bundles brought (SPEC §3.11).
-    ///
-    /// # Errors
-    /// Whatever the chain's rules refuse (a damaged `trust/`).
-    pub fn with_own_chain(&self, policy: &TrustPolicy, now: Timestamp) -> Result<TrustPolicy> {
-        let dir = self.root.join(ferry_manifests::trust::MIRROR_DIR);
-        let candidates = ferry_manifests::trust::read_dir(&dir)?;
-        Ok(ferry_manifests::trust::apply(policy, candidates, now)?.policy)
     }
 
     /// Imports one bundle (see the module documentation). Hold `lock`.
@@ -486,17 +463,6 @@ impl Mirror {
         }
         Ok(())
     }
-}
-
-/// Whether the trust chain (not the policy file alone) names `key` among
-/// the mirror keys: a mirror key rotation (SPEC §3.11).
-fn rotated_to(key: &SecretKey, policy: Option<&TrustPolicy>) -> bool {
-    policy.is_some_and(|p| {
-        p.chain.iter().any(|a| a.doc.mirror.is_some())
-            && p.mirror
-                .as_ref()
-                .is_some_and(|m| m.keys.get(key.id()).is_some())
-    })
 }
 
 /// What one import works with, once planned.
