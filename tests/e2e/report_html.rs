@@ -5,39 +5,19 @@
 
 use std::path::Path;
 
-use ferry_tests::{Output, cmd, have, program};
+use ferry_tests::{Output, cmd};
 
-fn chromium() -> Option<&'static str> {
-    if let Some(c) = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| have(c))
-    {
-        return Some(c);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "chromium is missing: scripts/ci.sh installs the Debian package"
-    );
-    eprintln!("skipped: no chromium for the HTML report test");
-    None
-}
+use crate::views::{chromium, headless};
 
 /// Renders `page` in headless Chromium with `extra` (a screenshot, or
 /// `--dump-dom`).
 fn render(browser: &str, home: &Path, extra: &str, page: &Path) -> Output {
-    program(browser)
-        .env("HOME", home)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--window-size=1400,3000",
-            extra,
-        ])
-        .arg(format!("file://{}", page.display()))
-        .run()
+    headless(
+        browser,
+        home,
+        &[extra],
+        &format!("file://{}", page.display()),
+    )
 }
 
 /// `ferry-verify report PATH --trust site.toml --format FORMAT`, with a

@@ -276,7 +276,7 @@ fn every_csaf_advisory_passes_the_bsi_validator_and_the_graph_answers_like_osus(
 }
 
 /// Headless Chromium, if installed (scripts/ci.sh installs it).
-fn chromium() -> Option<&'static str> {
+pub(crate) fn chromium() -> Option<&'static str> {
     for c in ["chromium", "chromium-browser"] {
         if ferry_tests::have(c) {
             return Some(c);
@@ -286,11 +286,11 @@ fn chromium() -> Option<&'static str> {
         std::env::var_os("CI").is_none(),
         "chromium is missing: scripts/ci.sh installs the Debian package"
     );
-    eprintln!("skipped: no chromium for the status page test");
+    eprintln!("skipped: no chromium (scripts/ci.sh installs it)");
     None
 }
 
-fn headless(browser: &str, home: &Path, extra: &[&str], url: &str) -> Output {
+pub(crate) fn headless(browser: &str, home: &Path, extra: &[&str], url: &str) -> Output {
     run(Command::new(browser)
         .env("HOME", home)
         .args([
