@@ -65,16 +65,21 @@ fn code(s: &str) -> String {
     format!("<code>{}</code>", esc(s))
 }
 
+/// Lines of untrusted text in one table cell: each escaped, `<br>` between.
+fn lines<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    items
+        .into_iter()
+        .map(|s| esc(s.as_ref()))
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 /// Vendor signer and Sigstore identity, one escaped line each.
 fn upstream_cell(upstream: &[Upstream]) -> String {
     if upstream.is_empty() {
         return "<span class=\"note\">none recorded</span>".into();
     }
-    upstream
-        .iter()
-        .map(|u| esc(&upstream_text(u)))
-        .collect::<Vec<_>>()
-        .join("<br>")
+    lines(upstream.iter().map(upstream_text))
 }
 
 fn trust_chain(out: &mut String, chain: &[ferry_manifests::trust::VersionSummary]) {
@@ -91,11 +96,7 @@ fn trust_chain(out: &mut String, chain: &[ferry_manifests::trust::VersionSummary
                 code(&v.sha256.to_string()),
                 esc(&v.signed_by_previous.join(", ")),
                 esc(&v.signed_by_own.join(", ")),
-                v.changes
-                    .iter()
-                    .map(|c| esc(c))
-                    .collect::<Vec<_>>()
-                    .join("<br>"),
+                lines(&v.changes),
             ]
         })
         .collect();
@@ -161,11 +162,7 @@ created {}, expires {}; manifest SHA-256 {}; {} signature(s) by trusted keys, th
                 }),
                 code(a.sha256.as_deref().unwrap_or("")),
                 upstream_cell(a.upstream),
-                a.checked_offline
-                    .iter()
-                    .map(|c| esc(c))
-                    .collect::<Vec<_>>()
-                    .join("<br>"),
+                lines(&a.checked_offline),
             ]
         })
         .collect();
