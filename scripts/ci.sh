@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "system packages the tests use (minisign, nginx-light, openssl, curl, binutils, python3-venv, nodejs, npm, chromium)"
+step "system packages the tests use (minisign, nginx-light, openssl, curl, binutils, python3-venv, nodejs, npm, chromium, skopeo, docker-registry)"
 missing=()
 command -v minisign >/dev/null 2>&1 || missing+=(minisign)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
@@ -19,6 +19,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
