@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferry_manifests::ErrorClass;
 use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
 use ferry_manifests::digest::{BUF_SIZE, Sha256Digest};
 use ferry_manifests::minisig::{Legacy, PublicKey, SignatureFile};
@@ -61,6 +62,9 @@ pub enum Outcome {
     },
     /// Already in the workspace, re-hashed and verified.
     Present,
+    /// Downloaded again: the copy in the workspace did not match after an
+    /// interrupted sync (ferry's own write, torn before it reached the disk).
+    Replaced,
 }
 
 /// What a download needs from its surroundings.
@@ -73,6 +77,10 @@ pub struct Context {
     pub retries: u32,
     /// Progress sink.
     pub progress: Arc<dyn Progress>,
+    /// The previous sync stopped before its files were known to be on disk
+    /// (see `Workspace::begin_unsynced`): a present file that does not
+    /// match is downloaded again rather than refused.
+    pub interrupted: bool,
 }
 
 impl FileJob {
@@ -194,10 +202,19 @@ impl<'a> SplitCheck<'a> {
 /// partial download is kept for the next run to resume).
 pub async fn fetch(ctx: &Context, job: &FileJob) -> Result<Outcome> {
     let dest = ctx.workspace.path(&job.path);
+    let mut replaced = false;
     if dest.exists() {
-        verify_present(job, &dest)?;
-        ctx.progress.file_skipped(job.path.as_str(), job.size);
-        return Ok(Outcome::Present);
+        match verify_present(job, &dest) {
+            Ok(()) => {
+                ctx.progress.file_skipped(job.path.as_str(), job.size);
+                return Ok(Outcome::Present);
+            }
+            Err(e) if ctx.interrupted && e.class() == ErrorClass::Verification => {
+                fs::remove_file(&dest).map_err(|e| Error::io(&dest, "remove", e))?;
+                replaced = true;
+            }
+            Err(e) => return Err(e),
+        }
     }
     let partial = ctx.workspace.partial_path(&job.path);
     if let Some(parent) = partial.parent() {
@@ -221,7 +238,11 @@ pub async fn fetch(ctx: &Context, job: &FileJob) -> Result<Outcome> {
     ctx.progress.file_done(job.path.as_str());
     let resumed = result?;
     ctx.workspace.commit_partial(&job.path)?;
-    Ok(Outcome::Downloaded { resumed })
+    Ok(if replaced {
+        Outcome::Replaced
+    } else {
+        Outcome::Downloaded { resumed }
+    })
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -425,10 +446,9 @@ async fn receive(
         ctx.progress
             .file_advance(job.path.as_str(), chunk.len() as u64);
     }
-    let file = file
-        .into_inner()
+    // Durable with the rest of the sync (Workspace::make_durable).
+    file.into_inner()
         .map_err(|e| Error::io(partial, "write", e.into_error()))?;
-    file.sync_all().map_err(|e| Error::io(partial, "sync", e))?;
     Ok(())
 }
 

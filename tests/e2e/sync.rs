@@ -556,6 +556,27 @@ fn bad_bytes_sizes_and_signatures_exit_1_naming_the_artifact() {
         .expect_code(1)
         .stderr_has(&[name, "never replaces"]);
     assert_eq!(std::fs::read(&victim).unwrap(), b"not the vendor's");
+
+    // The same file torn by a power loss during a sync (the marker of a
+    // sync whose files were not yet synced to disk is still there): not a
+    // changed file but ferry's own unfinished write, downloaded again.
+    assert!(
+        !ws.join(".ferry/unsynced").exists(),
+        "a finished sync leaves no marker"
+    );
+    std::fs::write(ws.join(".ferry/unsynced"), b"").unwrap();
+    let torn = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &torn[..torn.len().min(3)]).unwrap();
+    s.sync(&ws, &[])
+        .ok()
+        .stderr_has(&[name, "interrupted sync", "downloaded again"]);
+    let fresh = s.dir.join("fresh");
+    s.sync(&fresh, &[]).ok();
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        std::fs::read(fresh.join("releases").join(AMD64)).unwrap()
+    );
+    assert!(!ws.join(".ferry/unsynced").exists());
 }
 
 #[test]

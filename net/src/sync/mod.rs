@@ -169,14 +169,20 @@ pub async fn sync(
     // 3. Tasks: notes and artifacts; 4. run them.
     let (planned, total_bytes) = tasks::plan(&selected, &index_url)?;
     progress.begin(planned.len(), total_bytes);
+    let interrupted = ws.begin_unsynced()?;
     let ctx = Arc::new(Context {
         client: client.clone(),
         workspace: ws.clone(),
         retries: opts.retries,
         progress: progress.clone(),
+        interrupted,
     });
     let results = tasks::run_all(ctx, Arc::new(vendor), planned, opts).await;
     progress.finish();
+    // One filesystem sync for every file the run renamed into place, also
+    // when it failed half-way: what it kept is on disk before the state
+    // (written atomically next) names it.
+    ws.make_durable()?;
     let results = results?;
 
     // 5. The new state.

@@ -111,6 +111,13 @@ fn collect(results: BTreeMap<usize, TaskDone>, report: &mut SyncReport) -> Fetch
                     report.resumed += usize::from(resumed);
                 }
                 Outcome::Present => report.present += 1,
+                Outcome::Replaced => {
+                    report.downloaded += 1;
+                    report.ignored.push(format!(
+                        "{}: did not match after an interrupted sync (ferry's own write, not yet on disk when it stopped); downloaded again",
+                        entry.path
+                    ));
+                }
             }
             out.files.push(entry);
         }

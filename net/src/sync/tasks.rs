@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ferry_durable::fsutil;
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::index::IndexArtifact;
@@ -420,7 +419,11 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
             continue;
         }
         let partial = ctx.workspace.partial_path(&h.path);
-        fsutil::write_atomic_creating(&partial, &h.bytes)?;
+        if let Some(parent) = partial.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| crate::Error::io(parent, "create directory", e))?;
+        }
+        std::fs::write(&partial, &h.bytes).map_err(|e| crate::Error::io(&partial, "write", e))?;
         ctx.workspace.commit_partial(&h.path)?;
         files.push((
             entry(&h.path, &h.bytes),
