@@ -101,6 +101,7 @@ fn push(layout: &Path, host: &str) {
         .args([
             "--insecure-policy",
             "copy",
+            "--all",
             "--preserve-digests",
             "--dest-tls-verify=false",
         ])
