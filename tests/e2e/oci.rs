@@ -68,16 +68,25 @@ fn free_port() -> u16 {
 
 /// Debian's docker-registry on 127.0.0.1 with storage in `dir`.
 fn start_registry(dir: &Path) -> (Proc, String) {
+    start_registry_tls(dir, None)
+}
+
+/// The same, serving HTTPS with `(certificate, key)` when given.
+fn start_registry_tls(dir: &Path, tls: Option<(&Path, &Path)>) -> (Proc, String) {
     let port = free_port();
     let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.join("registry-store").display()
-        ),
-    )
-    .unwrap();
+    let mut yml = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        dir.join("registry-store").display()
+    );
+    if let Some((cert, key)) = tls {
+        yml.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ));
+    }
+    std::fs::write(&config, yml).unwrap();
     let child = Command::new("docker-registry")
         .arg("serve")
         .arg(&config)
@@ -553,4 +562,153 @@ fn a_registry_serving_bad_bytes_is_refused_naming_the_blob() {
         );
         layer
     });
+}
+
+/// A private CA and a server certificate for 127.0.0.1 (openssl CLI).
+fn private_ca(d: &Path) {
+    let ossl = |args: &[&str]| {
+        ferry_tests::program("openssl")
+            .args(args)
+            .current_dir(d)
+            .run()
+            .ok();
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    ossl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=ferry test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    ossl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+#[test]
+fn sync_pulls_over_https_with_ca_cert() {
+    if !tools() || !have("openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    private_ca(d);
+    let (layout, root) = image_layout(d, true);
+    let (_registry, host) = start_registry_tls(d, Some((&d.join("srv.pem"), &d.join("srv.key"))));
+    push(&layout, &host);
+    let (web, policy) = vendor(d, &layout, &format!("{host}/{REPO}"));
+    let run = |ws: &Path, ca: bool| {
+        let mut c = ferry()
+            .args(["sync", "--index", &web.url("index.json"), "--trust"])
+            .arg(&policy)
+            .args([
+                "--channel",
+                "stable",
+                "--profile",
+                "no-training",
+                "--retries",
+                "0",
+                "--workspace",
+            ])
+            .arg(ws);
+        if ca {
+            c = c.arg("--ca-cert").arg(d.join("ca.pem"));
+        }
+        c.run()
+    };
+    // The registry's certificate is not trusted without the CA: exit 3.
+    run(&d.join("ws-no-ca"), false)
+        .expect_code(3)
+        .stderr_has(&["certificate not trusted", "--ca-cert"]);
+    let ws = d.join("ws");
+    run(&ws, true).ok();
+    check_workspace_image(&ws, &root.digest);
+}
+
+#[test]
+fn an_interrupted_layer_is_resumed_with_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, root) = image_layout(tmp.path(), false);
+    let reached = blobs_of(&layout, &root);
+    let layer = reached
+        .iter()
+        .filter(|r| r.role == ferry_oci::BlobRole::Layer)
+        .max_by_key(|r| r.size)
+        .unwrap();
+    let server = bad_registry(tmp.path(), &layout);
+    let host = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let path = format!("v2/{REPO}/blobs/sha256:{}", layer.digest.hex());
+    server.fault(&path, Fault::DropAfter(50_000));
+    let (web, policy) = vendor(tmp.path(), &layout, &format!("{host}/{REPO}"));
+    let ws = tmp.path().join("ws");
+    // The connection drops mid-layer: a network error (exit 3), the
+    // verified-so-far bytes kept for a resume.
+    sync(&web, &policy, &ws, &host).expect_code(3);
+    sync(&web, &policy, &ws, &host).ok();
+    check_workspace_image(&ws, &root.digest);
+    let asked = server.requests_for(&path);
+    assert_eq!(
+        asked.last().unwrap().range.as_deref(),
+        Some("bytes=50000-"),
+        "{asked:?}"
+    );
 }
