@@ -712,3 +712,60 @@ fn an_interrupted_layer_is_resumed_with_range() {
         "{asked:?}"
     );
 }
+
+#[test]
+fn sync_pulls_a_docker_schema2_image() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (layout, _) = image_layout(d, false);
+    let (_registry, host) = start_registry(d);
+    // The registry holds the image as Docker schema 2 (skopeo converts);
+    // the vendor's layout is that image, digests preserved.
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--format",
+            "v2s2",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:{TAG}", layout.display()))
+        .arg(format!("docker://{host}/{REPO}:{TAG}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docker_layout = d.join("docker.oci");
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+        ])
+        .arg(format!("docker://{host}/{REPO}:{TAG}"))
+        .arg(format!("oci:{}:{TAG}", docker_layout.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = ferry_oci::Layout::open(&docker_layout)
+        .unwrap()
+        .root(Some(TAG))
+        .unwrap()
+        .clone();
+    assert_eq!(root.media_type, ferry_oci::media::DOCKER_MANIFEST);
+    let (web, policy) = vendor(d, &docker_layout, &format!("{host}/{REPO}"));
+    let ws = d.join("ws");
+    sync(&web, &policy, &ws, &host).ok();
+    check_workspace_image(&ws, &root.digest);
+}
