@@ -270,6 +270,31 @@ fn sync_pulls_an_image_by_digest_from_docker_registry_and_the_bundle_verifies() 
         .arg(&policy)
         .run()
         .ok();
+    // The dir carrier too (files checked in parallel, any order).
+    let dir_bundle = tmp.path().join("bundle-dir");
+    ferry()
+        .args(["pack", "--format", "dir", "--workspace"])
+        .arg(&ws)
+        .arg("--out")
+        .arg(&dir_bundle)
+        .run()
+        .ok();
+    let report = cmd("ferry-verify")
+        .args(["--json", "report"])
+        .arg(&dir_bundle)
+        .arg("--trust")
+        .arg(&policy)
+        .run()
+        .ok()
+        .json();
+    // The image's provenance row is its root blob: the pinned digest,
+    // with the vendor signature checked over it.
+    let row = &report["artifacts"][0];
+    assert_eq!(row["sha256"], root.digest.hex().as_str(), "{report}");
+    assert!(
+        row["checked_offline"].to_string().contains("minisign"),
+        "{report}"
+    );
 }
 
 trait TextOf {
@@ -282,7 +307,7 @@ impl TextOf for ferry_tests::Output {
 }
 
 #[test]
-fn a_bundle_whose_image_lacks_a_layer_is_refused_naming_it() {
+fn a_bundle_whose_image_is_not_intact_is_refused_naming_the_blob() {
     if !tools() {
         return;
     }
@@ -309,40 +334,70 @@ fn a_bundle_whose_image_lacks_a_layer_is_refused_naming_it() {
         .iter()
         .rfind(|r| r.role == ferry_oci::BlobRole::Layer)
         .unwrap();
+    let ws2 = tmp.path().join("ws2");
+    copy_dir(&ws, &ws2);
     std::fs::remove_file(dir.join(ferry_oci::layout::blob_path(&layer.digest))).unwrap();
+    edit_state(&ws, |files| {
+        files.retain(|f| !f["path"].as_str().unwrap().ends_with(&layer.digest.hex()));
+    });
+    sign_pack_verify(&ws, &policy, &tmp.path().join("bundle.tar"))
+        .expect_code(1)
+        .stderr_has(&[&layer.digest.hex(), "not intact"]);
+
+    // The layout's index.json names another root than the pinned one.
+    let config = reached
+        .iter()
+        .find(|r| r.role == ferry_oci::BlobRole::Config)
+        .unwrap();
+    let index = ferry_oci::layout::LayoutIndex::single(
+        &Descriptor::new(ferry_oci::media::OCI_MANIFEST, config.digest, config.size),
+        TAG,
+    )
+    .to_bytes();
+    let rel = format!("releases/{TAG}/no-training/onprem.oci/index.json");
+    std::fs::write(ws2.join(&rel), &index).unwrap();
+    edit_state(&ws2, |files| {
+        for f in files.iter_mut().filter(|f| f["path"] == rel.as_str()) {
+            f["size"] = index.len().into();
+            f["sha256"] = ferry_tests::sha256_hex(&index).into();
+        }
+    });
+    sign_pack_verify(&ws2, &policy, &tmp.path().join("bundle2.tar"))
+        .expect_code(1)
+        .stderr_has(&[&rel, &root.digest.to_string()]);
+}
+
+fn edit_state(ws: &Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
     let state_path = ws.join(".ferry/state.json");
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
-    state["files"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|f| !f["path"].as_str().unwrap().ends_with(&layer.digest.hex()));
+    edit(state["files"].as_array_mut().unwrap());
     std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+}
+
+fn sign_pack_verify(ws: &Path, policy: &Path, bundle: &Path) -> ferry_tests::Output {
     for k in ["org1", "org2"] {
         ferry()
             .args(["sign", "--workspace"])
-            .arg(&ws)
+            .arg(ws)
             .arg("--key")
             .arg(demo_key(k))
             .run()
             .ok();
     }
-    let bundle = tmp.path().join("bundle.tar");
     ferry()
         .args(["pack", "--workspace"])
-        .arg(&ws)
+        .arg(ws)
         .arg("--out")
-        .arg(&bundle)
+        .arg(bundle)
         .run()
         .ok();
     cmd("ferry-verify")
         .args(["bundle"])
-        .arg(&bundle)
+        .arg(bundle)
         .arg("--trust")
-        .arg(&policy)
+        .arg(policy)
         .run()
-        .expect_code(1)
-        .stderr_has(&[&layer.digest.hex(), "not intact"]);
 }
 
 /// A gate in front of the registry: `401` with a Bearer challenge unless

@@ -17,6 +17,7 @@ use ferry_manifests::manifest::{Manifest, ManifestArtifact};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::release::SigKind;
+use ferry_oci::layout::{INDEX_FILE, LayoutIndex, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, REF_NAME};
 use ferry_oci::model::MAX_MANIFEST_BYTES;
 use ferry_oci::walk::{BlobSource, discard, walk};
 
@@ -103,6 +104,7 @@ impl Docs {
             .as_str()
             .parse()
             .map_err(|m: String| Error::bundle(what, m))?;
+        self.check_layout_files(a, &digest)?;
         let source = Checked {
             docs: &self.0,
             manifest: m,
@@ -116,6 +118,41 @@ impl Docs {
             )
         })?;
         Ok(())
+    }
+}
+
+impl Docs {
+    /// The layout's own files say what the manifest says: `oci-layout` is
+    /// version 1.0.0, `index.json` names exactly the pinned root (by the
+    /// tag, when there is one), so a tool reading the layout (skopeo, the
+    /// mirror) finds the image that was verified.
+    fn check_layout_files(&self, a: &ManifestArtifact, digest: &OciDigest) -> Result<()> {
+        let what = a.path.as_str();
+        let marker = self.0.get(&format!("{what}/{OCI_LAYOUT_FILE}"));
+        if marker.map(Vec::as_slice) != Some(OCI_LAYOUT_CONTENT) {
+            return Err(Error::bundle(
+                format!("{what}/{OCI_LAYOUT_FILE}"),
+                format!("is not {}", String::from_utf8_lossy(OCI_LAYOUT_CONTENT)),
+            ));
+        }
+        let at = format!("{what}/{INDEX_FILE}");
+        let bytes = self.0.get(&at).map_or(&[][..], Vec::as_slice);
+        let index: LayoutIndex = ferry_manifests::json::parse_strict(bytes, &at)?;
+        let roots: Vec<&ferry_oci::Descriptor> = index.manifests.iter().collect();
+        let tag_ok = |d: &ferry_oci::Descriptor| {
+            a.tag
+                .as_ref()
+                .is_none_or(|t| d.annotations.get(REF_NAME) == Some(t))
+        };
+        match roots.as_slice() {
+            [root] if root.digest == *digest && tag_ok(root) => Ok(()),
+            _ => Err(Error::bundle(
+                at,
+                format!(
+                    "does not name exactly the pinned root {digest} (tagged as the manifest says)"
+                ),
+            )),
+        }
     }
 }
 
