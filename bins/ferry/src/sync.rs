@@ -62,7 +62,7 @@ pub(crate) struct SyncArgs {
     /// A container registry (host[:port], as the index's image references
     /// name it) to pull from over plain HTTP instead of HTTPS (repeatable).
     /// Image bytes are verified by digest either way.
-    #[arg(long, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST")]
     registry_http: Vec<String>,
     /// Parallel downloads [default: 4].
     #[arg(long)]
