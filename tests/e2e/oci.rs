@@ -824,3 +824,46 @@ fn sync_pulls_a_docker_schema2_image() {
     sync(&web, &policy, &ws, &host).ok();
     check_workspace_image(&ws, &root.digest);
 }
+
+#[test]
+fn an_oci_archive_is_read_by_skopeo_with_the_pinned_digest() {
+    if !have("skopeo") {
+        eprintln!("skipped: needs skopeo (scripts/ci.sh installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, root) = image_layout(tmp.path(), true);
+    let archive = tmp.path().join(format!("onprem-{TAG}.oci.tar"));
+    let file = std::fs::File::create(&archive).unwrap();
+    let l = ferry_oci::Layout::open(&layout).unwrap();
+    ferry_oci::archive::write_archive(
+        &l,
+        &root.digest,
+        &"linux-amd64".parse().unwrap(),
+        TAG,
+        std::io::BufWriter::new(file),
+        &archive,
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("copied");
+    let out = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--all", "--preserve-digests"])
+        .arg(format!("oci-archive:{}:{TAG}", archive.display()))
+        .arg(format!("oci:{}:{TAG}", out_dir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = ferry_oci::Layout::open(&out_dir).unwrap();
+    assert_eq!(copied.root(Some(TAG)).unwrap().digest, root.digest);
+    ferry_oci::walk(
+        &copied,
+        &root.digest,
+        &"linux-amd64".parse().unwrap(),
+        &mut ferry_oci::walk::discard,
+    )
+    .unwrap();
+}
