@@ -867,3 +867,43 @@ fn an_oci_archive_is_read_by_skopeo_with_the_pinned_digest() {
     )
     .unwrap();
 }
+
+#[test]
+fn an_index_size_that_disagrees_with_the_registry_is_refused_before_any_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, root) = image_layout(tmp.path(), false);
+    let server = bad_registry(tmp.path(), &layout);
+    let host = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let (web, policy) = vendor(tmp.path(), &layout, &format!("{host}/{REPO}"));
+    // The vendor signs an index whose size is one byte off.
+    let web_dir = tmp.path().join("web");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(web_dir.join("index.json")).unwrap()).unwrap();
+    let size = index["releases"][0]["artifacts"][0]["size"]
+        .as_u64()
+        .unwrap();
+    index["releases"][0]["artifacts"][0]["size"] = (size + 1).into();
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let sig = ferry_tests::fixtures::secret("vendor")
+        .sign(
+            &bytes[..],
+            "timestamp:1795000000\tfile:index.json\tproduct:novantra",
+        )
+        .unwrap();
+    std::fs::write(web_dir.join("index.json"), &bytes).unwrap();
+    std::fs::write(web_dir.join("index.json.minisig"), sig).unwrap();
+    let ws = tmp.path().join("ws");
+    sync(&web, &policy, &ws, &host)
+        .expect_code(1)
+        .stderr_has(&[&root.digest.to_string(), &format!("{}", size + 1)]);
+    let layers: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/blobs/"))
+        .collect();
+    assert!(layers.is_empty(), "no blob is fetched: {layers:?}");
+}
