@@ -295,6 +295,17 @@ fn sync_pulls_an_image_by_digest_from_docker_registry_and_the_bundle_verifies() 
         row["checked_offline"].to_string().contains("minisign"),
         "{report}"
     );
+    // inspect counts an image's bytes: every file of its layout.
+    let inspected = cmd("ferry-verify")
+        .args(["--json", "inspect"])
+        .arg(&dir_bundle)
+        .run()
+        .ok()
+        .json();
+    let bytes = inspected["bundles"][0]["releases"][0]["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(bytes > 160_000, "{inspected}");
 }
 
 trait TextOf {
