@@ -834,6 +834,18 @@ fn sync_pulls_a_docker_schema2_image() {
     let ws = d.join("ws");
     sync(&web, &policy, &ws, &host).ok();
     check_workspace_image(&ws, &root.digest);
+    // A workspace file changed since is never replaced silently.
+    let manifest = ws.join(format!(
+        "releases/{TAG}/no-training/onprem.oci/blobs/sha256/{}",
+        root.digest.hex()
+    ));
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&manifest, &bytes).unwrap();
+    sync(&web, &policy, &ws, &host)
+        .expect_code(1)
+        .stderr_has(&[&root.digest.hex(), "never replaces it silently"]);
+    assert_eq!(std::fs::read(&manifest).unwrap(), bytes);
 }
 
 #[test]
