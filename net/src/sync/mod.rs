@@ -173,8 +173,14 @@ pub async fn sync(
     )?;
 
     // 3. Tasks: notes and artifacts; 4. run them.
-    let (planned, total_bytes) = tasks::plan(&selected, &index_url, &opts.registry_http)?;
-    progress.begin(planned.len(), total_bytes);
+    // Every task is made once here, only to fail on a bad entry before
+    // anything is downloaded, then again, one at a time, as they run.
+    for task in tasks::plan(&selected, &index_url, &opts.registry_http) {
+        task?;
+    }
+    let (count, total_bytes) = tasks::size(&selected);
+    progress.begin(count, total_bytes);
+    let planned = tasks::plan(&selected, &index_url, &opts.registry_http);
     let interrupted = ws.begin_unsynced()?;
     let ctx = Arc::new(Context {
         client: client.clone(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::image::IMAGE_DIR_SUFFIX;
-use ferry_manifests::index::{ArtifactSource, IndexArtifact};
+use ferry_manifests::index::{ArtifactSource, IndexArtifact, IndexRelease};
 use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
 use ferry_manifests::minisig::SignatureFile;
 use ferry_manifests::name::Name;
@@ -24,77 +24,100 @@ use crate::download::{
 use crate::error::{Error, Result};
 use crate::select::Selected;
 
-/// The download tasks of a selection, and their total size.
-pub(super) fn plan(
-    selected: &[Selected<'_>],
-    index_url: &reqwest::Url,
-    registry_http: &[String],
-) -> Result<(Vec<Task>, u64)> {
-    let mut tasks: Vec<Task> = Vec::new();
+/// How many download tasks a selection makes, and their total size.
+pub(super) fn size(selected: &[Selected<'_>]) -> (usize, u64) {
+    let mut count = 0usize;
     let mut total_bytes = 0u64;
     for (r, _, arts) in selected {
-        let v = r.version.to_string();
-        let notes_name = last_segment(&r.notes.url)?;
-        let notes_path = BundlePath::from_components(["releases", v.as_str(), &notes_name])?;
+        count += 1 + arts.len();
         total_bytes = total_bytes.saturating_add(r.notes.size);
-        tasks.push(Task::Notes(Box::new(FileJob {
-            url: join(index_url, &r.notes.url)?,
-            path: notes_path,
-            sha256: r.notes.sha256,
-            size: r.notes.size,
-            minisign: Vec::new(),
-            auth: None,
-        })));
         for a in arts {
             total_bytes = total_bytes.saturating_add(a.size);
-            let file_name = if a.is_image() {
-                format!("{}{IMAGE_DIR_SUFFIX}", a.name)
-            } else {
-                a.name.to_string()
-            };
-            let path = BundlePath::from_components([
-                "releases",
-                v.as_str(),
-                a.profile.as_str(),
-                file_name.as_str(),
-            ])?;
-            let mut sigs = Vec::new();
-            for s in &a.signatures {
-                sigs.push((s.kind, join(index_url, &s.url)?));
-            }
-            let (sha256, fetch) = match a.source() {
-                Some(ArtifactSource::File { url, sha256 }) => {
-                    (*sha256, Fetch::File(join(index_url, url)?))
-                }
-                Some(ArtifactSource::Image { image, tag, digest }) => (
-                    digest.0,
-                    Fetch::Image(ImageSource {
-                        plain_http: registry_http.iter().any(|h| h == image.registry()),
-                        image: image.clone(),
-                        tag: tag.map_or_else(|| r.version.to_string(), str::to_string),
-                        digest: *digest,
-                    }),
-                ),
-                None => {
-                    return Err(ferry_manifests::Error::format(
-                        "index.json",
-                        a.name.as_str(),
-                        "an artifact with fields of the wrong kind",
-                    )
-                    .into());
-                }
-            };
-            tasks.push(Task::Artifact(Box::new(ArtifactTask {
-                version: r.version.clone(),
-                artifact: (*a).clone(),
-                sha256,
-                fetch,
-                path,
-                sigs,
-            })));
         }
     }
-    Ok((tasks, total_bytes))
+    (count, total_bytes)
+}
+
+/// The download tasks of a selection, made one at a time as the runner
+/// asks for them: a sync of 50,000 artifacts never holds 50,000 tasks (with
+/// their URLs and a copy of each index entry) at once (issue 17, memory).
+pub(super) fn plan<'a>(
+    selected: &'a [Selected<'a>],
+    index_url: &'a reqwest::Url,
+    registry_http: &'a [String],
+) -> impl Iterator<Item = Result<Task>> + 'a {
+    selected.iter().flat_map(move |(r, _, arts)| {
+        std::iter::once_with(move || notes_task(r, index_url)).chain(
+            arts.iter()
+                .map(move |a| artifact_task(r, a, index_url, registry_http)),
+        )
+    })
+}
+
+fn notes_task(r: &IndexRelease, index_url: &reqwest::Url) -> Result<Task> {
+    let v = r.version.to_string();
+    let notes_name = last_segment(&r.notes.url)?;
+    let notes_path = BundlePath::from_components(["releases", v.as_str(), &notes_name])?;
+    Ok(Task::Notes(Box::new(FileJob {
+        url: join(index_url, &r.notes.url)?,
+        path: notes_path,
+        sha256: r.notes.sha256,
+        size: r.notes.size,
+        minisign: Vec::new(),
+        auth: None,
+    })))
+}
+
+fn artifact_task(
+    r: &IndexRelease,
+    a: &IndexArtifact,
+    index_url: &reqwest::Url,
+    registry_http: &[String],
+) -> Result<Task> {
+    let v = r.version.to_string();
+    let file_name = if a.is_image() {
+        format!("{}{IMAGE_DIR_SUFFIX}", a.name)
+    } else {
+        a.name.to_string()
+    };
+    let path = BundlePath::from_components([
+        "releases",
+        v.as_str(),
+        a.profile.as_str(),
+        file_name.as_str(),
+    ])?;
+    let mut sigs = Vec::new();
+    for s in &a.signatures {
+        sigs.push((s.kind, join(index_url, &s.url)?));
+    }
+    let (sha256, fetch) = match a.source() {
+        Some(ArtifactSource::File { url, sha256 }) => (*sha256, Fetch::File(join(index_url, url)?)),
+        Some(ArtifactSource::Image { image, tag, digest }) => (
+            digest.0,
+            Fetch::Image(ImageSource {
+                plain_http: registry_http.iter().any(|h| h == image.registry()),
+                image: image.clone(),
+                tag: tag.map_or_else(|| r.version.to_string(), str::to_string),
+                digest: *digest,
+            }),
+        ),
+        None => {
+            return Err(ferry_manifests::Error::format(
+                "index.json",
+                a.name.as_str(),
+                "an artifact with fields of the wrong kind",
+            )
+            .into());
+        }
+    };
+    Ok(Task::Artifact(Box::new(ArtifactTask {
+        version: r.version.clone(),
+        artifact: a.clone(),
+        sha256,
+        fetch,
+        path,
+        sigs,
+    })))
 }
 
 /// Runs `tasks`, at most `opts.jobs` at a time; stops scheduling at the
@@ -102,16 +125,24 @@ pub(super) fn plan(
 pub(super) async fn run_all(
     ctx: Arc<Context>,
     vendor: Arc<VendorPolicy>,
-    tasks: Vec<Task>,
+    tasks: impl Iterator<Item = Result<Task>>,
     opts: &SyncOptions,
 ) -> Result<BTreeMap<usize, TaskDone>> {
     let progress = ctx.progress.clone();
     let mut set = tokio::task::JoinSet::new();
-    let mut queue = tasks.into_iter().enumerate();
+    let mut queue = tasks.enumerate();
     let mut results: BTreeMap<usize, TaskDone> = BTreeMap::new();
     let mut first_err: Option<Error> = None;
     for (i, t) in queue.by_ref().take(opts.jobs) {
-        set.spawn(run_task(ctx.clone(), vendor.clone(), i, t));
+        match t {
+            Ok(t) => {
+                set.spawn(run_task(ctx.clone(), vendor.clone(), i, t));
+            }
+            Err(e) => {
+                first_err = Some(e);
+                break;
+            }
+        }
     }
     while let Some(joined) = set.join_next().await {
         let res = joined.map_err(|e| {
@@ -136,7 +167,12 @@ pub(super) async fn run_all(
         if first_err.is_none()
             && let Some((i, t)) = queue.next()
         {
-            set.spawn(run_task(ctx.clone(), vendor.clone(), i, t));
+            match t {
+                Ok(t) => {
+                    set.spawn(run_task(ctx.clone(), vendor.clone(), i, t));
+                }
+                Err(e) => first_err = Some(e),
+            }
         }
     }
     match first_err {
