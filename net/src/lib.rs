@@ -8,7 +8,9 @@
 //! * [`sync`]: `ferry sync`, fetching a vendor's signed index and releases
 //!   into a workspace, keeping nothing unverified outside `.ferry/partial/`;
 //! * [`mirror_client`]: a mirror over HTTP and health probes for `ferry-handoff`;
-//! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror).
+//! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror);
+//! * [`oci_registry`]: a read-only OCI registry over image layouts or the
+//!   mirror's `oci/` store.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@ pub mod limits;
 pub mod mirror_client;
 pub mod mirror_serve;
 mod mirror_views;
+pub mod oci_registry;
 pub mod progress;
 pub mod select;
 pub mod serve;
