@@ -288,6 +288,7 @@ impl<'p> Checker<'p> {
                 check_small(s, size, MAX_DOCUMENT_BYTES)?;
             }
             Some(FileRole::Notes(_)) | None => {}
+            Some(FileRole::ImageFile(..)) => plan.role = "image-file",
             Some(FileRole::UpstreamSignature(..)) => {
                 plan.role = "upstream-signature";
                 check_small(s, size, MAX_UPSTREAM_SIG_BYTES)?;

@@ -86,6 +86,64 @@ impl<'de> Deserialize<'de> for Sha256Digest {
     }
 }
 
+/// An OCI content digest (SPEC §3.12), `sha256:` and exactly 64 lowercase
+/// hex digits. Other algorithms (`sha512:`), upper case and any other form
+/// the OCI grammar allows are refused: ferry pins and checks SHA-256 only.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OciDigest(pub Sha256Digest);
+
+impl OciDigest {
+    /// The digest of `bytes`.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        OciDigest(Sha256Digest::of(bytes))
+    }
+
+    /// The bare 64 hex digits (the file name under `blobs/sha256/`).
+    #[must_use]
+    pub fn hex(&self) -> String {
+        self.0.to_hex()
+    }
+}
+
+impl FromStr for OciDigest {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let Some(hex) = s.strip_prefix("sha256:") else {
+            return Err(format!(
+                "an image digest is \"sha256:\" and 64 lowercase hex digits, got \"{}\"",
+                crate::error::escape_untrusted(&s.chars().take(80).collect::<String>())
+            ));
+        };
+        Ok(OciDigest(hex.parse()?))
+    }
+}
+
+impl fmt::Display for OciDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.0.to_hex())
+    }
+}
+
+impl fmt::Debug for OciDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for OciDigest {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for OciDigest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// An incremental SHA-256 with a byte count.
 #[derive(Clone, Default)]
 pub struct Sha256Hasher {
@@ -267,6 +325,25 @@ mod tests {
         assert!(good[..63].parse::<Sha256Digest>().is_err());
         assert!(format!("{good}0").parse::<Sha256Digest>().is_err());
         assert!(good.replace('a', "g").parse::<Sha256Digest>().is_err());
+    }
+
+    #[test]
+    fn oci_digest_is_strict() {
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let d: OciDigest = format!("sha256:{hex}").parse().unwrap();
+        assert_eq!(d, OciDigest::of(b"abc"));
+        assert_eq!(d.to_string(), format!("sha256:{hex}"));
+        for bad in [
+            hex.to_string(),
+            format!("sha512:{hex}"),
+            format!("SHA256:{hex}"),
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("sha256:{}", &hex[..63]),
+            format!(" sha256:{hex}"),
+            format!("sha256:{hex}\n"),
+        ] {
+            assert!(bad.parse::<OciDigest>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

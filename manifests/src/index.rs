@@ -3,8 +3,9 @@
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Sha256Digest;
+use crate::digest::{OciDigest, Sha256Digest};
 use crate::error::{Error, Result};
+use crate::image::{ImageRef, OCI_FORMAT, check_tag};
 use crate::json;
 use crate::name::Name;
 use crate::release::{Advisory, SigKind, Yank, unique_names};
@@ -78,17 +79,128 @@ pub struct IndexArtifact {
     pub profile: Name,
     /// Platform, e.g. `linux-amd64`.
     pub platform: Name,
-    /// Package format, e.g. `deb`, `tar.gz`.
+    /// Package format, e.g. `deb`, `tar.gz`, or `oci` for a container
+    /// image (SPEC §3.12).
     pub format: Name,
-    /// URL, relative to the index or absolute.
-    pub url: String,
-    /// Size in bytes.
+    /// `oci` only: the image in the vendor's registry, without tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRef>,
+    /// `oci` only: the tag the vendor publishes it under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `oci` only: the pinned image manifest or index digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<OciDigest>,
+    /// Files only: URL, relative to the index or absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Size in bytes (for an image: the sum of all its blobs).
     pub size: u64,
-    /// SHA-256.
-    pub sha256: Sha256Digest,
+    /// Files only: SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Digest>,
     /// Upstream signatures.
     #[serde(default)]
     pub signatures: Vec<IndexSignature>,
+}
+
+/// Where an artifact's bytes come from: a file by URL, or an image in a
+/// registry pinned by digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactSource<'a> {
+    /// A file.
+    File {
+        /// URL, relative to the index or absolute.
+        url: &'a str,
+        /// Its SHA-256.
+        sha256: &'a Sha256Digest,
+    },
+    /// A container image.
+    Image {
+        /// The image in the vendor's registry.
+        image: &'a ImageRef,
+        /// The tag, if the index gives one.
+        tag: Option<&'a str>,
+        /// The pinned manifest or index digest.
+        digest: &'a OciDigest,
+    },
+}
+
+impl IndexArtifact {
+    /// Whether the artifact is a container image (`"format": "oci"`).
+    #[must_use]
+    pub fn is_image(&self) -> bool {
+        self.format.as_str() == OCI_FORMAT
+    }
+
+    /// Where its bytes come from; `None` only for an artifact that
+    /// [`ReleaseIndex::validate`] refuses (fields of the wrong kind).
+    #[must_use]
+    pub fn source(&self) -> Option<ArtifactSource<'_>> {
+        if self.is_image() {
+            Some(ArtifactSource::Image {
+                image: self.image.as_ref()?,
+                tag: self.tag.as_deref(),
+                digest: self.digest.as_ref()?,
+            })
+        } else {
+            Some(ArtifactSource::File {
+                url: self.url.as_deref()?,
+                sha256: self.sha256.as_ref()?,
+            })
+        }
+    }
+
+    /// The fields of one kind present, those of the other absent.
+    fn check_kind(&self) -> std::result::Result<(), (&'static str, String)> {
+        let f = self.format.as_str();
+        if self.is_image() {
+            for (field, present) in [
+                ("image", self.image.is_some()),
+                ("digest", self.digest.is_some()),
+            ] {
+                if !present {
+                    return Err((field, "required for an artifact of format oci".into()));
+                }
+            }
+            for (field, present) in [
+                ("url", self.url.is_some()),
+                ("sha256", self.sha256.is_some()),
+            ] {
+                if present {
+                    return Err((
+                        field,
+                        "an image is named by image and digest, not by url and sha256".into(),
+                    ));
+                }
+            }
+            if let Some(t) = &self.tag {
+                check_tag(t).map_err(|m| ("tag", m))?;
+            }
+        } else {
+            for (field, present) in [
+                ("url", self.url.is_some()),
+                ("sha256", self.sha256.is_some()),
+            ] {
+                if !present {
+                    return Err((field, format!("required for an artifact of format {f}")));
+                }
+            }
+            for (field, present) in [
+                ("image", self.image.is_some()),
+                ("tag", self.tag.is_some()),
+                ("digest", self.digest.is_some()),
+            ] {
+                if present {
+                    return Err((
+                        field,
+                        format!("only an artifact of format oci has {field} (this one is {f})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An upstream signature of an artifact.
@@ -153,7 +265,11 @@ impl ReleaseIndex {
                         format!("\"{}\" listed twice for profile {}", a.name, a.profile),
                     ));
                 }
-                check_url(&a.url).map_err(|m| Error::format(doc, format!("{at}.url"), m))?;
+                a.check_kind()
+                    .map_err(|(field, m)| Error::format(doc, format!("{at}.{field}"), m))?;
+                if let Some(url) = &a.url {
+                    check_url(url).map_err(|m| Error::format(doc, format!("{at}.url"), m))?;
+                }
                 for (k, s) in a.signatures.iter().enumerate() {
                     check_url(&s.url)
                         .map_err(|m| Error::format(doc, format!("{at}.signatures[{k}].url"), m))?;
@@ -172,4 +288,69 @@ fn check_url(url: &str) -> std::result::Result<(), String> {
         return Err("a URL holds no spaces or control characters".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZERO: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn index(artifact: &str) -> String {
+        format!(
+            r#"{{"schema":"ferry.release-index/v1","product":"novantra","generated":"2026-11-20T00:00:00Z",
+            "releases":[{{"version":"3.2.1","channels":["stable"],"published":"2026-11-01T00:00:00Z",
+              "notes":{{"url":"3.2.1/NOTES.md","size":1,"sha256":"{ZERO}"}},
+              "artifacts":[{{"name":"onprem","profile":"no-training","platform":"linux-amd64",{artifact},"size":10}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn image_artifact_parses_and_round_trips() {
+        let text = index(&format!(
+            r#""format":"oci","image":"registry.novantra.example/novantra/onprem","tag":"3.2.1","digest":"sha256:{ZERO}""#
+        ));
+        let i = ReleaseIndex::parse(text.as_bytes(), "index.json").unwrap();
+        let a = &i.releases[0].artifacts[0];
+        assert!(matches!(
+            a.source(),
+            Some(ArtifactSource::Image {
+                tag: Some("3.2.1"),
+                ..
+            })
+        ));
+        assert_eq!(ReleaseIndex::parse(&i.to_bytes(), "index.json").unwrap(), i);
+        let out = String::from_utf8(i.to_bytes()).unwrap();
+        assert!(
+            !out.contains("\"url\"") || out.matches("\"url\"").count() == 1,
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn fields_of_the_wrong_kind_are_named() {
+        let image = r#""image":"registry.novantra.example/novantra/onprem""#;
+        let digest = format!(r#""digest":"sha256:{ZERO}""#);
+        let url = r#""url":"3.2.1/onprem""#;
+        let sha = format!(r#""sha256":"{ZERO}""#);
+        let cases = [
+            (format!(r#""format":"oci",{image}"#), ".digest"),
+            (format!(r#""format":"oci",{digest}"#), ".image"),
+            (format!(r#""format":"oci",{image},{digest},{url}"#), ".url"),
+            (
+                format!(r#""format":"oci",{image},{digest},"tag":"a b""#),
+                ".tag",
+            ),
+            (
+                format!(r#""format":"oci",{image},"digest":"sha512:{ZERO}""#),
+                "digest",
+            ),
+            (format!(r#""format":"deb",{url}"#), ".sha256"),
+            (format!(r#""format":"deb",{url},{sha},{digest}"#), ".digest"),
+        ];
+        for (artifact, field) in cases {
+            let err = ReleaseIndex::parse(index(&artifact).as_bytes(), "index.json").unwrap_err();
+            assert!(err.to_string().contains(field), "{artifact}: {err}");
+        }
+    }
 }

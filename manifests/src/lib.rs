@@ -23,6 +23,7 @@ pub mod digest;
 pub mod error;
 pub mod hints;
 pub mod hops;
+pub mod image;
 pub mod index;
 pub mod input;
 pub mod json;

@@ -6,8 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Sha256Digest;
+use crate::digest::{OciDigest, Sha256Digest};
 use crate::error::{Error, Result};
+use crate::image::ImageRef;
 use crate::json;
 use crate::name::Name;
 use crate::path::{BundlePath, check_conflicts};
@@ -107,7 +108,9 @@ pub struct ManifestRelease {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestArtifact {
-    /// `releases/<version>/<profile>/<name>`.
+    /// `releases/<version>/<profile>/<name>`; for an image (`format` oci)
+    /// the layout folder `releases/<version>/<profile>/<name>.oci`, every
+    /// file of which is listed in `files` (SPEC §3.12).
     pub path: BundlePath,
     /// Profile.
     pub profile: Name,
@@ -115,6 +118,15 @@ pub struct ManifestArtifact {
     pub platform: Name,
     /// Format.
     pub format: Name,
+    /// `oci` only: the image in the vendor's registry it was pulled from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRef>,
+    /// `oci` only: the vendor's tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `oci` only: the pinned root (image manifest or index) digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<OciDigest>,
     /// Upstream signatures that were checked.
     #[serde(default)]
     pub upstream: Vec<Upstream>,
@@ -185,6 +197,9 @@ pub enum FileRole<'a> {
     Artifact(&'a ManifestRelease, &'a ManifestArtifact),
     /// An upstream signature of an artifact.
     UpstreamSignature(&'a ManifestRelease, &'a ManifestArtifact, &'a Upstream),
+    /// A file of an image's layout folder (`<path>/oci-layout`,
+    /// `<path>/index.json`, `<path>/blobs/sha256/<hex>`).
+    ImageFile(&'a ManifestRelease, &'a ManifestArtifact),
     /// Release notes.
     Notes(&'a ManifestRelease),
     /// `ferry/SHA256SUMS`.
@@ -340,7 +355,12 @@ impl Manifest {
                 format!("\"{}\" must be directly under {dir}/", a.path),
             ));
         }
-        claims.claim(&a.path, format!("{at}.path"))?;
+        if a.is_image() {
+            image_files::check(at, a, claims)?;
+        } else {
+            image_files::check_not_image(at, a)?;
+            claims.claim(&a.path, format!("{at}.path"))?;
+        }
         for (k, u) in a.upstream.iter().enumerate() {
             let at = format!("{at}.upstream[{k}]");
             if u.path().parent().map(|d| d.as_str().to_string()) != Some(dir.clone()) {
@@ -402,6 +422,9 @@ impl Manifest {
                 if &a.path == path {
                     return Some(FileRole::Artifact(r, a));
                 }
+                if a.is_image() && path.starts_with_dir(a.path.as_str()) {
+                    return Some(FileRole::ImageFile(r, a));
+                }
                 for u in &a.upstream {
                     if u.path() == path {
                         return Some(FileRole::UpstreamSignature(r, a, u));
@@ -435,6 +458,9 @@ impl Manifest {
             .collect()
     }
 }
+
+#[path = "manifest_image.rs"]
+mod image_files;
 
 /// A rule of SPEC §3.3 broken at `field` of the manifest.
 fn invalid(field: String, msg: String) -> Error {

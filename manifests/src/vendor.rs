@@ -266,9 +266,12 @@ impl Builder<'_> {
             profile: a.profile.clone(),
             platform: a.platform.clone(),
             format: a.format.clone(),
-            url: rel,
+            image: None,
+            tag: None,
+            digest: None,
+            url: Some(rel),
             size,
-            sha256,
+            sha256: Some(sha256),
             signatures,
         })
     }

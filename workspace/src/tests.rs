@@ -56,6 +56,9 @@ fn synced(dir: &Path, last_sequence: Option<u64>) -> Workspace {
                 profile: Name::new("no-training").unwrap(),
                 platform: Name::new("linux-amd64").unwrap(),
                 format: Name::new("deb").unwrap(),
+                image: None,
+                tag: None,
+                digest: None,
                 upstream: vec![Upstream::Minisign {
                     path: bp("releases/1.0.0/no-training/app.deb.minisig"),
                     key_id: "8936E40753ACD100".into(),

@@ -120,7 +120,7 @@ fn collect(results: BTreeMap<usize, TaskDone>, report: &mut SyncReport) -> Fetch
                 out.notes_by_version.insert(version, path);
             }
             DoneKind::Artifact(version, art) => {
-                out.arts_by_version.entry(version).or_default().push(art);
+                out.arts_by_version.entry(version).or_default().push(*art);
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferry_durable::fsutil;
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
-use ferry_manifests::index::IndexArtifact;
+use ferry_manifests::index::{ArtifactSource, IndexArtifact};
 use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
 use ferry_manifests::minisig::SignatureFile;
 use ferry_manifests::name::Name;
@@ -54,13 +54,22 @@ pub(super) fn plan(
             for s in &a.signatures {
                 sigs.push((s.kind, join(index_url, &s.url)?));
             }
-            tasks.push(Task::Artifact(ArtifactTask {
+            let Some(ArtifactSource::File { url, sha256 }) = a.source() else {
+                return Err(ferry_manifests::Error::format(
+                    "index.json",
+                    format!("{}.format", a.name),
+                    "container images (format oci) are not synced yet",
+                )
+                .into());
+            };
+            tasks.push(Task::Artifact(Box::new(ArtifactTask {
                 version: r.version.clone(),
                 artifact: (*a).clone(),
-                url: join(index_url, &a.url)?,
+                sha256: *sha256,
+                url: join(index_url, url)?,
                 path,
                 sigs,
-            }));
+            })));
         }
     }
     Ok((tasks, total_bytes))
@@ -145,6 +154,7 @@ fn last_segment(url: &str) -> Result<String> {
 pub(super) struct ArtifactTask {
     version: Version,
     artifact: IndexArtifact,
+    sha256: Sha256Digest,
     url: reqwest::Url,
     path: BundlePath,
     sigs: Vec<(SigKind, reqwest::Url)>,
@@ -152,12 +162,12 @@ pub(super) struct ArtifactTask {
 
 pub(super) enum Task {
     Notes(FileJob),
-    Artifact(ArtifactTask),
+    Artifact(Box<ArtifactTask>),
 }
 
 pub(super) enum DoneKind {
     Notes(Version, BundlePath),
-    Artifact(Version, ManifestArtifact),
+    Artifact(Version, Box<ManifestArtifact>),
 }
 
 pub(super) struct TaskDone {
@@ -197,7 +207,7 @@ async fn run_task(
                 },
             ))
         }
-        Task::Artifact(t) => artifact(&ctx, &vendor, t).await.map(|d| (i, d)),
+        Task::Artifact(t) => artifact(&ctx, &vendor, *t).await.map(|d| (i, d)),
     }
 }
 
@@ -363,7 +373,7 @@ impl Signatures {
             vendor,
             &bytes,
             sig_path.as_str(),
-            &t.artifact.sha256,
+            &t.sha256,
         )?;
         self.held.push(HeldSignature {
             upstream: Upstream::Sigstore {
@@ -405,7 +415,7 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
     let job = FileJob {
         url: t.url.clone(),
         path: t.path.clone(),
-        sha256: t.artifact.sha256,
+        sha256: t.sha256,
         size: t.artifact.size,
         minisign,
     };
@@ -431,20 +441,23 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
         FileEntry {
             path: t.path.clone(),
             size: t.artifact.size,
-            sha256: t.artifact.sha256,
+            sha256: t.sha256,
         },
         outcome,
     ));
     Ok(TaskDone {
         kind: DoneKind::Artifact(
             t.version,
-            ManifestArtifact {
+            Box::new(ManifestArtifact {
                 path: t.path,
                 profile: t.artifact.profile,
                 platform: t.artifact.platform,
                 format: t.artifact.format,
+                image: None,
+                tag: None,
+                digest: None,
                 upstream: held.into_iter().map(|h| h.upstream).collect(),
-            },
+            }),
         ),
         files,
         ignored,
