@@ -8,101 +8,62 @@ use std::sync::Arc;
 
 use ferry_net::oci_registry::{LayoutCatalog, router};
 use ferry_net::serve::StaticServer;
+use ferry_oci::LayoutWriter;
+use ferry_oci::image::ImageSpec;
 use ferry_tests::{have, program, sha256_hex};
 
 use super::mirror::curl;
 
 const REPO: &str = "novantra/onprem";
 
-/// A small OCI image layout: config, two uncompressed tar layers (the
-/// second over 2 MiB, so a blob streams in several chunks) and a manifest.
+/// A small OCI image layout built by ferry-oci: config, two tar layers
+/// (the second over 2 MiB, so a blob streams in several chunks) and a
+/// manifest tagged `3.2.1`.
 struct TestImage {
     dir: PathBuf,
     manifest: String,
     layers: Vec<String>,
 }
 
-fn tar_layer(name: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_ustar();
-    h.set_size(bytes.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append_data(&mut h, name, bytes).expect("tar entry");
-    b.into_inner().expect("tar")
-}
-
-fn put_blob(dir: &Path, bytes: &[u8]) -> String {
-    let hex = sha256_hex(bytes);
-    std::fs::write(dir.join("blobs/sha256").join(&hex), bytes).expect("blob");
-    hex
-}
-
-fn descriptor(media_type: &str, hex: &str, size: usize) -> serde_json::Value {
-    serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": size})
-}
-
 fn build_image(dir: &Path, seed: u64) -> TestImage {
-    std::fs::create_dir_all(dir.join("blobs/sha256")).expect("layout");
-    let layers = [
-        tar_layer("etc/onprem.conf", format!("seed {seed}\n").as_bytes()),
-        tar_layer("opt/onprem/bin", &ferry_tests::det_bytes(seed, 2_600_000)),
-    ];
-    let mut hexes = Vec::new();
-    let mut descs = Vec::new();
-    for l in &layers {
-        let hex = put_blob(dir, l);
-        descs.push(descriptor(
-            "application/vnd.oci.image.layer.v1.tar",
-            &hex,
-            l.len(),
-        ));
-        hexes.push(hex);
-    }
-    let diff_ids: Vec<String> = hexes.iter().map(|h| format!("sha256:{h}")).collect();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Entrypoint": ["/opt/onprem/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }))
-    .expect("config");
-    let config_hex = put_blob(dir, &config);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": descriptor("application/vnd.oci.image.config.v1+json", &config_hex, config.len()),
-        "layers": descs,
-    }))
-    .expect("manifest");
-    let manifest_hex = put_blob(dir, &manifest);
-    let mut index_desc = descriptor(
-        "application/vnd.oci.image.manifest.v1+json",
-        &manifest_hex,
-        manifest.len(),
-    );
-    index_desc["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "3.2.1"});
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
-        .expect("oci-layout");
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [index_desc]});
-    std::fs::write(
-        dir.join("index.json"),
-        serde_json::to_vec(&index).expect("index"),
-    )
-    .expect("index.json");
+    let layout = LayoutWriter::create(dir).expect("layout");
+    let spec = ImageSpec {
+        platform: "linux-amd64".parse().expect("platform"),
+        layers: vec![
+            vec![(
+                "etc/onprem.conf".into(),
+                format!("seed {seed}\n").into_bytes(),
+            )],
+            vec![(
+                "opt/onprem/bin".into(),
+                ferry_tests::det_bytes(seed, 2_600_000),
+            )],
+        ],
+        with_index: false,
+    };
+    let root = ferry_oci::image::build(&layout, &spec).expect("image");
+    layout.finish(&root, "3.2.1").expect("index.json");
+    let layers = spec
+        .layers
+        .iter()
+        .map(|files| sha256_hex(&ferry_oci::image::layer_tar(files)))
+        .collect();
     TestImage {
         dir: dir.to_path_buf(),
-        manifest: manifest_hex,
-        layers: hexes,
+        manifest: root.digest.hex(),
+        layers,
     }
 }
 
 /// The registry serving `image` as `novantra/onprem:3.2.1` (and `:latest`).
 fn serve(image: &TestImage) -> StaticServer {
     let mut catalog = LayoutCatalog::new();
-    let digest = image.manifest.parse().expect("digest");
+    let digest = format!("sha256:{}", image.manifest)
+        .parse()
+        .expect("digest");
     catalog
-        .add(REPO, &image.dir, "3.2.1", digest)
-        .expect("add")
+        .add_layout(REPO, &image.dir)
+        .expect("layout")
         .add(REPO, &image.dir, "latest", digest)
         .expect("add");
     StaticServer::start_router(

@@ -17,7 +17,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
+use ferry_oci::Digest as OciDigest;
+use ferry_oci::verify::BlobCheck;
 
 use super::SharedCatalog;
 use super::catalog::Lookup;
@@ -40,7 +41,7 @@ pub(crate) fn serve_blob(
             return not_found(&Lookup::<()>::Missing, ErrorCode::BlobUnknown, d, head);
         }
     };
-    let what = format!("blob sha256:{}", digest.to_hex());
+    let what = format!("blob {digest}");
     let blob = match catalog.blob(name, &digest) {
         Ok(Lookup::Found(b)) => b,
         Ok(other) => return not_found(&other, ErrorCode::BlobUnknown, &what, head),
@@ -63,7 +64,7 @@ pub(crate) fn serve_blob(
         HeaderValue::from_static("application/octet-stream"),
     );
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let reference = format!("sha256:{}", digest.to_hex());
+    let reference = digest.to_string();
     if let Ok(v) = HeaderValue::from_str(&reference) {
         out.insert("docker-content-digest", v);
     }
@@ -91,7 +92,7 @@ pub(crate) fn serve_blob(
         return (status, out).into_response();
     }
     let check = (status == StatusCode::OK).then_some(digest);
-    if count == 0 && check.is_some_and(|d| d != Sha256Digest::of(b"")) {
+    if count == 0 && check.is_some_and(|d| d != OciDigest::of(b"")) {
         return damaged(&what, "its bytes on disk do not match its digest", head);
     }
     (status, out, stream(file, start, count, check, what)).into_response()
@@ -100,13 +101,7 @@ pub(crate) fn serve_blob(
 /// Streams `count` bytes from `start` on a blocking thread, at most two
 /// chunks ahead of the socket. With `check`, the bytes are hashed as they
 /// go and the last chunk is sent only if the whole is that digest.
-fn stream(
-    mut file: File,
-    start: u64,
-    count: u64,
-    check: Option<Sha256Digest>,
-    what: String,
-) -> Body {
+fn stream(mut file: File, start: u64, count: u64, check: Option<OciDigest>, what: String) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(2);
     tokio::task::spawn_blocking(move || {
         if start > 0
@@ -115,19 +110,16 @@ fn stream(
             let _ = tx.blocking_send(Err(e));
             return;
         }
-        let mut hasher = Sha256Hasher::new();
+        let mut check = check.map(|d| BlobCheck::new(d, count));
         let mut left = count;
         while left > 0 {
             let n = left.min(CHUNK);
             let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
             let mut r = file.read_exact(&mut buf).map(|()| buf);
-            if let (Ok(buf), Some(want)) = (&r, check) {
-                hasher.update(buf);
-                if left == n && std::mem::take(&mut hasher).finish().0 != want {
-                    r = Err(std::io::Error::other(format!(
-                        "{what}: its bytes on disk do not match its digest"
-                    )));
-                }
+            if let Ok(buf) = &r
+                && let Err(e) = check_chunk(&mut check, buf, left == n)
+            {
+                r = Err(std::io::Error::other(format!("{what}: {e}")));
             }
             let failed = r.is_err();
             if tx.blocking_send(r.map(Bytes::from)).is_err() || failed {
@@ -139,4 +131,19 @@ fn stream(
     Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))
+}
+
+/// Feeds a chunk to the check, if any; the last one also ends it.
+fn check_chunk(check: &mut Option<BlobCheck>, buf: &[u8], last: bool) -> ferry_oci::Result<()> {
+    let Some(c) = check.as_mut() else {
+        return Ok(());
+    };
+    c.update(buf)?;
+    match check.take() {
+        Some(c) if last => c.finish(),
+        other => {
+            *check = other;
+            Ok(())
+        }
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ferry_manifests::digest::Sha256Digest;
+use ferry_oci::Digest as OciDigest;
 
 use crate::error::{Error, Result};
 
@@ -44,13 +44,13 @@ pub trait ImageCatalog: Send + Sync {
     ///
     /// # Errors
     /// As [`ImageCatalog::tags`].
-    fn resolve(&self, repo: &str, tag: &str) -> Result<Lookup<Sha256Digest>>;
+    fn resolve(&self, repo: &str, tag: &str) -> Result<Lookup<OciDigest>>;
 
     /// A blob `repo` holds, by digest.
     ///
     /// # Errors
     /// As [`ImageCatalog::tags`].
-    fn blob(&self, repo: &str, digest: &Sha256Digest) -> Result<Lookup<BlobFile>>;
+    fn blob(&self, repo: &str, digest: &OciDigest) -> Result<Lookup<BlobFile>>;
 }
 
 /// Repositories each backed by an OCI image layout folder
@@ -65,7 +65,7 @@ pub struct LayoutCatalog {
 #[derive(Debug, Clone)]
 struct LayoutRepo {
     dir: PathBuf,
-    tags: BTreeMap<String, Sha256Digest>,
+    tags: BTreeMap<String, OciDigest>,
 }
 
 impl LayoutCatalog {
@@ -86,7 +86,7 @@ impl LayoutCatalog {
         repo: &str,
         layout: &Path,
         tag: &str,
-        digest: Sha256Digest,
+        digest: OciDigest,
     ) -> Result<&mut Self> {
         if !super::route::valid_repository(repo) {
             return Err(usage(repo, "not an OCI repository name"));
@@ -109,6 +109,27 @@ impl LayoutCatalog {
     }
 }
 
+impl LayoutCatalog {
+    /// Serves every tagged root of the layout at `layout` (its
+    /// `index.json`, read by [`ferry_oci::Layout`]) as `repo:<tag>`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a layout ferry-oci refuses (naming the file),
+    /// or as [`LayoutCatalog::add`].
+    pub fn add_layout(&mut self, repo: &str, layout: &Path) -> Result<&mut Self> {
+        let opened = ferry_oci::Layout::open(layout).map_err(|e| Error::Usage {
+            what: layout.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        for d in &opened.index().manifests {
+            if let Some(tag) = d.annotations.get(ferry_oci::layout::REF_NAME) {
+                self.add(repo, layout, tag, d.digest)?;
+            }
+        }
+        Ok(self)
+    }
+}
+
 fn usage(what: &str, reason: &str) -> Error {
     Error::Usage {
         what: what.to_string(),
@@ -124,7 +145,7 @@ impl ImageCatalog for LayoutCatalog {
         })
     }
 
-    fn resolve(&self, repo: &str, tag: &str) -> Result<Lookup<Sha256Digest>> {
+    fn resolve(&self, repo: &str, tag: &str) -> Result<Lookup<OciDigest>> {
         Ok(match self.repos.get(repo) {
             Some(r) => r
                 .tags
@@ -134,11 +155,11 @@ impl ImageCatalog for LayoutCatalog {
         })
     }
 
-    fn blob(&self, repo: &str, digest: &Sha256Digest) -> Result<Lookup<BlobFile>> {
+    fn blob(&self, repo: &str, digest: &OciDigest) -> Result<Lookup<BlobFile>> {
         let Some(r) = self.repos.get(repo) else {
             return Ok(Lookup::NoRepository);
         };
-        let path = r.dir.join("blobs/sha256").join(digest.to_hex());
+        let path = r.dir.join("blobs/sha256").join(digest.hex());
         Ok(match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => Lookup::Found(BlobFile {
                 path,

@@ -7,23 +7,12 @@ use std::io::Read as _;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ferry_manifests::digest::Sha256Digest;
+use ferry_oci::model::MAX_MANIFEST_BYTES;
+use ferry_oci::{Digest as OciDigest, Expect, parse_document};
 
 use super::catalog::{ImageCatalog, Lookup};
 use super::reply::{ErrorCode, damaged, internal, not_found};
 use super::route::{Digest, Reference};
-
-/// The largest manifest served (and read into memory): the size the OCI
-/// Distribution spec asks registries to accept at least.
-pub const MANIFEST_MAX: u64 = 4 * 1024 * 1024;
-
-/// The manifest media types a registry answers with.
-const MANIFEST_TYPES: [&str; 4] = [
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
 
 pub(crate) fn serve_manifest(
     catalog: &dyn ImageCatalog,
@@ -42,13 +31,13 @@ pub(crate) fn serve_manifest(
             Err(e) => return internal(&e.to_string(), head),
         },
     };
-    let what = format!("manifest sha256:{}", digest.to_hex());
+    let what = format!("manifest {digest}");
     let file = match catalog.blob(name, &digest) {
         Ok(Lookup::Found(f)) => f,
         Ok(other) => return not_found(&other, ErrorCode::ManifestUnknown, &what, head),
         Err(e) => return internal(&e.to_string(), head),
     };
-    if file.size > MANIFEST_MAX {
+    if file.size > MAX_MANIFEST_BYTES {
         // A layer asked for as a manifest.
         return not_found(
             &Lookup::<()>::Missing,
@@ -61,29 +50,39 @@ pub(crate) fn serve_manifest(
         Ok(b) => b,
         Err(e) => return internal(&format!("{what}: read failed: {e}"), head),
     };
-    if bytes.len() as u64 != file.size || Sha256Digest::of(&bytes) != digest {
-        return damaged(&what, "its bytes on disk do not match its digest", head);
-    }
-    let Some(media_type) = media_type(&bytes) else {
-        return not_found(
+    // ferry-oci checks size and digest before it parses (SPEC §3.4).
+    let expect = Expect {
+        digest: &digest,
+        size: Some(file.size),
+        media_type: None,
+    };
+    match parse_document(&bytes, expect) {
+        Ok(doc) => {
+            let media_type = doc.media_type().to_string();
+            respond(bytes, &media_type, &digest, head)
+        }
+        Err(
+            e @ (ferry_oci::Error::DigestMismatch { .. } | ferry_oci::Error::SizeMismatch { .. }),
+        ) => damaged(&what, &e.to_string(), head),
+        // Not a manifest or index (a config or layer by its digest).
+        Err(_) => not_found(
             &Lookup::<()>::Missing,
             ErrorCode::ManifestUnknown,
             &what,
             head,
-        );
-    };
-    respond(bytes, &media_type, &digest, head)
+        ),
+    }
 }
 
 fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
-        .take(MANIFEST_MAX + 1)
+        .take(MAX_MANIFEST_BYTES + 1)
         .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
-fn respond(bytes: Vec<u8>, media_type: &str, digest: &Sha256Digest, head: bool) -> Response {
+fn respond(bytes: Vec<u8>, media_type: &str, digest: &OciDigest, head: bool) -> Response {
     let len = bytes.len();
     let mut r = if head {
         (StatusCode::OK, Body::empty()).into_response()
@@ -91,7 +90,7 @@ fn respond(bytes: Vec<u8>, media_type: &str, digest: &Sha256Digest, head: bool) 
         (StatusCode::OK, bytes).into_response()
     };
     let h = r.headers_mut();
-    let reference = format!("sha256:{}", digest.to_hex());
+    let reference = digest.to_string();
     if let Ok(v) = HeaderValue::from_str(media_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
@@ -103,47 +102,4 @@ fn respond(bytes: Vec<u8>, media_type: &str, digest: &Sha256Digest, head: bool) 
         h.insert(header::ETAG, v);
     }
     r
-}
-
-/// The media type a manifest declares (`mediaType`), or for an OCI
-/// manifest or index that omits it (the field is optional there), the one
-/// its shape implies; `None` for bytes that are no manifest at all.
-fn media_type(bytes: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let obj = v.as_object()?;
-    match obj.get("mediaType") {
-        Some(serde_json::Value::String(t)) => {
-            MANIFEST_TYPES.contains(&t.as_str()).then(|| t.clone())
-        }
-        Some(_) => None,
-        None if obj.contains_key("manifests") => Some(MANIFEST_TYPES[1].to_string()),
-        None if obj.contains_key("config") && obj.contains_key("layers") => {
-            Some(MANIFEST_TYPES[0].to_string())
-        }
-        None => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::media_type;
-
-    #[test]
-    fn media_type_is_the_manifests_own_or_its_shape() {
-        let docker = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{},"layers":[]}"#;
-        assert_eq!(
-            media_type(docker).as_deref(),
-            Some("application/vnd.docker.distribution.manifest.v2+json")
-        );
-        assert_eq!(
-            media_type(br#"{"schemaVersion":2,"manifests":[]}"#).as_deref(),
-            Some("application/vnd.oci.image.index.v1+json")
-        );
-        assert_eq!(
-            media_type(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).as_deref(),
-            Some("application/vnd.oci.image.manifest.v1+json")
-        );
-        assert_eq!(media_type(br#"{"mediaType":"text/html"}"#), None);
-        assert_eq!(media_type(b"\x1f\x8b layer bytes"), None);
-    }
 }

@@ -23,8 +23,8 @@
 //! use std::sync::Arc;
 //! use ferry_net::oci_registry::{LayoutCatalog, router};
 //! let mut catalog = LayoutCatalog::new();
-//! catalog.add("novantra/onprem", "onprem.oci".as_ref(), "3.2.1",
-//!     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse().unwrap()).unwrap();
+//! // Every tag of the layout's index.json (org.opencontainers.image.ref.name).
+//! catalog.add_layout("novantra/onprem", "onprem.oci".as_ref()).unwrap();
 //! let server = ferry_net::serve::StaticServer::start_router(
 //!     router(Arc::new(catalog)), "onprem.oci".as_ref(), "127.0.0.1:0".parse().unwrap()).unwrap();
 //! println!("skopeo inspect --tls-verify=false docker://{}/novantra/onprem:3.2.1", server.addr());
@@ -44,7 +44,6 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 pub use catalog::{BlobFile, ImageCatalog, LayoutCatalog, Lookup};
-pub use manifest::MANIFEST_MAX;
 
 use reply::{ErrorCode, api_error};
 use route::{Invalid, Route};

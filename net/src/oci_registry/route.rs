@@ -2,7 +2,7 @@
 //! names may hold slashes (`novantra/onprem`), so a path is split from its
 //! end (`…/manifests/<reference>`, `…/blobs/<digest>`, `…/tags/list`).
 
-use ferry_manifests::digest::Sha256Digest;
+use ferry_oci::Digest as OciDigest;
 
 /// What a `/v2/…` path asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub(crate) enum Reference {
 /// this registry cannot hold (answered as unknown, never guessed at).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Digest {
-    Sha256(Sha256Digest),
+    Sha256(OciDigest),
     /// Well-formed but of another algorithm (`sha512:…`).
     Other(String),
 }
@@ -90,7 +90,7 @@ fn digest(d: &str) -> Result<Digest, Invalid> {
     let bad = || Invalid::Digest(d.to_string());
     let (alg, enc) = d.split_once(':').ok_or_else(bad)?;
     if alg == "sha256" {
-        return enc.parse().map(Digest::Sha256).map_err(|_| bad());
+        return d.parse().map(Digest::Sha256).map_err(|_| bad());
     }
     let alg_ok = !alg.is_empty()
         && alg
@@ -175,7 +175,7 @@ mod tests {
         else {
             panic!("a blob route");
         };
-        assert_eq!((name.as_str(), d.to_hex().as_str()), ("a/manifests", HEX));
+        assert_eq!((name.as_str(), d.hex().as_str()), ("a/manifests", HEX));
     }
 
     #[test]
