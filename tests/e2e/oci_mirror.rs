@@ -1,0 +1,226 @@
+//! Container images on the mirror (issue 12, SPEC §3.12): import stores
+//! each blob once under `oci/blobs/sha256/`, the signed index lists every
+//! blob, fsck re-hashes them, prune keeps a blob while a kept version
+//! needs it; `ferry-mirror serve` answers skopeo for the mirror's images.
+
+use std::path::Path;
+
+use ferry_oci::LayoutWriter;
+use ferry_oci::image::ImageSpec;
+use ferry_tests::fixtures::{Fixture, policy_with, sha};
+use ferry_tests::{cmd, demo_key, det_bytes};
+use serde_json::json;
+
+use super::mirror::{World, derive};
+
+/// The vendor's reference of the test image.
+pub(crate) const IMAGE: &str = "registry.novantra.example/novantra/onprem";
+
+/// The layers of version `v`: two shared by every version (a base and a
+/// runtime, the second over 1 MiB), one of its own.
+pub(crate) fn layers(v: &str) -> Vec<Vec<(String, Vec<u8>)>> {
+    vec![
+        vec![("etc/os-release".into(), b"ID=novantra-base\n".to_vec())],
+        vec![("usr/lib/runtime.so".into(), det_bytes(77, 1_300_000))],
+        vec![("opt/onprem/VERSION".into(), format!("{v}\n").into_bytes())],
+    ]
+}
+
+/// Adds image `onprem` of version `v` (a new release when the manifest
+/// has none) to the workspace, every layout file listed; returns the root
+/// digest.
+pub(crate) fn add_image(fx: &mut Fixture, v: &str, profile: &str) -> String {
+    let rel = format!("releases/{v}/{profile}/onprem.oci");
+    let layout = LayoutWriter::create(&fx.root.join(&rel)).expect("layout");
+    let spec = ImageSpec {
+        platform: "linux-amd64".parse().expect("platform"),
+        layers: layers(v),
+        with_index: false,
+    };
+    let root = ferry_oci::image::build(&layout, &spec).expect("image");
+    layout.finish(&root, v).expect("index.json");
+    for f in walk(&fx.root.join(&rel)) {
+        let bytes = std::fs::read(&f).expect("layout file");
+        let p = f
+            .strip_prefix(&fx.root)
+            .expect("below")
+            .to_string_lossy()
+            .into_owned();
+        fx.list(&p, bytes.len() as u64, &sha(&bytes));
+    }
+    let releases = fx.manifest["releases"].as_array_mut().expect("releases");
+    if !releases.iter().any(|r| r["version"] == v) {
+        releases.push(json!({
+            "version": v, "channels": ["stable"], "published": "2026-11-10T00:00:00Z",
+            "supported_from": ">=2.0.0", "required": false, "yanked": null,
+            "advisories": [], "notes": format!("releases/{v}/NOTES.md"), "artifacts": []
+        }));
+        fx.put(
+            &format!("releases/{v}/NOTES.md"),
+            format!("# {v}\n").as_bytes(),
+        );
+    }
+    let r = fx.manifest["releases"]
+        .as_array_mut()
+        .expect("releases")
+        .iter_mut()
+        .find(|r| r["version"] == v)
+        .expect("release");
+    r["artifacts"]
+        .as_array_mut()
+        .expect("artifacts")
+        .push(json!({
+            "path": rel, "profile": profile, "platform": "linux-amd64", "format": "oci",
+            "image": IMAGE, "tag": v, "digest": root.digest.to_string(), "upstream": []
+        }));
+    root.digest.to_string()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A world whose policy needs no vendor signature (the test images carry
+/// none; Sigstore over an image digest is the sync side's test).
+pub(crate) fn image_world() -> World {
+    let w = World::new();
+    policy_with(w.tmp.path(), 2, "require = []");
+    w
+}
+
+/// Bundle 7: 3.2.1 (the fixture's deb and the image); bundle 8: the
+/// same plus 3.3.0 (an image sharing two layers). Returns the two roots.
+pub(crate) fn two_versions_imported(w: &World) -> (String, String) {
+    let mut fx = w.workspace("ws7", 7, 0);
+    let a = add_image(&mut fx, "3.2.1", "no-training");
+    fx.seal();
+    w.import(&w.pack(&fx, "b7"), &[]).ok();
+    let mut fx8 = derive(&fx, &w.path("ws8"), 8);
+    let b = add_image(&mut fx8, "3.3.0", "no-training");
+    fx8.seal();
+    w.import(&w.pack(&fx8, "b8"), &[]).ok();
+    (a, b)
+}
+
+fn blob_files(mirror: &Path) -> Vec<String> {
+    let dir = mirror.join("oci/blobs/sha256");
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walk(dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).expect("meta").len())
+        .sum()
+}
+
+/// fsck exits 1 naming `what`.
+fn fsck_names(w: &World, what: &str) {
+    let o = w.fsck();
+    o.expect_code(1);
+    assert!(o.stdout.contains(what) || o.stderr.contains(what), "{o:?}");
+}
+
+#[test]
+fn import_stores_each_blob_once_and_the_index_covers_them() {
+    let w = image_world();
+    let (a, b) = two_versions_imported(&w);
+    let index = w.index();
+    let images: Vec<&serde_json::Value> = index["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .flat_map(|r| r["artifacts"].as_array().expect("artifacts"))
+        .filter(|x| x["format"] == "oci")
+        .collect();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["image"]["digest"], a.as_str());
+    assert_eq!(images[1]["image"]["digest"], b.as_str());
+    assert_eq!(images[0]["image"]["name"], "onprem");
+    assert_eq!(images[0]["sha256"], a.trim_start_matches("sha256:"));
+    // Two images of 3 layers, a config and a manifest each, two layers
+    // shared: 8 blobs, each once, each listed in the signed index.
+    let blobs = blob_files(&w.mirror);
+    assert_eq!(blobs.len(), 8, "{blobs:?}");
+    let listed: Vec<String> = index["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|f| {
+            f["path"]
+                .as_str()?
+                .strip_prefix("oci/blobs/sha256/")
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(listed, blobs);
+    assert!(
+        !w.mirror
+            .join("releases/3.2.1/no-training/onprem.oci/blobs")
+            .exists()
+    );
+    assert!(
+        w.mirror
+            .join("releases/3.3.0/no-training/onprem.oci/index.json")
+            .is_file()
+    );
+    let carried = dir_bytes(&w.path("ws7/releases/3.2.1/no-training/onprem.oci/blobs"))
+        + dir_bytes(&w.path("ws8/releases/3.3.0/no-training/onprem.oci/blobs"));
+    let stored = dir_bytes(&w.mirror.join("oci"));
+    eprintln!("image blobs: {carried} bytes carried by two versions, {stored} stored");
+    assert!(
+        stored + 1_300_000 < carried,
+        "shared layers are stored once"
+    );
+    w.fsck().ok();
+    w.audit_log().ok();
+}
+
+#[test]
+fn fsck_rehashes_blobs_and_prune_keeps_the_shared_ones() {
+    let w = image_world();
+    two_versions_imported(&w);
+    let before = blob_files(&w.mirror);
+    let victim = w.mirror.join("oci/blobs/sha256").join(&before[0]);
+    let good = std::fs::read(&victim).expect("blob");
+    let mut bad = good.clone();
+    bad[0] ^= 1;
+    std::fs::write(&victim, &bad).expect("flip");
+    fsck_names(&w, &format!("oci/blobs/sha256/{}", before[0]));
+    std::fs::write(&victim, &good).expect("mend");
+    std::fs::write(w.mirror.join("oci/blobs/sha256/stray"), b"x").expect("stray");
+    fsck_names(&w, "oci/blobs/sha256/stray");
+    std::fs::remove_file(w.mirror.join("oci/blobs/sha256/stray")).expect("rm");
+
+    cmd("ferry-mirror")
+        .args(["prune"])
+        .arg(&w.mirror)
+        .args(["--keep", "1", "--key"])
+        .arg(demo_key("mirror"))
+        .arg("--trust")
+        .arg(&w.policy)
+        .run()
+        .ok();
+    // 3.2.1's own layer, config and manifest go; the shared two stay.
+    let after = blob_files(&w.mirror);
+    assert_eq!(after.len(), 5, "{after:?}");
+    assert!(after.iter().all(|b| before.contains(b)));
+    w.fsck().ok();
+}
