@@ -20,6 +20,7 @@ mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
 mod oci_mirror;
+mod oci_mirror_serve;
 mod oci_serve;
 mod progress;
 mod publish;

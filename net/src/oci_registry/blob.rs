@@ -47,10 +47,9 @@ pub(crate) fn serve_blob(
         Ok(other) => return not_found(&other, ErrorCode::BlobUnknown, &what, head),
         Err(e) => return internal(&e.to_string(), head),
     };
-    let opened = File::open(&blob.path).and_then(|f| f.metadata().map(|m| (f, m)));
-    let (file, meta) = match opened {
-        Ok((f, m)) if m.is_file() => (f, m),
-        Ok(_) => return not_found(&Lookup::<()>::Missing, ErrorCode::BlobUnknown, &what, head),
+    let (file, meta) = match open_blob(&blob.path) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return not_found(&Lookup::<()>::Missing, ErrorCode::BlobUnknown, &what, head),
         Err(e) => return internal(&format!("{what}: open failed: {e}"), head),
     };
     let len = meta.len();
@@ -146,4 +145,20 @@ fn check_chunk(check: &mut Option<BlobCheck>, buf: &[u8], last: bool) -> ferry_o
             Ok(())
         }
     }
+}
+
+/// Opens a stored blob: a regular file, never through a symlink planted
+/// in the store (`None`: nothing servable there).
+pub(crate) fn open_blob(
+    path: &std::path::Path,
+) -> std::io::Result<Option<(File, std::fs::Metadata)>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let f = File::open(path)?;
+    let m = f.metadata()?;
+    Ok(m.is_file().then_some((f, m)))
 }

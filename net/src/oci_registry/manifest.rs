@@ -76,9 +76,8 @@ pub(crate) fn serve_manifest(
 
 fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    let (file, _) = super::blob::open_blob(path)?.ok_or(std::io::ErrorKind::NotFound)?;
+    file.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -33,6 +33,7 @@
 mod blob;
 mod catalog;
 mod manifest;
+mod mirror_catalog;
 mod reply;
 mod route;
 
@@ -44,6 +45,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 pub use catalog::{BlobFile, ImageCatalog, LayoutCatalog, Lookup};
+pub use mirror_catalog::{MirrorCatalog, ServedImage, served_images};
 
 use reply::{ErrorCode, api_error};
 use route::{Invalid, Route};
