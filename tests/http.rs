@@ -38,6 +38,9 @@ pub enum Fault {
     /// Serve the file, then N more bytes, without a Content-Length
     /// (close-delimited), like an endless stream.
     ExtraBytes(usize),
+    /// Serve the file, then zeros without end, without a Content-Length
+    /// (an endless stream; stops when the client leaves).
+    Endless,
     /// Answer with this status and an empty body.
     Status(u16),
     /// Ignore `Range` headers (answer 200 with the whole file).
@@ -232,6 +235,17 @@ fn handle(s: &Shared, mut stream: TcpStream) -> std::io::Result<()> {
                 stream.write_all(std::slice::from_ref(b))?;
                 stream.flush()?;
                 std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            Ok(())
+        }
+        Some(Fault::Endless) => {
+            let head = head(status, &headers, None);
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body)?;
+            let zeros = vec![0u8; 64 * 1024];
+            let start = std::time::Instant::now();
+            while !s.stop.load(Ordering::SeqCst) && start.elapsed().as_secs() < 120 {
+                stream.write_all(&zeros)?;
             }
             Ok(())
         }

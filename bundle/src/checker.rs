@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use ferry_manifests::decide::{self};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::json::MAX_DOCUMENT_BYTES;
 use ferry_manifests::manifest::{
@@ -15,17 +14,19 @@ use ferry_manifests::manifest::{
 use ferry_manifests::minisig::{MAX_SIGNATURE_BYTES, OfferedSignature};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
-use ferry_manifests::release::SigKind;
 use ferry_manifests::trust::Collector;
 
+mod image;
+mod read;
 mod trust;
+pub(crate) use read::bundle_path;
+use read::{check_small, is_signature, read_exact_small};
 use serde::Serialize;
 use trust::{TRUST_PREFIX, is_trust_dir};
 
 use super::deferred::{Deferred, Hashed};
 use super::manifest::{VerifiedManifest, VerifyOptions, verify_manifest};
 pub(crate) use super::plan::io_err;
-use super::plan::plan_upstream;
 pub use super::plan::{Done, Plan};
 use super::{MAX_SIGNATURES, MAX_UPSTREAM_SIG_BYTES};
 use crate::error::{Error, Result};
@@ -128,6 +129,8 @@ pub struct Checker<'p> {
     files: Vec<FileResult>,
     findings: Vec<String>,
     manifest_only: bool,
+    /// JSON blobs of images (manifests, indexes, configs), for the walk.
+    image_docs: image::Docs,
 }
 
 impl<'p> Checker<'p> {
@@ -198,6 +201,7 @@ impl<'p> Checker<'p> {
             sums: None,
             files: Vec::new(),
             findings: Vec::new(),
+            image_docs: image::Docs::default(),
             manifest_only: false,
         }
     }
@@ -288,7 +292,21 @@ impl<'p> Checker<'p> {
                 check_small(s, size, MAX_DOCUMENT_BYTES)?;
             }
             Some(FileRole::Notes(_)) | None => {}
-            Some(FileRole::ImageFile(..)) => plan.role = "image-file",
+            Some(FileRole::ImageFile(_, a)) => {
+                plan.role = "image-file";
+                plan.keep = image::keep(size);
+                // The root's bytes are what the vendor signed (§3.12).
+                if image::is_root(a, &p) {
+                    image::plan_signed(
+                        &mut plan,
+                        a,
+                        s,
+                        vendor,
+                        &mut self.upstream,
+                        &mut self.deferred,
+                    )?;
+                }
+            }
             Some(FileRole::UpstreamSignature(..)) => {
                 plan.role = "upstream-signature";
                 check_small(s, size, MAX_UPSTREAM_SIG_BYTES)?;
@@ -296,14 +314,14 @@ impl<'p> Checker<'p> {
             }
             Some(FileRole::Artifact(_, a)) => {
                 plan.role = "artifact";
-                let present = plan_upstream(&mut plan, a, vendor, &mut self.upstream)?;
-                if !plan.minisign.is_empty() {
-                    self.deferred.passed_in_plan(s, SigKind::Minisign);
-                }
-                if !plan.sigstore.is_empty() {
-                    self.deferred.passed_in_plan(s, SigKind::Sigstore);
-                }
-                decide::vendor_checks(s, vendor, present).map_err(ferry_manifests::Error::from)?;
+                image::plan_signed(
+                    &mut plan,
+                    a,
+                    s,
+                    vendor,
+                    &mut self.upstream,
+                    &mut self.deferred,
+                )?;
             }
         }
         Ok(Some(plan))
@@ -404,9 +422,10 @@ impl<'p> Checker<'p> {
     pub fn record(&mut self, done: Done) -> Result<()> {
         let path = done.result.path.clone();
         let sha256 = done.result.sha256;
+        let kept = self.image_docs.take(&done.result, done.kept);
         self.file_index.insert(path.clone(), self.files.len());
         self.files.push(done.result);
-        if let Some(bytes) = done.kept {
+        if let Some(bytes) = kept {
             if path == SHA256SUMS_PATH {
                 self.sums = Some(bytes);
             } else {
@@ -540,6 +559,7 @@ impl<'p> Checker<'p> {
             }
         }
         self.deferred.finish()?;
+        self.image_docs.check_images(&vm.manifest)?;
         if let Some(sums) = &self.sums {
             check_sha256sums(sums, &vm.manifest)?;
         }
@@ -551,49 +571,4 @@ impl<'p> Checker<'p> {
             policy: self.policy.into_owned(),
         })
     }
-}
-
-/// A small document read whole must be at most `limit` bytes.
-fn check_small(what: &str, size: u64, limit: u64) -> Result<()> {
-    if size > limit {
-        return Err(ferry_manifests::Error::DocumentTooLarge {
-            doc: what.to_string(),
-            limit,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-fn is_signature(p: &BundlePath) -> bool {
-    p.parent().is_some_and(|d| d.as_str() == SIGNATURES_DIR) && p.file_name().ends_with(".minisig")
-}
-
-/// A name from a carrier, as a bundle path (SPEC §3.1), refusing anything
-/// that would need cleaning (ATTACKS B1–B3, B19, B20).
-pub(crate) fn bundle_path(name: &str) -> Result<BundlePath> {
-    BundlePath::new(name).map_err(|e| {
-        Error::bundle(
-            format!(
-                "entry \"{}\"",
-                ferry_manifests::error::escape_untrusted(name)
-            ),
-            format!("{e}"),
-        )
-    })
-}
-
-fn read_exact_small(reader: &mut dyn Read, size: u64, what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
-    reader
-        .take(size)
-        .read_to_end(&mut out)
-        .map_err(|e| io_err(e, what))?;
-    if out.len() as u64 != size {
-        return Err(Error::bundle(
-            what,
-            format!("truncated: {} of {size} bytes present", out.len()),
-        ));
-    }
-    Ok(out)
 }

@@ -356,7 +356,7 @@ impl Manifest {
             ));
         }
         if a.is_image() {
-            image_files::check(at, a, claims)?;
+            image_files::check(at, a, &self.files, claims)?;
         } else {
             image_files::check_not_image(at, a)?;
             claims.claim(&a.path, format!("{at}.path"))?;

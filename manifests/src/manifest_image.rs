@@ -4,10 +4,9 @@
 //! (`oci-layout`, `index.json`, `blobs/sha256/<hex>`), listed in `files`
 //! and claimed by this artifact alone.
 
-use super::{Claims, ManifestArtifact, invalid};
+use super::{Claims, FileEntry, ManifestArtifact, invalid};
 use crate::error::Result;
 use crate::image::{IMAGE_DIR_SUFFIX, OCI_FORMAT, check_tag};
-use crate::path::BundlePath;
 
 impl ManifestArtifact {
     /// Whether the artifact is a container image (`"format": "oci"`).
@@ -29,7 +28,12 @@ fn is_layout_file(rest: &str) -> bool {
 }
 
 /// An image artifact at `at`: its fields, its folder, its files.
-pub(super) fn check(at: &str, a: &ManifestArtifact, claims: &mut Claims<'_>) -> Result<()> {
+pub(super) fn check(
+    at: &str,
+    a: &ManifestArtifact,
+    files: &[FileEntry],
+    claims: &mut Claims<'_>,
+) -> Result<()> {
     if !a.path.file_name().ends_with(IMAGE_DIR_SUFFIX) {
         return Err(invalid(
             format!("{at}.path"),
@@ -64,14 +68,13 @@ pub(super) fn check(at: &str, a: &ManifestArtifact, claims: &mut Claims<'_>) -> 
         ));
     }
     let prefix = a.path.as_str();
-    let mut mine: Vec<BundlePath> = claims
-        .listed
+    let mut mine: Vec<&FileEntry> = files
         .iter()
-        .filter(|p| p.starts_with_dir(prefix))
-        .map(|p| (*p).clone())
+        .filter(|f| f.path.starts_with_dir(prefix))
         .collect();
-    mine.sort();
-    for p in &mine {
+    mine.sort_by(|x, y| x.path.cmp(&y.path));
+    for f in &mine {
+        let p = &f.path;
         let rest = &p.as_str()[prefix.len() + 1..];
         if !is_layout_file(rest) {
             return Err(invalid(
@@ -79,6 +82,17 @@ pub(super) fn check(at: &str, a: &ManifestArtifact, claims: &mut Claims<'_>) -> 
                 format!(
                     "\"{p}\" is not a file of an image layout (oci-layout, index.json, blobs/sha256/<hex>)"
                 ),
+            ));
+        }
+        // A blob is named by its digest: the manifest binds the two, so a
+        // blob file that passed its SHA-256 is the blob its name says.
+        if rest
+            .strip_prefix("blobs/sha256/")
+            .is_some_and(|hex| hex != f.sha256.to_hex())
+        {
+            return Err(invalid(
+                format!("{at}.path"),
+                format!("\"{p}\" is listed with another SHA-256 than its name"),
             ));
         }
         claims.claim(p, format!("{at}.path"))?;
@@ -89,7 +103,7 @@ pub(super) fn check(at: &str, a: &ManifestArtifact, claims: &mut Claims<'_>) -> 
         format!("blobs/sha256/{}", digest.hex()),
     ] {
         let full = format!("{prefix}/{needed}");
-        if !mine.iter().any(|p| p.as_str() == full) {
+        if !mine.iter().any(|f| f.path.as_str() == full) {
             return Err(invalid(
                 format!("{at}.path"),
                 format!("the image's {needed} (\"{full}\") is not listed in files"),
@@ -134,7 +148,13 @@ mod tests {
     fn manifest(artifact_extra: &str, files: &[String]) -> String {
         let files: Vec<String> = std::iter::once("releases/1.0.0/NOTES.md".to_string())
             .chain(files.iter().cloned())
-            .map(|p| format!(r#"{{"path":"{p}","size":1,"sha256":"{ZERO}"}}"#))
+            .map(|p| {
+                let sha = match p.rsplit_once("blobs/sha256/") {
+                    Some((_, hex)) if hex.len() == 64 => hex.to_string(),
+                    _ => ZERO.to_string(),
+                };
+                format!(r#"{{"path":"{p}","size":1,"sha256":"{sha}"}}"#)
+            })
             .collect();
         format!(
             r#"{{"schema":"ferry.manifest/v1","product":"novantra","sequence":1,
@@ -227,6 +247,22 @@ mod tests {
             let err = Manifest::parse(manifest(&extra, &files).as_bytes()).unwrap_err();
             assert!(err.to_string().contains(needle), "{needle}: {err}");
         }
+    }
+
+    #[test]
+    fn a_blob_file_is_bound_to_its_name() {
+        let text = manifest(&fields(), &layout_files(&[]));
+        let swapped = text.replacen(
+            &format!(r#"{}","size":1,"sha256":"{}""#, root().hex(), root().hex()),
+            &format!(r#"{}","size":1,"sha256":"{ZERO}""#, root().hex()),
+            1,
+        );
+        assert_ne!(text, swapped);
+        let err = Manifest::parse(swapped.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("another SHA-256 than its name"),
+            "{err}"
+        );
     }
 
     #[test]

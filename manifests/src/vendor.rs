@@ -11,6 +11,26 @@
 //!     <profile>/<file>           each artifact, in the folder of its profile
 //!     <profile>/<file>.minisig   optional: a vendor signature made elsewhere
 //!     <profile>/<file>.sigstore.json   optional: a Sigstore bundle made elsewhere
+//!     <profile>/<layout>/        a container image (`format = "oci"`): an OCI
+//!                                image layout, as `skopeo copy … oci:DIR:TAG` writes
+//! ```
+//!
+//! An image artifact (SPEC §3.12) names its layout folder and the image in
+//! the vendor's registry; the builder walks the layout (every blob checked)
+//! for its digest and size, signs the root manifest's bytes with the vendor
+//! key (`<file>.minisig` in `OUT/<version>/<profile>/`) unless a
+//! `<profile>/<file>.minisig` exists, and copies `<profile>/<file>.sigstore.json`.
+//! The layout itself is not copied: the vendor pushes it to its registry.
+//!
+//! ```toml
+//! [[artifacts]]
+//! file = "onprem"            # the artifact's name
+//! profile = "no-training"
+//! platform = "linux-amd64"
+//! format = "oci"
+//! image = "registry.novantra.example/novantra/onprem"
+//! tag = "3.2.1"              # optional: the registry tag, and the root picked in the layout
+//! layout = "onprem.oci"      # the layout folder in <profile>/
 //! ```
 //!
 //! The builder copies every file into `OUT/` in the same layout (hashing as
@@ -25,8 +45,9 @@ use std::path::{Path, PathBuf};
 use semver::{Version, VersionReq};
 use serde::Deserialize;
 
-use crate::digest::{BUF_SIZE, Sha256Digest, Sha256Hasher};
+use crate::digest::{BUF_SIZE, OciDigest, Sha256Digest, Sha256Hasher};
 use crate::error::{Error, Result};
+use crate::image::{ImageRef, OCI_FORMAT};
 use crate::index::{IndexArtifact, IndexFile, IndexRelease, IndexSignature, ReleaseIndex, SCHEMA};
 use crate::minisig::{SecretKey, read_small_bytes};
 use crate::name::Name;
@@ -72,6 +93,43 @@ struct ArtifactToml {
     profile: Name,
     platform: Name,
     format: Name,
+    /// `oci` only: the image in the vendor's registry.
+    #[serde(default)]
+    image: Option<ImageRef>,
+    /// `oci` only: its tag.
+    #[serde(default)]
+    tag: Option<String>,
+    /// `oci` only: the OCI image layout folder in `<profile>/`.
+    #[serde(default)]
+    layout: Option<Name>,
+}
+
+/// What [`ImageDescriber::describe`] learns from an image layout.
+#[derive(Debug, Clone)]
+pub struct ImageFacts {
+    /// The root (manifest or index) digest.
+    pub digest: OciDigest,
+    /// The sum of the sizes of every blob the image reaches.
+    pub size: u64,
+    /// The root's bytes (what a vendor signature over the image signs).
+    pub root: Vec<u8>,
+}
+
+/// Reads an image from an OCI image layout for the builder. ferry-oci
+/// implements it (`ferry_oci::describe::LayoutDescriber`): this crate
+/// cannot depend on it, ferry-oci depends on this one.
+pub trait ImageDescriber {
+    /// Walks the layout at `layout` from the root tagged `tag` (or its only
+    /// root) for `platform`, checking every blob.
+    ///
+    /// # Errors
+    /// A sentence naming the blob or file.
+    fn describe(
+        &self,
+        layout: &Path,
+        tag: Option<&str>,
+        platform: &str,
+    ) -> std::result::Result<ImageFacts, String>;
 }
 
 /// What [`build_index`] did.
@@ -97,7 +155,7 @@ pub fn build_index(
     key: &SecretKey,
     generated: Timestamp,
 ) -> Result<BuildReport> {
-    build_index_with_progress(from, out, key, generated, &ProgressHandle::default())
+    build_index_with_progress(from, out, key, generated, &ProgressHandle::default(), None)
 }
 
 /// As [`build_index`], reporting the bytes copied and hashed to `progress`
@@ -111,6 +169,7 @@ pub fn build_index_with_progress(
     key: &SecretKey,
     generated: Timestamp,
     progress: &ProgressHandle,
+    images: Option<&dyn ImageDescriber>,
 ) -> Result<BuildReport> {
     let product_path = from.join("product.toml");
     let product: ProductToml = read_toml(&product_path)?;
@@ -121,6 +180,7 @@ pub fn build_index_with_progress(
         generated,
         signed: 0,
         progress,
+        images,
     };
     let dirs = release_dirs(from)?;
     progress.start("index build", dirs.iter().map(|(_, d)| tree_bytes(d)).sum());
@@ -216,6 +276,8 @@ struct Builder<'a> {
     signed: usize,
     /// Where the bytes copied are reported.
     progress: &'a ProgressHandle,
+    /// Reads image layouts (`None`: images cannot be described).
+    images: Option<&'a dyn ImageDescriber>,
 }
 
 impl Builder<'_> {
@@ -255,6 +317,18 @@ impl Builder<'_> {
     /// One artifact of the release folder `dir` (`vdir` in `out`), with
     /// its signatures.
     fn artifact(&mut self, dir: &Path, vdir: &str, a: &ArtifactToml) -> Result<IndexArtifact> {
+        if a.format.as_str() == OCI_FORMAT {
+            return self.image_artifact(dir, vdir, a);
+        }
+        if a.image.is_some() || a.tag.is_some() || a.layout.is_some() {
+            return Err(Error::config(
+                dir.join("release.toml"),
+                format!(
+                    "artifact {}: image, tag and layout are for format = \"oci\" only",
+                    a.file
+                ),
+            ));
+        }
         let rel_dir = format!("{vdir}/{}", a.profile);
         let rel = format!("{rel_dir}/{}", a.file);
         let src = dir.join(a.profile.as_str()).join(a.file.as_str());
@@ -318,6 +392,86 @@ impl Builder<'_> {
             });
         }
         Ok(signatures)
+    }
+}
+
+impl Builder<'_> {
+    /// An image artifact: its layout walked for digest and size, its root
+    /// signed (or its `.minisig` copied), its Sigstore bundle copied.
+    fn image_artifact(
+        &mut self,
+        dir: &Path,
+        vdir: &str,
+        a: &ArtifactToml,
+    ) -> Result<IndexArtifact> {
+        let toml = dir.join("release.toml");
+        let need = |field: &str| {
+            Error::config(
+                &toml,
+                format!(
+                    "artifact {}: {field} is required for format = \"oci\"",
+                    a.file
+                ),
+            )
+        };
+        let image = a.image.clone().ok_or_else(|| need("image"))?;
+        let layout = a.layout.as_ref().ok_or_else(|| need("layout"))?;
+        let src_dir = dir.join(a.profile.as_str());
+        let layout_dir = src_dir.join(layout.as_str());
+        let describer = self.images.ok_or_else(|| {
+            Error::config(
+                &layout_dir,
+                "describing an image needs ferry's image support (`ferry index build`)",
+            )
+        })?;
+        let facts = describer
+            .describe(&layout_dir, a.tag.as_deref(), a.platform.as_str())
+            .map_err(|m| Error::config(&layout_dir, m))?;
+        self.progress.advance(facts.size);
+        let rel = format!("{vdir}/{}/{}", a.profile, a.file);
+        let src = src_dir.join(a.file.as_str());
+        let dst = self.out.join(&rel);
+        let sig_src = PathBuf::from(format!("{}.minisig", src.display()));
+        let sig_dst = PathBuf::from(format!("{}.minisig", dst.display()));
+        if sig_src.exists() {
+            copy_hashed(self.progress, &sig_src, &sig_dst)?;
+        } else {
+            let comment = format!(
+                "timestamp:{}\tfile:{}@{}\tprehashed",
+                self.generated.unix(),
+                a.file,
+                facts.digest
+            );
+            let text = self.key.sign(&facts.root[..], &comment)?;
+            write_file(&sig_dst, text.as_bytes())?;
+            self.signed += 1;
+        }
+        let mut signatures = vec![IndexSignature {
+            kind: SigKind::Minisign,
+            url: format!("{rel}.minisig"),
+        }];
+        let sigstore_src = PathBuf::from(format!("{}.sigstore.json", src.display()));
+        if sigstore_src.exists() {
+            let sigstore_dst = PathBuf::from(format!("{}.sigstore.json", dst.display()));
+            copy_hashed(self.progress, &sigstore_src, &sigstore_dst)?;
+            signatures.push(IndexSignature {
+                kind: SigKind::Sigstore,
+                url: format!("{rel}.sigstore.json"),
+            });
+        }
+        Ok(IndexArtifact {
+            name: a.file.clone(),
+            profile: a.profile.clone(),
+            platform: a.platform.clone(),
+            format: a.format.clone(),
+            image: Some(image),
+            tag: a.tag.clone(),
+            digest: Some(facts.digest),
+            url: None,
+            size: facts.size,
+            sha256: None,
+            signatures,
+        })
     }
 }
 

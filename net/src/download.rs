@@ -49,6 +49,9 @@ pub struct FileJob {
     pub size: u64,
     /// Minisign signatures to check over it.
     pub minisign: Vec<OwnedMinisign>,
+    /// An `Authorization` header to send (a registry's bearer token;
+    /// marked sensitive, never printed).
+    pub auth: Option<reqwest::header::HeaderValue>,
 }
 
 /// What happened to one file.
@@ -333,6 +336,9 @@ async fn request(
 ) -> Result<(reqwest::Response, bool)> {
     let url = job.url.as_str();
     let mut req = ctx.client.get(job.url.clone());
+    if let Some(auth) = &job.auth {
+        req = req.header(reqwest::header::AUTHORIZATION, auth.clone());
+    }
     if have > 0 {
         req = req.header(RANGE, format!("bytes={have}-"));
     }

@@ -13,6 +13,11 @@ pub enum Error {
     #[error(transparent)]
     Manifest(#[from] ferry_manifests::Error),
 
+    /// A container image broke a rule: a blob's digest or size, a
+    /// malformed manifest (exit 1), named by blob digest.
+    #[error(transparent)]
+    Oci(#[from] ferry_oci::Error),
+
     /// A workspace error.
     #[error(transparent)]
     Layout(#[from] ferry_mirror_layout::Error),
@@ -110,6 +115,7 @@ impl Error {
         match self {
             Error::Manifest(e) => e.class(),
             Error::Layout(e) => e.class(),
+            Error::Oci(e) => e.class(),
             Error::Tls { .. }
             | Error::Network { .. }
             | Error::Status { .. }

@@ -7,6 +7,7 @@
 //! * [`download`]: one verified, resumable, size-capped download;
 //! * [`sync`]: `ferry sync`, fetching a vendor's signed index and releases
 //!   into a workspace, keeping nothing unverified outside `.ferry/partial/`;
+//! * [`oci_pull`]: container images from a registry, by digest, verified;
 //! * [`mirror_client`]: a mirror over HTTP and health probes for `ferry-handoff`;
 //! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror);
 //! * [`oci_registry`]: a read-only OCI registry over image layouts or the
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod mirror_client;
 pub mod mirror_serve;
 mod mirror_views;
+pub mod oci_pull;
 pub mod oci_registry;
 pub mod progress;
 pub mod select;

@@ -82,6 +82,7 @@ fn serve_sync_sign_round_trip() {
         platforms: Vec::new(),
         workspace: ws_dir.clone(),
         client: ClientOptions::default(),
+        registry_http: Vec::new(),
         jobs: 4,
         retries: 0,
         allow_older_index: false,

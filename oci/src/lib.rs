@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod archive;
+pub mod describe;
 pub mod error;
 pub mod image;
 pub mod layout;

@@ -19,6 +19,7 @@ mod mirror;
 mod mirror_crash;
 mod mirror_readers;
 mod mirror_rules;
+mod oci;
 mod oci_handoff;
 mod oci_mirror;
 mod oci_mirror_serve;

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use ferry_oci::LayoutWriter;
 use ferry_oci::image::ImageSpec;
+use ferry_oci::{Descriptor, LayoutWriter};
 use ferry_tests::fixtures::{Fixture, policy_with, sha};
 use ferry_tests::{cmd, demo_key, det_bytes};
 use serde_json::json;
@@ -26,19 +26,30 @@ pub(crate) fn layers(v: &str) -> Vec<Vec<(String, Vec<u8>)>> {
     ]
 }
 
+/// A linux-amd64 image of `layers` written by ferry-oci as a layout at
+/// `dir`, its root tagged `tag`.
+pub(crate) fn write_image(
+    dir: &Path,
+    tag: &str,
+    layers: Vec<Vec<(String, Vec<u8>)>>,
+) -> Descriptor {
+    let layout = LayoutWriter::create(dir).expect("layout");
+    let spec = ImageSpec {
+        platform: "linux-amd64".parse().expect("platform"),
+        layers,
+        with_index: false,
+    };
+    let root = ferry_oci::image::build(&layout, &spec).expect("image");
+    layout.finish(&root, tag).expect("index.json");
+    root
+}
+
 /// Adds image `onprem` of version `v` (a new release when the manifest
 /// has none) to the workspace, every layout file listed; returns the root
 /// digest.
 pub(crate) fn add_image(fx: &mut Fixture, v: &str, profile: &str) -> String {
     let rel = format!("releases/{v}/{profile}/onprem.oci");
-    let layout = LayoutWriter::create(&fx.root.join(&rel)).expect("layout");
-    let spec = ImageSpec {
-        platform: "linux-amd64".parse().expect("platform"),
-        layers: layers(v),
-        with_index: false,
-    };
-    let root = ferry_oci::image::build(&layout, &spec).expect("image");
-    layout.finish(&root, v).expect("index.json");
+    let root = write_image(&fx.root.join(&rel), v, layers(v));
     for f in walk(&fx.root.join(&rel)) {
         let bytes = std::fs::read(&f).expect("layout file");
         let p = f

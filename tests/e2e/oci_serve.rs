@@ -8,8 +8,6 @@ use std::sync::Arc;
 
 use ferry_net::oci_registry::{LayoutCatalog, router};
 use ferry_net::serve::StaticServer;
-use ferry_oci::LayoutWriter;
-use ferry_oci::image::ImageSpec;
 use ferry_tests::{have, program, sha256_hex};
 
 use super::mirror::curl;
@@ -26,32 +24,25 @@ struct TestImage {
 }
 
 fn build_image(dir: &Path, seed: u64) -> TestImage {
-    let layout = LayoutWriter::create(dir).expect("layout");
-    let spec = ImageSpec {
-        platform: "linux-amd64".parse().expect("platform"),
-        layers: vec![
-            vec![(
-                "etc/onprem.conf".into(),
-                format!("seed {seed}\n").into_bytes(),
-            )],
-            vec![(
-                "opt/onprem/bin".into(),
-                ferry_tests::det_bytes(seed, 2_600_000),
-            )],
-        ],
-        with_index: false,
-    };
-    let root = ferry_oci::image::build(&layout, &spec).expect("image");
-    layout.finish(&root, "3.2.1").expect("index.json");
-    let layers = spec
-        .layers
+    let layers = vec![
+        vec![(
+            "etc/onprem.conf".into(),
+            format!("seed {seed}\n").into_bytes(),
+        )],
+        vec![(
+            "opt/onprem/bin".into(),
+            ferry_tests::det_bytes(seed, 2_600_000),
+        )],
+    ];
+    let hexes = layers
         .iter()
         .map(|files| sha256_hex(&ferry_oci::image::layer_tar(files)))
         .collect();
+    let root = super::oci_mirror::write_image(dir, "3.2.1", layers);
     TestImage {
         dir: dir.to_path_buf(),
         manifest: root.digest.hex(),
-        layers,
+        layers: hexes,
     }
 }
 

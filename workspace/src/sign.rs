@@ -59,7 +59,21 @@ pub fn ordered_files(
             for u in &a.upstream {
                 take(u.path())?;
             }
-            take(&a.path)?;
+            if a.is_image() {
+                // An image is its layout folder: every file under it
+                // (SPEC §3.12), after its signatures like a file artifact.
+                let mut layout: Vec<&BundlePath> = files
+                    .iter()
+                    .map(|f| &f.path)
+                    .filter(|p| p.starts_with_dir(a.path.as_str()))
+                    .collect();
+                layout.sort();
+                for p in layout {
+                    take(p)?;
+                }
+            } else {
+                take(&a.path)?;
+            }
         }
     }
     Ok(out)

@@ -104,7 +104,13 @@ pub(crate) fn provenance(report: &Report) -> Vec<Provenance<'_>> {
     let mut out = Vec::new();
     for r in &m.releases {
         for a in &r.artifacts {
-            let file = report.files.iter().find(|f| f.path == a.path.as_str());
+            // An image's bytes are its root blob (its digest, what the
+            // vendor signed): the row shows that file (SPEC §3.12).
+            let at = match a.digest.filter(|_| a.is_image()) {
+                Some(d) => format!("{}/blobs/sha256/{}", a.path, d.hex()),
+                None => a.path.to_string(),
+            };
+            let file = report.files.iter().find(|f| f.path == at);
             out.push(Provenance {
                 version: r.version.to_string(),
                 channels: r.channels.iter().map(ToString::to_string).collect(),

@@ -38,6 +38,7 @@ pub(crate) struct FerryToml {
     pub(crate) platform: Option<OneOrMany>,
     pub(crate) workspace: Option<PathBuf>,
     pub(crate) ca_cert: Option<PathBuf>,
+    pub(crate) registry_http: Option<Vec<String>>,
     pub(crate) jobs: Option<usize>,
     pub(crate) retries: Option<u32>,
 }

@@ -54,6 +54,7 @@ impl BuildArgs {
             &key,
             self.generated.unwrap_or_else(Timestamp::now),
             &printer.progress_handle(),
+            Some(&ferry_oci::describe::LayoutDescriber),
         )?;
         let artifacts: usize = report
             .index

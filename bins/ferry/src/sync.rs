@@ -59,6 +59,11 @@ pub(crate) struct SyncArgs {
     /// a private vendor server. Proxies come from HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// A container registry (host[:port], as the index's image references
+    /// name it) to pull from over plain HTTP instead of HTTPS (repeatable).
+    /// Image bytes are verified by digest either way.
+    #[arg(long, value_name = "HOST")]
+    registry_http: Vec<String>,
     /// Parallel downloads [default: 4].
     #[arg(long)]
     jobs: Option<usize>,
@@ -128,6 +133,11 @@ impl SyncArgs {
                 workspace,
                 client: ClientOptions {
                     ca_cert: self.ca_cert.or(cfg.ca_cert),
+                },
+                registry_http: if self.registry_http.is_empty() {
+                    cfg.registry_http.unwrap_or_default()
+                } else {
+                    self.registry_http
                 },
                 jobs,
                 retries: self.retries.or(cfg.retries).unwrap_or(DEFAULT_RETRIES),

@@ -27,6 +27,7 @@ use crate::download::Context;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
+mod image;
 mod index;
 mod record;
 mod tasks;
@@ -53,6 +54,11 @@ pub struct SyncOptions {
     pub workspace: PathBuf,
     /// HTTP client settings.
     pub client: ClientOptions,
+    /// Registries (`host[:port]`, as an image reference names them) asked
+    /// over plain HTTP instead of HTTPS (`--registry-http`). Image bytes
+    /// are verified by digest either way; HTTPS also hides what is pulled
+    /// and protects a registry token.
+    pub registry_http: Vec<String>,
     /// Parallel downloads (at least 1).
     pub jobs: usize,
     /// Retries after a network failure, per file.
@@ -167,7 +173,7 @@ pub async fn sync(
     )?;
 
     // 3. Tasks: notes and artifacts; 4. run them.
-    let (planned, total_bytes) = tasks::plan(&selected, &index_url)?;
+    let (planned, total_bytes) = tasks::plan(&selected, &index_url, &opts.registry_http)?;
     progress.begin(planned.len(), total_bytes);
     let ctx = Arc::new(Context {
         client: client.clone(),

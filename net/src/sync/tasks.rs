@@ -7,6 +7,7 @@ use std::sync::Arc;
 use ferry_durable::fsutil;
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::image::IMAGE_DIR_SUFFIX;
 use ferry_manifests::index::{ArtifactSource, IndexArtifact};
 use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
 use ferry_manifests::minisig::SignatureFile;
@@ -17,6 +18,7 @@ use ferry_manifests::release::SigKind;
 use semver::Version;
 
 use super::SyncOptions;
+use super::image::ImageSource;
 use crate::download::{
     self, Context, FileJob, MAX_SIGNATURE_BYTES, Outcome, OwnedMinisign, fetch_small_retry,
 };
@@ -27,6 +29,7 @@ use crate::select::Selected;
 pub(super) fn plan(
     selected: &[Selected<'_>],
     index_url: &reqwest::Url,
+    registry_http: &[String],
 ) -> Result<(Vec<Task>, u64)> {
     let mut tasks: Vec<Task> = Vec::new();
     let mut total_bytes = 0u64;
@@ -35,38 +38,58 @@ pub(super) fn plan(
         let notes_name = last_segment(&r.notes.url)?;
         let notes_path = BundlePath::from_components(["releases", v.as_str(), &notes_name])?;
         total_bytes = total_bytes.saturating_add(r.notes.size);
-        tasks.push(Task::Notes(FileJob {
+        tasks.push(Task::Notes(Box::new(FileJob {
             url: join(index_url, &r.notes.url)?,
             path: notes_path,
             sha256: r.notes.sha256,
             size: r.notes.size,
             minisign: Vec::new(),
-        }));
+            auth: None,
+        })));
         for a in arts {
             total_bytes = total_bytes.saturating_add(a.size);
+            let file_name = if a.is_image() {
+                format!("{}{IMAGE_DIR_SUFFIX}", a.name)
+            } else {
+                a.name.to_string()
+            };
             let path = BundlePath::from_components([
                 "releases",
                 v.as_str(),
                 a.profile.as_str(),
-                a.name.as_str(),
+                file_name.as_str(),
             ])?;
             let mut sigs = Vec::new();
             for s in &a.signatures {
                 sigs.push((s.kind, join(index_url, &s.url)?));
             }
-            let Some(ArtifactSource::File { url, sha256 }) = a.source() else {
-                return Err(ferry_manifests::Error::format(
-                    "index.json",
-                    format!("{}.format", a.name),
-                    "container images (format oci) are not synced yet",
-                )
-                .into());
+            let (sha256, fetch) = match a.source() {
+                Some(ArtifactSource::File { url, sha256 }) => {
+                    (*sha256, Fetch::File(join(index_url, url)?))
+                }
+                Some(ArtifactSource::Image { image, tag, digest }) => (
+                    digest.0,
+                    Fetch::Image(ImageSource {
+                        plain_http: registry_http.iter().any(|h| h == image.registry()),
+                        image: image.clone(),
+                        tag: tag.map_or_else(|| r.version.to_string(), str::to_string),
+                        digest: *digest,
+                    }),
+                ),
+                None => {
+                    return Err(ferry_manifests::Error::format(
+                        "index.json",
+                        a.name.as_str(),
+                        "an artifact with fields of the wrong kind",
+                    )
+                    .into());
+                }
             };
             tasks.push(Task::Artifact(Box::new(ArtifactTask {
                 version: r.version.clone(),
                 artifact: (*a).clone(),
-                sha256: *sha256,
-                url: join(index_url, url)?,
+                sha256,
+                fetch,
                 path,
                 sigs,
             })));
@@ -152,16 +175,23 @@ fn last_segment(url: &str) -> Result<String> {
 }
 
 pub(super) struct ArtifactTask {
-    version: Version,
-    artifact: IndexArtifact,
-    sha256: Sha256Digest,
-    url: reqwest::Url,
-    path: BundlePath,
+    pub(super) version: Version,
+    pub(super) artifact: IndexArtifact,
+    /// A file's SHA-256; an image's root digest (what a Sigstore bundle signs).
+    pub(super) sha256: Sha256Digest,
+    fetch: Fetch,
+    pub(super) path: BundlePath,
     sigs: Vec<(SigKind, reqwest::Url)>,
 }
 
+/// Where an artifact's bytes come from.
+enum Fetch {
+    File(reqwest::Url),
+    Image(ImageSource),
+}
+
 pub(super) enum Task {
-    Notes(FileJob),
+    Notes(Box<FileJob>),
     Artifact(Box<ArtifactTask>),
 }
 
@@ -216,10 +246,10 @@ async fn run_task(
 /// few KiB).
 const MAX_SIGSTORE_BYTES: u64 = 1024 * 1024;
 
-struct HeldSignature {
+pub(super) struct HeldSignature {
     path: BundlePath,
     bytes: Vec<u8>,
-    upstream: Upstream,
+    pub(super) upstream: Upstream,
 }
 
 /// The upstream signatures of one artifact, as far as fetched and checked
@@ -412,31 +442,23 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
     decide::vendor_checks(&what, vendor, present)
         .map_err(|r| r.advise("the vendor index lists none for it"))
         .map_err(ferry_manifests::Error::from)?;
+    let url = match &t.fetch {
+        Fetch::File(url) => url.clone(),
+        Fetch::Image(src) => {
+            return super::image::pull(ctx, &t, src, held, &minisign, ignored).await;
+        }
+    };
     let job = FileJob {
-        url: t.url.clone(),
+        url,
         path: t.path.clone(),
         sha256: t.sha256,
         size: t.artifact.size,
         minisign,
+        auth: None,
     };
     let outcome = download::fetch(ctx, &job).await?;
     // The artifact passed: keep its signatures beside it.
-    let mut files = Vec::new();
-    for h in &held {
-        let dest = ctx.workspace.path(&h.path);
-        if dest.exists() {
-            // These bytes were read from `dest` above and just verified.
-            files.push((entry(&h.path, &h.bytes), Outcome::Present));
-            continue;
-        }
-        let partial = ctx.workspace.partial_path(&h.path);
-        fsutil::write_atomic_creating(&partial, &h.bytes)?;
-        ctx.workspace.commit_partial(&h.path)?;
-        files.push((
-            entry(&h.path, &h.bytes),
-            Outcome::Downloaded { resumed: false },
-        ));
-    }
+    let mut files = keep_signatures(ctx, &held)?;
     files.push((
         FileEntry {
             path: t.path.clone(),
@@ -464,7 +486,41 @@ async fn artifact(ctx: &Context, vendor: &VendorPolicy, t: ArtifactTask) -> Resu
     })
 }
 
-fn entry(path: &BundlePath, bytes: &[u8]) -> FileEntry {
+/// Writes signatures (checked, and their artifact verified) into the
+/// workspace; one already there was read from there and checked.
+pub(super) fn keep_signatures(
+    ctx: &Context,
+    held: &[HeldSignature],
+) -> Result<Vec<(FileEntry, Outcome)>> {
+    let mut files = Vec::new();
+    for h in held {
+        files.push(keep_bytes(ctx, &h.path, &h.bytes)?);
+    }
+    Ok(files)
+}
+
+/// Writes verified `bytes` at `path` in the workspace (through the
+/// partial folder and a rename), unless the same bytes are there.
+pub(super) fn keep_bytes(
+    ctx: &Context,
+    path: &BundlePath,
+    bytes: &[u8],
+) -> Result<(FileEntry, Outcome)> {
+    let dest = ctx.workspace.path(path);
+    if dest.exists() && fs_err_read(&dest)? == bytes {
+        return Ok((entry(path, bytes), Outcome::Present));
+    }
+    let partial = ctx.workspace.partial_path(path);
+    fsutil::write_atomic_creating(&partial, bytes)?;
+    ctx.workspace.commit_partial(path)?;
+    Ok((entry(path, bytes), Outcome::Downloaded { resumed: false }))
+}
+
+fn fs_err_read(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, "read", e))
+}
+
+pub(super) fn entry(path: &BundlePath, bytes: &[u8]) -> FileEntry {
     FileEntry {
         path: path.clone(),
         size: bytes.len() as u64,

@@ -110,6 +110,7 @@ impl Demo {
             platforms: Vec::new(),
             workspace: ws.clone(),
             client: ferry_net::client::ClientOptions::default(),
+            registry_http: Vec::new(),
             jobs: 4,
             retries: 3,
             allow_older_index: false,
