@@ -235,3 +235,60 @@ fn fsck_rehashes_blobs_and_prune_keeps_the_shared_ones() {
     assert!(after.iter().all(|b| before.contains(b)));
     w.fsck().ok();
 }
+
+/// SPEC §5 rule 2 for images: an import of an image bundle killed before
+/// the journal is armed leaves the mirror as before, after it as after
+/// (once the next command rolled it forward); no blob is ever under its
+/// final name with other bytes than its digest's.
+#[test]
+fn an_image_import_killed_mid_way_is_all_or_nothing() {
+    use super::mirror_crash::{cp_a, index_sequence, spawn_import, wait_for_mark};
+    let w = image_world();
+    let mut fx = w.workspace("ws", 7, 0);
+    add_image(&mut fx, "3.2.1", "no-training");
+    fx.seal();
+    let bundle = w.pack(&fx, "b7");
+    let template = w.path("template");
+    cp_a(&w.mirror, &template);
+    for (i, point) in [
+        "staged-4",
+        "journal-armed",
+        "renamed-3",
+        "renames-synced",
+        "index-written",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let m = w.path(&format!("m-{i}"));
+        cp_a(&template, &m);
+        let mark = w.path(&format!("mark-{i}"));
+        let mut child = spawn_import(&m, &w.policy, &bundle, point, &mark);
+        wait_for_mark(&mut child, &mark, point);
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        for b in blob_files(&m) {
+            let bytes = std::fs::read(m.join("oci/blobs/sha256").join(&b)).expect("blob");
+            assert_eq!(
+                ferry_tests::sha256_hex(&bytes),
+                b,
+                "{point}: a blob with other bytes"
+            );
+        }
+        super::mirror::fsck_of(&m, &w.policy).ok();
+        let imported = index_sequence(&m) > 1;
+        assert_eq!(
+            imported,
+            i > 0,
+            "{point}: before arming nothing, after it everything"
+        );
+        assert_eq!(
+            blob_files(&m).len(),
+            if imported { 5 } else { 0 },
+            "{point}"
+        );
+        super::mirror::import_cmd(&m, &w.policy, &bundle).run().ok();
+        assert_eq!(blob_files(&m).len(), 5, "{point}");
+        super::mirror::fsck_of(&m, &w.policy).ok();
+    }
+}
