@@ -237,7 +237,23 @@ fn fsck_rehashes_blobs_and_prune_keeps_the_shared_ones() {
     bad[0] ^= 1;
     std::fs::write(&victim, &bad).expect("flip");
     fsck_names(&w, &format!("oci/blobs/sha256/{}", before[0]));
-    std::fs::write(&victim, &good).expect("mend");
+    // fsck --repair takes the blob from a bundle that carries it in an
+    // image layout, checked against the signed index.
+    let out = cmd("ferry-mirror")
+        .args(["fsck"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .arg("--repair")
+        .arg(w.path("b8.tar"))
+        .run();
+    out.ok();
+    assert!(
+        out.stdout
+            .contains(&format!("restored oci/blobs/sha256/{}", before[0])),
+        "{out:?}"
+    );
+    assert_eq!(std::fs::read(&victim).expect("blob"), good);
     std::fs::write(w.mirror.join("oci/blobs/sha256/stray"), b"x").expect("stray");
     fsck_names(&w, "oci/blobs/sha256/stray");
     std::fs::remove_file(w.mirror.join("oci/blobs/sha256/stray")).expect("rm");

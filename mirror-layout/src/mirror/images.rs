@@ -72,6 +72,18 @@ fn blob_of(m: &Manifest, path: &BundlePath) -> Option<OciDigest> {
     format!("sha256:{hex}").parse().ok()
 }
 
+/// The store path of a bundle file that is an image blob by its name
+/// (`…/<name>.oci/blobs/sha256/<hex>`) and by its listed SHA-256.
+#[must_use]
+pub fn store_path_of(f: &FileEntry) -> Option<String> {
+    let hex = f.sha256.to_hex();
+    let suffix = format!("{IMAGE_DIR_SUFFIX}/blobs/sha256/{hex}");
+    f.path
+        .as_str()
+        .ends_with(&suffix)
+        .then(|| format!("{OCI_BLOBS_DIR}/{hex}"))
+}
+
 /// Every image blob of the manifest must be what its name says: a blob
 /// stored by digest is found by digest, so a listed SHA-256 other than the
 /// name's would put other bytes under that name (refused before staging).
