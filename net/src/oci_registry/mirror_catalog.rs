@@ -192,3 +192,76 @@ impl ImageCatalog for MirrorCatalog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index with `images`: (version, profile, root digest byte).
+    fn index(profiles: &[&str], images: &[(&str, &str, u8)]) -> MirrorIndex {
+        let zero = "0".repeat(64);
+        let releases: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(v, p, d)| {
+                let digest = OciDigest::of(&[*d]);
+                serde_json::json!({
+                    "version": v, "channels": ["stable"], "published": "2026-11-01T00:00:00Z",
+                    "notes": format!("releases/{v}/NOTES.md"),
+                    "artifacts": [{
+                        "path": format!("releases/{v}/{p}/onprem.oci"), "profile": p,
+                        "platform": "linux-amd64", "format": "oci", "size": 1,
+                        "sha256": digest.hex(),
+                        "image": {"name": "onprem", "reference": "registry.example/novantra/onprem",
+                                  "digest": digest.to_string(), "blobs": [digest.to_string()]}
+                    }]
+                })
+            })
+            .collect();
+        let files: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(_, _, d)| {
+                let hex = OciDigest::of(&[*d]).hex();
+                serde_json::json!({"path": format!("oci/blobs/sha256/{hex}"), "size": 1, "sha256": hex})
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "schema": "ferry.mirror-index/v1", "product": "novantra", "channels": ["stable"],
+            "profiles": profiles, "sequence": 2, "manifest_sequence": 7,
+            "generated": "2026-11-21T00:00:00Z", "audit_head": {"seq": 1, "sha256": zero},
+            "releases": releases, "files": files
+        });
+        MirrorIndex::parse(&serde_json::to_vec(&doc).unwrap(), "index.json").unwrap()
+    }
+
+    fn tags(index: &MirrorIndex) -> Vec<Vec<String>> {
+        served_images(index).into_iter().map(|s| s.tags).collect()
+    }
+
+    #[test]
+    fn one_profile_gets_both_tags_two_profiles_only_the_long_one() {
+        let one = index(&["no-training"], &[("3.2.1", "no-training", 1)]);
+        assert_eq!(tags(&one), [["3.2.1-no-training", "3.2.1"]]);
+        let two = index(
+            &["default", "no-training"],
+            &[("3.2.1", "no-training", 1), ("3.2.1", "default", 2)],
+        );
+        assert_eq!(tags(&two), [["3.2.1-no-training"], ["3.2.1-default"]]);
+        assert_eq!(served_images(&two)[0].repository, "novantra/onprem");
+    }
+
+    #[test]
+    fn an_image_of_a_profile_the_mirror_does_not_hold_is_never_served() {
+        let forged = index(
+            &["no-training"],
+            &[("3.2.1", "no-training", 1), ("3.3.0", "default", 2)],
+        );
+        let served = served_images(&forged);
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0].profile, "no-training");
+        let snap = build(&forged, Vec::new());
+        let repo = &snap.repos["novantra/onprem"];
+        assert!(repo.tags.keys().all(|t| t.starts_with("3.2.1")));
+        assert!(repo.blobs.contains_key(&OciDigest::of(&[1])));
+        assert!(!repo.blobs.contains_key(&OciDigest::of(&[2])));
+    }
+}
