@@ -180,6 +180,17 @@ impl Mirror {
             places: &places,
         };
         let result = self.stage_and_commit(&job, wanted);
+        self.finish(result, &staging, outcome)
+    }
+
+    /// The outcome of a commit, or its error after dropping staging when
+    /// the journal was never armed (nothing final was touched).
+    fn finish(
+        &self,
+        result: Result<(usize, u64, Vec<String>, u64)>,
+        staging: &Path,
+        mut outcome: ImportOutcome,
+    ) -> Result<ImportOutcome> {
         match result {
             Ok((added, bytes, yanked, seq)) => {
                 outcome.files_added = added;
@@ -189,9 +200,8 @@ impl Mirror {
                 Ok(outcome)
             }
             Err(e) => {
-                // Before arming: nothing final was touched; drop staging.
                 if !self.root.join(super::commit::ARMED).exists() {
-                    let _ = std::fs::remove_dir_all(&staging);
+                    let _ = std::fs::remove_dir_all(staging);
                     let _ = sync_dir(&self.root.join(STAGING_DIR));
                 }
                 Err(e)
