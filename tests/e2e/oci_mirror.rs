@@ -224,6 +224,23 @@ fn import_stores_each_blob_once_and_the_index_covers_them() {
         })
         .count();
     assert_eq!(held, 8);
+    // The chain of custody names the manifest that brought each blob and
+    // each image.
+    let report = cmd("ferry-verify")
+        .args(["report"])
+        .arg(&w.mirror)
+        .arg("--trust")
+        .arg(&w.policy)
+        .args(["--format", "json"])
+        .run();
+    report.ok();
+    let report = report.json();
+    for f in report["files"].as_array().expect("files") {
+        assert!(!f["brought_by"].is_null(), "{f}");
+    }
+    for a in report["artifacts"].as_array().expect("artifacts") {
+        assert!(!a["brought_by"].is_null(), "{a}");
+    }
 }
 
 #[test]
