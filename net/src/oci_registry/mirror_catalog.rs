@@ -106,13 +106,24 @@ impl MirrorCatalog {
     /// The repositories of the current publish, re-read when it changed.
     fn snapshot(&self) -> Result<Arc<Snapshot>> {
         let stamp = self.stamp();
-        if let Ok(guard) = self.cache.lock()
-            && let Some(s) = guard.as_ref()
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(Arc::clone));
+        if let Some(s) = &cached
             && s.stamp == stamp
         {
             return Ok(Arc::clone(s));
         }
-        let index = Mirror::open(&self.root)?.check_served()?.index;
+        let loaded = Mirror::open(&self.root).and_then(|m| m.check_served());
+        // A commit is under way (its lock is held): the last verified
+        // publish stays served, as a reader of the previous index still
+        // finds every file it names until the commit's end.
+        if let (Err(ferry_mirror_layout::Error::Locked { .. }), Some(c)) = (&loaded, &cached) {
+            return Ok(Arc::clone(c));
+        }
+        let index = loaded?.index;
         let snap = Arc::new(build(&index, stamp));
         if let Ok(mut guard) = self.cache.lock() {
             *guard = Some(Arc::clone(&snap));
