@@ -68,6 +68,31 @@ pub(super) fn check(
         ));
     }
     let prefix = a.path.as_str();
+    let mine = claim_layout_files(at, prefix, files, claims)?;
+    for needed in [
+        "oci-layout".to_string(),
+        "index.json".to_string(),
+        format!("blobs/sha256/{}", digest.hex()),
+    ] {
+        let full = format!("{prefix}/{needed}");
+        if !mine.iter().any(|f| f.path.as_str() == full) {
+            return Err(invalid(
+                format!("{at}.path"),
+                format!("the image's {needed} (\"{full}\") is not listed in files"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Claims every listed file under the image folder `prefix` for the
+/// artifact at `at`: each a layout file, each blob bound to its name.
+fn claim_layout_files<'f>(
+    at: &str,
+    prefix: &str,
+    files: &'f [FileEntry],
+    claims: &mut Claims<'_>,
+) -> Result<Vec<&'f FileEntry>> {
     let mut mine: Vec<&FileEntry> = files
         .iter()
         .filter(|f| f.path.starts_with_dir(prefix))
@@ -97,20 +122,7 @@ pub(super) fn check(
         }
         claims.claim(p, format!("{at}.path"))?;
     }
-    for needed in [
-        "oci-layout".to_string(),
-        "index.json".to_string(),
-        format!("blobs/sha256/{}", digest.hex()),
-    ] {
-        let full = format!("{prefix}/{needed}");
-        if !mine.iter().any(|f| f.path.as_str() == full) {
-            return Err(invalid(
-                format!("{at}.path"),
-                format!("the image's {needed} (\"{full}\") is not listed in files"),
-            ));
-        }
-    }
-    Ok(())
+    Ok(mine)
 }
 
 /// A file artifact at `at` has none of the image fields.

@@ -219,8 +219,20 @@ fn too_long(expect: Expect<'_>, cap: u64) -> ferry_oci::Error {
 }
 
 /// Reads a whole answer, refusing (as [`Error::Protocol`]) more than
-/// `cap` bytes as soon as they pass, announced or not.
-async fn read_capped(mut resp: reqwest::Response, cap: u64, url: &str) -> Result<Vec<u8>> {
+/// `cap` bytes as soon as they pass, announced or not, within the one
+/// deadline small documents have (a trickling registry is not waited for:
+/// [`crate::limits`]).
+async fn read_capped(resp: reqwest::Response, cap: u64, url: &str) -> Result<Vec<u8>> {
+    match tokio::time::timeout(crate::limits::get().deadline, read_all(resp, cap, url)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Stalled {
+            url: url.to_string(),
+            reason: crate::limits::deadline_reason(cap),
+        }),
+    }
+}
+
+async fn read_all(mut resp: reqwest::Response, cap: u64, url: &str) -> Result<Vec<u8>> {
     let over = || Error::Protocol {
         url: url.to_string(),
         reason: format!("answer longer than {cap} bytes"),

@@ -5,7 +5,7 @@
 //! type lives in [`ferry_manifests::digest::OciDigest`] beside ferry's
 //! other digests), media types of OCI and Docker schema 2, strict parsing
 //! of image manifests and indexes (bytes checked against their digest
-//! first), platform selection, image layouts, the verifying [`walk`] (the
+//! first), platform selection, image layouts, the verifying [`walk()`] (the
 //! one home of "an image is intact") and OCI archives.
 //!
 //! ```

@@ -295,6 +295,17 @@ fn sync_pulls_an_image_by_digest_from_docker_registry_and_the_bundle_verifies() 
         row["checked_offline"].to_string().contains("minisign"),
         "{report}"
     );
+    // inspect counts an image's bytes: every file of its layout.
+    let inspected = cmd("ferry-verify")
+        .args(["--json", "inspect"])
+        .arg(&dir_bundle)
+        .run()
+        .ok()
+        .json();
+    let bytes = inspected["bundles"][0]["releases"][0]["bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(bytes > 160_000, "{inspected}");
 }
 
 trait TextOf {
@@ -823,4 +834,99 @@ fn sync_pulls_a_docker_schema2_image() {
     let ws = d.join("ws");
     sync(&web, &policy, &ws, &host).ok();
     check_workspace_image(&ws, &root.digest);
+    // A workspace file changed since is never replaced silently.
+    let manifest = ws.join(format!(
+        "releases/{TAG}/no-training/onprem.oci/blobs/sha256/{}",
+        root.digest.hex()
+    ));
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&manifest, &bytes).unwrap();
+    sync(&web, &policy, &ws, &host)
+        .expect_code(1)
+        .stderr_has(&[&root.digest.hex(), "never replaces it silently"]);
+    assert_eq!(std::fs::read(&manifest).unwrap(), bytes);
+}
+
+#[test]
+fn an_oci_archive_is_read_by_skopeo_with_the_pinned_digest() {
+    if !have("skopeo") {
+        eprintln!("skipped: needs skopeo (scripts/ci.sh installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, root) = image_layout(tmp.path(), true);
+    let archive = tmp.path().join(format!("onprem-{TAG}.oci.tar"));
+    let file = std::fs::File::create(&archive).unwrap();
+    let l = ferry_oci::Layout::open(&layout).unwrap();
+    ferry_oci::archive::write_archive(
+        &l,
+        &root.digest,
+        &"linux-amd64".parse().unwrap(),
+        TAG,
+        std::io::BufWriter::new(file),
+        &archive,
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("copied");
+    let out = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--all", "--preserve-digests"])
+        .arg(format!("oci-archive:{}:{TAG}", archive.display()))
+        .arg(format!("oci:{}:{TAG}", out_dir.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = ferry_oci::Layout::open(&out_dir).unwrap();
+    assert_eq!(copied.root(Some(TAG)).unwrap().digest, root.digest);
+    ferry_oci::walk(
+        &copied,
+        &root.digest,
+        &"linux-amd64".parse().unwrap(),
+        &mut ferry_oci::walk::discard,
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_index_size_that_disagrees_with_the_registry_is_refused_before_any_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, root) = image_layout(tmp.path(), false);
+    let server = bad_registry(tmp.path(), &layout);
+    let host = server
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let (web, policy) = vendor(tmp.path(), &layout, &format!("{host}/{REPO}"));
+    // The vendor signs an index whose size is one byte off.
+    let web_dir = tmp.path().join("web");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(web_dir.join("index.json")).unwrap()).unwrap();
+    let size = index["releases"][0]["artifacts"][0]["size"]
+        .as_u64()
+        .unwrap();
+    index["releases"][0]["artifacts"][0]["size"] = (size + 1).into();
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let sig = ferry_tests::fixtures::secret("vendor")
+        .sign(
+            &bytes[..],
+            "timestamp:1795000000\tfile:index.json\tproduct:novantra",
+        )
+        .unwrap();
+    std::fs::write(web_dir.join("index.json"), &bytes).unwrap();
+    std::fs::write(web_dir.join("index.json.minisig"), sig).unwrap();
+    let ws = tmp.path().join("ws");
+    sync(&web, &policy, &ws, &host)
+        .expect_code(1)
+        .stderr_has(&[&root.digest.to_string(), &format!("{}", size + 1)]);
+    let layers: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/blobs/"))
+        .collect();
+    assert!(layers.is_empty(), "no blob is fetched: {layers:?}");
 }

@@ -92,10 +92,16 @@ fn describe(path: PathBuf, u: &Unverified) -> Inspected {
             version: r.version.to_string(),
             channels: r.channels.iter().map(ToString::to_string).collect(),
             artifacts: r.artifacts.len(),
+            // An artifact's file, or every file of an image's layout.
             bytes: r
                 .artifacts
                 .iter()
-                .filter_map(|a| m.files.iter().find(|f| f.path == a.path))
+                .flat_map(|a| {
+                    m.files.iter().filter(move |f| {
+                        f.path == a.path
+                            || (a.is_image() && f.path.starts_with_dir(a.path.as_str()))
+                    })
+                })
                 .map(|f| f.size)
                 .sum(),
         })

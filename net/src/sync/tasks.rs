@@ -500,15 +500,23 @@ pub(super) fn keep_signatures(
 }
 
 /// Writes verified `bytes` at `path` in the workspace (through the
-/// partial folder and a rename), unless the same bytes are there.
+/// partial folder and a rename). The same bytes already there are kept;
+/// other bytes there are an error naming the file: ferry never replaces
+/// a workspace file silently.
 pub(super) fn keep_bytes(
     ctx: &Context,
     path: &BundlePath,
     bytes: &[u8],
 ) -> Result<(FileEntry, Outcome)> {
     let dest = ctx.workspace.path(path);
-    if dest.exists() && fs_err_read(&dest)? == bytes {
-        return Ok((entry(path, bytes), Outcome::Present));
+    if dest.exists() {
+        if fs_err_read(&dest)? == bytes {
+            return Ok((entry(path, bytes), Outcome::Present));
+        }
+        return Err(Error::Layout(ferry_mirror_layout::Error::Refused {
+            what: path.to_string(),
+            reason: "already in the workspace with other bytes than the vendor's (verified) ones; ferry never replaces it silently: move it away and run sync again".into(),
+        }));
     }
     let partial = ctx.workspace.partial_path(path);
     fsutil::write_atomic_creating(&partial, bytes)?;
