@@ -43,7 +43,7 @@ pub struct ServedImage {
 #[must_use]
 pub fn served_images(index: &MirrorIndex) -> Vec<ServedImage> {
     let mut out = Vec::new();
-    let mut profiles_of: HashMap<(String, String), usize> = HashMap::new();
+    let mut images_of: HashMap<(String, String), usize> = HashMap::new();
     for r in &index.releases {
         for a in &r.artifacts {
             let Some(i) = &a.image else { continue };
@@ -52,7 +52,7 @@ pub fn served_images(index: &MirrorIndex) -> Vec<ServedImage> {
             }
             let repository = format!("{}/{}", index.product, i.name);
             let version = r.version.to_string();
-            *profiles_of
+            *images_of
                 .entry((repository.clone(), version.clone()))
                 .or_default() += 1;
             out.push(ServedImage {
@@ -65,11 +65,37 @@ pub fn served_images(index: &MirrorIndex) -> Vec<ServedImage> {
         }
     }
     for s in &mut out {
-        if profiles_of.get(&(s.repository.clone(), s.version.clone())) == Some(&1) {
+        if images_of.get(&(s.repository.clone(), s.version.clone())) == Some(&1) {
             s.tags.push(s.version.clone());
         }
     }
+    drop_ambiguous_tags(&mut out);
     out
+}
+
+/// A tag that would name two images (one per platform, say) names none:
+/// the registry never picks one silently (SPEC §5 rule 8); each stays
+/// pullable by digest.
+fn drop_ambiguous_tags(images: &mut [ServedImage]) {
+    let mut digests: HashMap<(String, String), Vec<OciDigest>> = HashMap::new();
+    for s in images.iter() {
+        for t in &s.tags {
+            let ds = digests
+                .entry((s.repository.clone(), t.clone()))
+                .or_default();
+            if !ds.contains(&s.digest) {
+                ds.push(s.digest);
+            }
+        }
+    }
+    for s in images.iter_mut() {
+        let repo = s.repository.clone();
+        s.tags.retain(|t| {
+            digests
+                .get(&(repo.clone(), t.clone()))
+                .is_none_or(|d| d.len() == 1)
+        });
+    }
 }
 
 /// A repository: its tags and the blobs its images list (digest → size).
@@ -258,6 +284,17 @@ mod tests {
         );
         assert_eq!(tags(&two), [["3.2.1-no-training"], ["3.2.1-default"]]);
         assert_eq!(served_images(&two)[0].repository, "novantra/onprem");
+    }
+
+    #[test]
+    fn a_tag_two_images_would_share_names_neither() {
+        // Two platforms of one version and profile: pulled by digest only.
+        let two = index(
+            &["no-training"],
+            &[("3.2.1", "no-training", 1), ("3.2.1", "no-training", 2)],
+        );
+        assert!(tags(&two).iter().all(Vec::is_empty), "{:?}", tags(&two));
+        assert_eq!(served_images(&two).len(), 2);
     }
 
     #[test]
