@@ -73,6 +73,29 @@ fn install_hands_over_a_verified_oci_archive_and_the_mirror_reference() {
     let (_serve, host) = serve(&w);
     let to = w.path("incoming");
     let ran = w.path("installer-ran.txt");
+    // check plans an image release like any other.
+    let check = cmd("ferry-handoff")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .args([
+            "check",
+            "--json",
+            "--mirror",
+            &format!("http://{host}/"),
+            "--trust",
+        ])
+        .arg(&w.policy)
+        .args([
+            "--current",
+            "3.1.0",
+            "--channel",
+            "stable",
+            "--profile",
+            "no-training",
+        ])
+        .args(["--platform", "linux-amd64"])
+        .run();
+    check.expect_code(10);
+    assert_eq!(check.json()["latest"], "3.2.1");
     install(&w, &format!("http://{host}/"), &to, &ran).ok();
     let env = env_of(&ran);
     let archive = to.join("onprem-3.2.1.oci.tar");
