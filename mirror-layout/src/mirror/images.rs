@@ -19,7 +19,7 @@ use ferry_manifests::manifest::{FileEntry, FileRole, Manifest, ManifestArtifact}
 use ferry_manifests::path::BundlePath;
 
 use super::index::MirrorIndex;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The mirror's blob store.
 pub const OCI_BLOBS_DIR: &str = "oci/blobs/sha256";
@@ -84,30 +84,6 @@ pub fn store_path_of(f: &FileEntry) -> Option<String> {
         .then(|| format!("{OCI_BLOBS_DIR}/{hex}"))
 }
 
-/// Every image blob of the manifest must be what its name says: a blob
-/// stored by digest is found by digest, so a listed SHA-256 other than the
-/// name's would put other bytes under that name (refused before staging).
-///
-/// # Errors
-/// [`Error::Refused`] naming the file.
-pub fn check_blob_names(m: &Manifest) -> Result<()> {
-    for f in &m.files {
-        if let Some(d) = blob_of(m, &f.path)
-            && d.0 != f.sha256
-        {
-            return Err(Error::refused(
-                f.path.as_str(),
-                format!(
-                    "is listed with sha256 {} but named for {}: an image blob is stored by its digest; refused",
-                    f.sha256,
-                    d.hex()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The record of an image artifact and its size (the sum of its blobs,
 /// SPEC §3.12), from the manifest's `files`; `None` for a file artifact.
 #[must_use]
@@ -165,7 +141,7 @@ pub fn needed_blobs(index: &MirrorIndex) -> BTreeSet<String> {
 /// its entry on the mirror: an image blob under [`OCI_BLOBS_DIR`].
 ///
 /// # Errors
-/// [`Error::Manifest`] for a mirror path that is no path (never in practice).
+/// A path error for a mirror path that is no path (never in practice).
 pub(crate) fn place(
     staged: Vec<FileEntry>,
     places: &HashMap<String, String>,

@@ -396,7 +396,8 @@ impl Mirror {
     /// bytes is refused.
     fn plan(&self, index: &MirrorIndex, m: &Manifest, vm: &VerifiedManifest) -> Result<Plan> {
         super::conflicts::check_against_mirror(index, m)?;
-        super::images::check_blob_names(m)?;
+        // A blob's listed SHA-256 is its name's (a rule of the manifest,
+        // `manifest_image.rs`), so the store path is its digest's.
         let mut wanted = HashMap::new();
         let mut places = HashMap::new();
         let mut placed = BTreeSet::new();
