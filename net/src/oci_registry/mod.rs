@@ -12,7 +12,7 @@
 //!   …) with 404 or 400; any method but GET and HEAD is 405: the mirror is
 //!   read-only.
 //!
-//! Damaged bytes are never served as valid (see [`serve_blob`]): a
+//! Damaged bytes are never served as valid (see the `blob` module): a
 //! manifest is hashed before it is answered; a whole blob is hashed while
 //! it streams and its last chunk held back until the digest matched, so a
 //! client never receives a complete blob with other bytes (the connection
