@@ -11,12 +11,14 @@ use ferry_tests::fixtures::{ARTIFACT, ARTIFACT_SIG};
 use ferry_tests::{Output, cmd, have, program};
 
 use super::mirror::World;
-use super::oci_mirror::{add_image, image_world};
+use super::oci_mirror::add_image;
 use super::oci_mirror_serve::serve;
 
-/// A mirror whose 3.2.1 is the image alone (no package beside it).
+/// A mirror whose 3.2.1 is the image alone (no package beside it), under
+/// a policy that requires the vendor's minisign signature (over the
+/// image's root).
 fn image_only_mirror() -> (World, String) {
-    let w = image_world();
+    let w = World::new();
     let mut fx = w.workspace("ws", 7, 0);
     fx.manifest["releases"][0]["artifacts"] = serde_json::json!([]);
     fx.manifest["files"]
@@ -112,6 +114,11 @@ fn install_hands_over_a_verified_oci_archive_and_the_mirror_reference() {
         format!("{host}/novantra/onprem@{root}")
     );
     assert_eq!(record["artifact"]["format"], "oci");
+    let sigs = record["artifact"]["signatures"].to_string();
+    assert!(
+        sigs.contains("minisign"),
+        "the vendor's signature over the root: {sigs}"
+    );
     // Nothing but the archive and the record (no staging left behind).
     let mut names: Vec<String> = std::fs::read_dir(&to)
         .expect("to")

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ferry_oci::image::ImageSpec;
 use ferry_oci::{Descriptor, LayoutWriter};
-use ferry_tests::fixtures::{Fixture, policy_with, sha};
+use ferry_tests::fixtures::{self, Fixture, policy_with, sha};
 use ferry_tests::{cmd, demo_key, det_bytes};
 use serde_json::json;
 
@@ -45,8 +45,8 @@ pub(crate) fn write_image(
 }
 
 /// Adds image `onprem` of version `v` (a new release when the manifest
-/// has none) to the workspace, every layout file listed; returns the root
-/// digest.
+/// has none) to the workspace, every layout file listed, with the vendor's
+/// minisign signature over the root's bytes; returns the root digest.
 pub(crate) fn add_image(fx: &mut Fixture, v: &str, profile: &str) -> String {
     let rel = format!("releases/{v}/{profile}/onprem.oci");
     let root = write_image(&fx.root.join(&rel), v, layers(v));
@@ -71,6 +71,20 @@ pub(crate) fn add_image(fx: &mut Fixture, v: &str, profile: &str) -> String {
             format!("# {v}\n").as_bytes(),
         );
     }
+    let root_bytes = std::fs::read(
+        fx.root
+            .join(&rel)
+            .join("blobs/sha256")
+            .join(root.digest.hex()),
+    )
+    .expect("root");
+    let sig = fixtures::secret("vendor")
+        .sign(
+            &root_bytes[..],
+            "timestamp:1790000000\tfile:onprem\tprehashed",
+        )
+        .expect("vendor sign");
+    fx.put(&format!("{rel}.minisig"), sig.as_bytes());
     let r = fx.manifest["releases"]
         .as_array_mut()
         .expect("releases")
@@ -82,7 +96,8 @@ pub(crate) fn add_image(fx: &mut Fixture, v: &str, profile: &str) -> String {
         .expect("artifacts")
         .push(json!({
             "path": rel, "profile": profile, "platform": "linux-amd64", "format": "oci",
-            "image": IMAGE, "tag": v, "digest": root.digest.to_string(), "upstream": []
+            "image": IMAGE, "tag": v, "digest": root.digest.to_string(),
+        "upstream": [{"kind": "minisign", "path": format!("{rel}.minisig"), "key_id": fixtures::key_id("vendor")}]
         }));
     root.digest.to_string()
 }

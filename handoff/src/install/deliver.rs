@@ -126,7 +126,7 @@ pub(super) fn fetch_signatures(
 
 /// The stream checks for the minisign signatures whose key the policy
 /// holds, and how each is named in the record (`minisign KEYID`).
-fn minisign_checks<'a>(
+pub(super) fn minisign_checks<'a>(
     vendor: &'a VendorPolicy,
     sigs: &'a [(SignatureFile, String)],
 ) -> (Vec<MinisignCheck<'a>>, Vec<String>) {

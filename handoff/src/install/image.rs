@@ -10,16 +10,18 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use ferry_manifests::artifact::StreamCheck;
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::{OciDigest, Sha256Hasher};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_mirror_layout::error::{Error, Result};
 use ferry_mirror_layout::mirror::images::{MirrorImage, OCI_BLOBS_DIR, blob_path};
 use ferry_mirror_layout::mirror::index::MirrorArtifact;
+use ferry_oci::model::MAX_MANIFEST_BYTES;
 use ferry_oci::{BlobSource, PlatformName};
 
-use super::deliver::{Delivered, check_sigstore, fetch_signatures, staging_dir};
-use crate::MirrorSource;
+use super::deliver::{Delivered, check_sigstore, fetch_signatures, minisign_checks, staging_dir};
+use crate::{MirrorSource, fetch_small};
 use ferry_durable::fsutil::sync_dir;
 
 /// Verifies `image` (the image of `artifact`, release `version`) from the
@@ -40,15 +42,24 @@ pub(super) fn deliver_image(
     let vendor = policy.vendor()?;
     let loc = source.location(artifact.path.as_str());
     let listed = fetch_signatures(source, vendor, artifact)?;
-    // A minisign signature is over a file; an image is pinned by digest,
-    // which Sigstore bundles sign.
+    // The root's bytes, checked against the pinned digest and the vendor's
+    // minisign signatures over them (docs/connected-side.md), are the
+    // bytes the walk starts from: verified once, used as verified.
+    let root_rel = blob_path(&image.digest);
+    let root_bytes = fetch_small(source, &root_rel, MAX_MANIFEST_BYTES)?;
+    let (checks, mut signatures) = minisign_checks(vendor, &listed.minisign);
     let present = VendorChecks {
-        minisign: false,
+        minisign: !checks.is_empty(),
         sigstore: !listed.sigstore.is_empty(),
     };
     decide::vendor_checks(&loc, vendor, present)
         .map_err(|r| r.advise("refusing to hand it over"))
         .map_err(ferry_manifests::Error::from)?;
+    let size = root_bytes.len() as u64;
+    let root_loc = source.location(&root_rel);
+    let mut check = StreamCheck::new(&root_loc, Some((image.digest.0, size)), size, checks)?;
+    check.update(&root_bytes)?;
+    check.finish()?;
     let platform: PlatformName = artifact
         .platform
         .as_str()
@@ -67,14 +78,22 @@ pub(super) fn deliver_image(
         inner: file,
         hasher: Sha256Hasher::new(),
     };
-    let blobs = MirrorBlobs(source);
+    let blobs = MirrorBlobs {
+        source,
+        root: (image.digest, &root_bytes),
+    };
     ferry_oci::archive::write_archive(&blobs, &image.digest, &platform, version, &mut out, &staged)
         .map_err(|e| oci_error(&loc, e))?;
     out.inner
         .sync_all()
         .map_err(|e| Error::io(&staged, "sync", e))?;
     let (sha256, size) = out.hasher.finish();
-    let signatures = check_sigstore(source, vendor, &listed.sigstore, &image.digest.0)?;
+    signatures.extend(check_sigstore(
+        source,
+        vendor,
+        &listed.sigstore,
+        &image.digest.0,
+    )?);
     let dest = to.join(&name);
     std::fs::rename(&staged, &dest).map_err(|e| Error::io(&dest, "rename into place", e))?;
     sync_dir(to)?;
@@ -105,21 +124,28 @@ pub fn image_reference(mirror: &str, product: &str, image: &MirrorImage) -> Stri
     }
 }
 
-/// The mirror's blob store as a [`BlobSource`].
-struct MirrorBlobs<'a>(&'a dyn MirrorSource);
+/// The mirror's blob store as a [`BlobSource`], the root from the bytes
+/// already checked.
+struct MirrorBlobs<'a> {
+    source: &'a dyn MirrorSource,
+    root: (OciDigest, &'a [u8]),
+}
 
 impl BlobSource for MirrorBlobs<'_> {
     fn open(&self, blob: &OciDigest) -> ferry_oci::Result<Box<dyn Read + '_>> {
+        if *blob == self.root.0 {
+            return Ok(Box::new(self.root.1));
+        }
         let rel = blob_path(blob);
-        self.0.open(&rel).map_err(|e| {
+        self.source.open(&rel).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ferry_oci::Error::Missing {
                     blob: *blob,
-                    place: self.0.location(OCI_BLOBS_DIR),
+                    place: self.source.location(OCI_BLOBS_DIR),
                 }
             } else {
                 ferry_oci::Error::Io {
-                    path: self.0.location(&rel).into(),
+                    path: self.source.location(&rel).into(),
                     action: "fetch",
                     source: e,
                 }
