@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ferry_oci::image::ImageSpec;
 use ferry_oci::{Descriptor, LayoutWriter};
-use ferry_tests::fixtures::{self, Fixture, policy_with, sha};
+use ferry_tests::fixtures::{self, Fixture, sha};
 use ferry_tests::{cmd, demo_key, det_bytes};
 use serde_json::json;
 
@@ -116,14 +116,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// A world whose policy needs no vendor signature (the test images carry
-/// none; Sigstore over an image digest is the sync side's test).
-pub(crate) fn image_world() -> World {
-    let w = World::new();
-    policy_with(w.tmp.path(), 2, "require = []");
-    w
-}
-
 /// Bundle 7: 3.2.1 (the fixture's deb and the image); bundle 8: the
 /// same plus 3.3.0 (an image sharing two layers). Returns the two roots.
 pub(crate) fn two_versions_imported(w: &World) -> (String, String) {
@@ -166,7 +158,7 @@ fn fsck_names(w: &World, what: &str) {
 
 #[test]
 fn import_stores_each_blob_once_and_the_index_covers_them() {
-    let w = image_world();
+    let w = World::new();
     let (a, b) = two_versions_imported(&w);
     let index = w.index();
     let images: Vec<&serde_json::Value> = index["releases"]
@@ -260,7 +252,7 @@ fn import_stores_each_blob_once_and_the_index_covers_them() {
 
 #[test]
 fn fsck_rehashes_blobs_and_prune_keeps_the_shared_ones() {
-    let w = image_world();
+    let w = World::new();
     two_versions_imported(&w);
     let before = blob_files(&w.mirror);
     let victim = w.mirror.join("oci/blobs/sha256").join(&before[0]);
@@ -313,7 +305,7 @@ fn fsck_rehashes_blobs_and_prune_keeps_the_shared_ones() {
 #[test]
 fn an_image_import_killed_mid_way_is_all_or_nothing() {
     use super::mirror_crash::{cp_a, index_sequence, spawn_import, wait_for_mark};
-    let w = image_world();
+    let w = World::new();
     let mut fx = w.workspace("ws", 7, 0);
     add_image(&mut fx, "3.2.1", "no-training");
     fx.seal();

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use ferry_tests::{have, program, sha256_hex};
 
 use super::mirror::{KillOnDrop, World, curl, free_port, wait_http};
-use super::oci_mirror::{add_image, image_world, two_versions_imported};
+use super::oci_mirror::{add_image, two_versions_imported};
 
 /// `ferry-mirror serve` on a free port; returns the guard and `host:port`.
 pub(crate) fn serve(w: &World) -> (KillOnDrop, String) {
@@ -29,7 +29,7 @@ pub(crate) fn serve(w: &World) -> (KillOnDrop, String) {
 
 #[test]
 fn skopeo_pulls_the_vendors_image_from_the_mirror() {
-    let w = image_world();
+    let w = World::new();
     let (a, b) = two_versions_imported(&w);
     let (_serve, host) = serve(&w);
     let base = format!("http://{host}/v2/novantra/onprem");
@@ -93,7 +93,7 @@ fn skopeo_pulls_the_vendors_image_from_the_mirror() {
 
 #[test]
 fn a_damaged_blob_on_the_mirror_is_never_served_whole() {
-    let w = image_world();
+    let w = World::new();
     let (a, _) = two_versions_imported(&w);
     let (_serve, host) = serve(&w);
     let index = w.index();
@@ -144,7 +144,7 @@ fn a_damaged_blob_on_the_mirror_is_never_served_whole() {
 
 #[test]
 fn a_default_profile_image_never_reaches_a_no_training_mirror() {
-    let w = image_world();
+    let w = World::new();
     let mut fx = w.workspace("ws", 7, 0);
     add_image(&mut fx, "3.2.1", "default");
     fx.manifest["selection"]["profiles"] = serde_json::json!(["default", "no-training"]);
