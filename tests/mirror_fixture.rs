@@ -126,6 +126,7 @@ pub fn build(root: &Path, releases: &[Rel]) -> PathBuf {
                     path: bpath(&sig_rel),
                     key_id: vendor.id().to_string(),
                 }],
+                image: None,
             });
         }
         let notes = format!("releases/{}/NOTES.md", r.version);

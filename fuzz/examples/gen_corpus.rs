@@ -444,6 +444,7 @@ fn documents(out: &Out, tmp: &Path, manifest: &[u8]) {
                 size: 64,
                 sha256: digest,
                 upstream: Vec::new(),
+                image: None,
             }],
         }],
         manifests: vec![ImportedManifest {

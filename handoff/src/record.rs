@@ -83,6 +83,10 @@ pub struct ArtifactRecord {
     pub sha256: Sha256Digest,
     /// The vendor signatures that verified (`minisign KEYID`, `sigstore SAN`).
     pub signatures: Vec<String>,
+    /// For a container image: the reference by digest the installer got
+    /// as `FERRY_IMAGE` (`file` is then the verified OCI archive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// A command ferry ran and how it ended.

@@ -78,6 +78,7 @@ fn mirror(root: &Path) {
                     path: BundlePath::new(&format!("{rel}.minisig")).unwrap(),
                     key_id: vk.id().to_string(),
                 }],
+                image: None,
             }],
         });
     }

@@ -35,7 +35,8 @@ pub struct MirrorState {
     pub index_sequence: u64,
     /// SHA-256 of the signed `index.json` the state was read from.
     pub index_sha256: Sha256Digest,
-    /// Every file under `releases/` (path, size, sha256).
+    /// Every file under `releases/`, and every image blob under `oci/`
+    /// (path, size, sha256).
     pub files: Vec<FileEntry>,
 }
 
@@ -70,11 +71,69 @@ impl MirrorState {
         })
     }
 
-    /// Whether the mirror holds `path` with exactly these bytes.
+    /// Whether the mirror holds `path` with exactly these bytes. An image
+    /// blob (`…/<name>.oci/blobs/sha256/<hex>`) is held when the mirror's
+    /// blob store has it (`oci/blobs/sha256/<hex>`, SPEC §3.12): the store
+    /// keeps each blob once, under its digest, for every version.
     #[must_use]
     pub fn holds(&self, f: &FileEntry) -> bool {
-        self.files
-            .iter()
-            .any(|x| x.path == f.path && x.sha256 == f.sha256 && x.size == f.size)
+        let same = |x: &FileEntry, path: &str| {
+            x.path.as_str() == path && x.sha256 == f.sha256 && x.size == f.size
+        };
+        if self.files.iter().any(|x| same(x, f.path.as_str())) {
+            return true;
+        }
+        let hex = f.sha256.to_hex();
+        let is_blob = f
+            .path
+            .as_str()
+            .ends_with(&format!(".oci/blobs/sha256/{hex}"));
+        let stored = format!("oci/blobs/sha256/{hex}");
+        is_blob && self.files.iter().any(|x| same(x, &stored))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::BundlePath;
+
+    fn entry(path: &str, bytes: &[u8]) -> FileEntry {
+        FileEntry {
+            path: BundlePath::new(path).unwrap(),
+            size: bytes.len() as u64,
+            sha256: Sha256Digest::of(bytes),
+        }
+    }
+
+    #[test]
+    fn an_image_blob_is_held_when_the_blob_store_has_it() {
+        let hex = Sha256Digest::of(b"layer").to_hex();
+        let state = MirrorState {
+            schema: SCHEMA.into(),
+            product: Name::new("novantra").unwrap(),
+            manifest_sequence: 7,
+            index_sequence: 2,
+            index_sha256: Sha256Digest::of(b"index"),
+            files: vec![
+                entry(&format!("oci/blobs/sha256/{hex}"), b"layer"),
+                entry("releases/3.2.1/NOTES.md", b"notes"),
+            ],
+        };
+        // Another version's layout naming the same blob.
+        let blob = entry(
+            &format!("releases/3.3.0/no-training/onprem.oci/blobs/sha256/{hex}"),
+            b"layer",
+        );
+        assert!(state.holds(&blob));
+        assert!(state.holds(&entry("releases/3.2.1/NOTES.md", b"notes")));
+        // Not a blob path, or other bytes under the name: not held.
+        let elsewhere = entry(&format!("releases/3.3.0/no-training/x/{hex}"), b"layer");
+        assert!(!state.holds(&elsewhere));
+        let other = entry(
+            &format!("releases/3.3.0/no-training/onprem.oci/blobs/sha256/{hex}"),
+            b"other",
+        );
+        assert!(!state.holds(&other));
     }
 }

@@ -9,7 +9,9 @@
 //!   into a workspace, keeping nothing unverified outside `.ferry/partial/`;
 //! * [`oci_pull`]: container images from a registry, by digest, verified;
 //! * [`mirror_client`]: a mirror over HTTP and health probes for `ferry-handoff`;
-//! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror).
+//! * [`serve`]: a static file server on 127.0.0.1 (demo, mirror);
+//! * [`oci_registry`]: a read-only OCI registry over image layouts or the
+//!   mirror's `oci/` store.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,6 +25,7 @@ pub mod mirror_client;
 pub mod mirror_serve;
 mod mirror_views;
 pub mod oci_pull;
+pub mod oci_registry;
 pub mod progress;
 pub mod select;
 pub mod serve;

@@ -62,7 +62,14 @@ pub fn start_with_access_log(
 /// The router serving the mirror at `root`.
 pub fn router(root: &Path) -> Router {
     let root = root.to_path_buf();
+    // The registry API over the mirror's images (SPEC §3.12).
+    let registry = crate::oci_registry::router(std::sync::Arc::new(
+        crate::oci_registry::MirrorCatalog::new(&root),
+    ));
     Router::new()
+        .route_service("/v2", registry.clone())
+        .route_service("/v2/", registry.clone())
+        .route_service("/v2/{*rest}", registry)
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
         .route("/graph", get(crate::mirror_views::graph_endpoint))
@@ -155,9 +162,14 @@ async fn healthz(State(root): State<PathBuf>) -> Response {
     }
 }
 
-async fn status_page(State(root): State<PathBuf>) -> Response {
+async fn status_page(State(root): State<PathBuf>, headers: header::HeaderMap) -> Response {
+    // Pull references name the mirror as the client reached it.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
     match tokio::task::spawn_blocking(move || load(&root)).await {
-        Ok(Ok(index)) => Html(render_status(&index)).into_response(),
+        Ok(Ok(index)) => Html(render_status_for(&index, host.as_deref())).into_response(),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(format!(
@@ -188,15 +200,23 @@ pub fn esc(s: &str) -> String {
 }
 
 /// The status page of a (verified) index: channels, latest version per
-/// profile, releases, advisories, last import, index sequence.
+/// profile, releases, images, advisories, last import, index sequence.
 #[must_use]
 pub fn render_status(index: &MirrorIndex) -> String {
+    render_status_for(index, None)
+}
+
+/// As [`render_status`], with pull references naming `host` (the `Host`
+/// the client used; `MIRROR` when unknown).
+#[must_use]
+pub fn render_status_for(index: &MirrorIndex, host: Option<&str>) -> String {
     let hints = index.hints();
     let mut h = String::new();
     status_head(&mut h, index);
     last_import(&mut h, index);
     latest_versions(&mut h, &hints);
     releases_table(&mut h, index);
+    images(&mut h, index, host.unwrap_or("MIRROR"));
     h.push_str(&crate::status_svg::section(index));
     advisories(&mut h, &hints);
     h.push_str("<p>Signed index: <a href=\"/index.json\">index.json</a> (<a href=\"/index.json.minisig\">signature</a>); feed: <a href=\"/feed/hints.json\">feed/hints.json</a>; <a href=\"/audit/log.jsonl\">audit log</a>.</p>\n</body></html>\n");
@@ -281,6 +301,40 @@ fn releases_table(h: &mut String, index: &MirrorIndex) {
             esc(&r.version.to_string()),
             esc(&channels.join(", ")),
             arts.join("<br>")
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// The images the registry API serves, with their pull references.
+fn images(h: &mut String, index: &MirrorIndex, host: &str) {
+    let served = crate::oci_registry::served_images(index);
+    if served.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Container images</h2>\n<table id=\"images\"><tr><th>Version</th><th>Profile</th><th>Pull</th><th>By digest</th></tr>\n");
+    for s in served {
+        let pulls: Vec<String> = s
+            .tags
+            .iter()
+            .map(|t| {
+                format!(
+                    "<code>docker pull {}/{}:{}</code>",
+                    esc(host),
+                    esc(&s.repository),
+                    esc(t)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}/{}@{}</code></td></tr>",
+            esc(&s.version),
+            esc(&s.profile),
+            pulls.join("<br>"),
+            esc(host),
+            esc(&s.repository),
+            esc(&s.digest.to_string())
         );
     }
     h.push_str("</table>\n");

@@ -65,7 +65,7 @@ fn etag(meta: &std::fs::Metadata) -> Option<HeaderValue> {
 }
 
 /// The byte range asked for (`bytes=a-b`, `a-`, `-n`), if any and single.
-fn range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
+pub(crate) fn range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
     let v = headers.get(header::RANGE)?.to_str().ok()?;
     let spec = v.strip_prefix("bytes=")?;
     if spec.contains(',') {

@@ -13,7 +13,7 @@ use ferry_tests::{assert_unchanged, bin, demo_key, sha256_hex, snapshot};
 
 use crate::mirror::{World, import_cmd};
 
-fn cp_a(from: &Path, to: &Path) {
+pub(crate) fn cp_a(from: &Path, to: &Path) {
     let st = Command::new("cp")
         .arg("-a")
         .arg(from)
@@ -38,7 +38,13 @@ fn recorded_points(list: &Path) -> Vec<String> {
 }
 
 /// Starts an import that stops at failpoint `point` (or runs with `env`).
-fn spawn_import(mirror: &Path, policy: &Path, bundle: &Path, point: &str, mark: &Path) -> Child {
+pub(crate) fn spawn_import(
+    mirror: &Path,
+    policy: &Path,
+    bundle: &Path,
+    point: &str,
+    mark: &Path,
+) -> Child {
     Command::new(bin("ferry-mirror"))
         .arg("import")
         .arg(bundle)
@@ -59,7 +65,7 @@ fn spawn_import(mirror: &Path, policy: &Path, bundle: &Path, point: &str, mark: 
 }
 
 /// Waits until the child announced `point` in the mark file.
-fn wait_for_mark(child: &mut Child, mark: &Path, point: &str) {
+pub(crate) fn wait_for_mark(child: &mut Child, mark: &Path, point: &str) {
     let start = Instant::now();
     loop {
         if std::fs::read_to_string(mark).is_ok_and(|s| s == point) {
@@ -106,7 +112,7 @@ fn expected(fx: &Fixture) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn index_sequence(mirror: &Path) -> u64 {
+pub(crate) fn index_sequence(mirror: &Path) -> u64 {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(mirror.join("index.json")).expect("index"))
             .expect("json");

@@ -376,7 +376,17 @@ fn incremental(
     for r in &state.releases {
         let mut named = vec![&r.notes];
         for a in &r.artifacts {
-            named.push(&a.path);
+            if a.is_image() {
+                // An image is every file of its layout folder (SPEC §3.12).
+                named.extend(
+                    current
+                        .iter()
+                        .map(|f| &f.path)
+                        .filter(|p| p.starts_with_dir(a.path.as_str())),
+                );
+            } else {
+                named.push(&a.path);
+            }
             named.extend(
                 a.upstream
                     .iter()

@@ -155,3 +155,89 @@ fn partial_downloads_live_under_dot_ferry() {
         PathBuf::from("/w/.ferry/partial/releases/1.0.0/p/a.deb.part")
     );
 }
+
+/// A workspace whose 1.0.0 is an image (its layout's four files), and the
+/// state of a mirror that holds the release; `held_layer`: whether the
+/// mirror's blob store also holds the layer.
+fn image_workspace_and_state(
+    dir: &Path,
+    held_layer: bool,
+) -> (Workspace, ferry_manifests::mirror_state::LoadedState) {
+    use ferry_manifests::digest::OciDigest;
+    use ferry_manifests::mirror_state::{LoadedState, MirrorState, SCHEMA};
+    let ws = synced(dir, None);
+    let mut state = ws.load_state().unwrap().expect("synced");
+    let layout = "releases/1.0.0/no-training/onprem.oci";
+    let (root, layer) = (b"root manifest".as_slice(), b"layer bytes".as_slice());
+    let mut files = vec![state.files[0].clone()]; // the notes
+    for (rel, bytes) in [
+        ("oci-layout".to_string(), b"{}".as_slice()),
+        ("index.json".to_string(), b"{\"i\":1}".as_slice()),
+        (format!("blobs/sha256/{}", Sha256Digest::of(root)), root),
+        (format!("blobs/sha256/{}", Sha256Digest::of(layer)), layer),
+    ] {
+        let p = format!("{layout}/{rel}");
+        fsutil::write_atomic_creating(&ws.path(&bp(&p)), bytes).unwrap();
+        files.push(FileEntry {
+            path: bp(&p),
+            size: bytes.len() as u64,
+            sha256: Sha256Digest::of(bytes),
+        });
+    }
+    let a = &mut state.releases[0].artifacts[0];
+    a.path = bp(layout);
+    a.format = Name::new("oci").unwrap();
+    a.image = Some("registry.example/novantra/onprem".parse().unwrap());
+    a.digest = Some(OciDigest::of(root));
+    a.upstream.clear();
+    fs::remove_file(dir.join("releases/1.0.0/no-training/app.deb")).unwrap();
+    fs::remove_file(dir.join("releases/1.0.0/no-training/app.deb.minisig")).unwrap();
+    state.files = files.clone();
+    ws.save_state(&state).unwrap();
+    // The mirror: the layout's own files at their paths, blobs in its store.
+    let mut held: Vec<FileEntry> = files.iter().take(3).cloned().collect();
+    let blobs: &[&[u8]] = if held_layer { &[root, layer] } else { &[root] };
+    for b in blobs {
+        held.push(FileEntry {
+            path: bp(&format!("oci/blobs/sha256/{}", Sha256Digest::of(b))),
+            size: b.len() as u64,
+            sha256: Sha256Digest::of(b),
+        });
+    }
+    let mirror = MirrorState {
+        schema: SCHEMA.into(),
+        product: Name::new("novantra").unwrap(),
+        manifest_sequence: 1,
+        index_sequence: 2,
+        index_sha256: Sha256Digest::of(b"index"),
+        files: held,
+    };
+    let ls = LoadedState {
+        sha256: Sha256Digest::of(&mirror.to_bytes()),
+        state: mirror,
+    };
+    (ws, ls)
+}
+
+#[test]
+fn since_leaves_out_an_image_release_whose_blobs_the_mirror_store_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, ls) = image_workspace_and_state(dir.path(), true);
+    let err = sign_since(&ws, &key("org1"), opts(1_800_000_000), Some(&ls)).unwrap_err();
+    assert!(err.to_string().contains("nothing to carry"), "{err}");
+
+    // A layer the mirror lacks: the release travels, with its whole layout.
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, ls) = image_workspace_and_state(dir.path(), false);
+    sign_since(&ws, &key("org1"), opts(1_800_000_000), Some(&ls)).unwrap();
+    let m = Manifest::parse(&fs::read(dir.path().join(MANIFEST_PATH)).unwrap()).unwrap();
+    let layout = m
+        .files
+        .iter()
+        .filter(|f| {
+            f.path
+                .starts_with_dir("releases/1.0.0/no-training/onprem.oci")
+        })
+        .count();
+    assert_eq!(layout, 4);
+}

@@ -195,8 +195,12 @@ fn imports(dir: &Path, idx: &MirrorIndex, entries: &[Entry]) -> Result<(Vec<Impo
         }
         let manifest = Manifest::parse(&bytes)?;
         for f in &manifest.files {
+            // An image blob sits in the mirror's store under its digest
+            // (SPEC §3.12): the first manifest that carried it brought it.
+            let at = ferry_mirror_layout::mirror::images::store_path_of(f)
+                .unwrap_or_else(|| f.path.as_str().to_string());
             origin
-                .entry((f.path.as_str().to_string(), f.sha256))
+                .entry((at, f.sha256))
                 .or_insert((m.sha256, m.imported));
         }
         let line = entries.iter().find(|e| {
@@ -260,8 +264,16 @@ fn artifacts<'a>(idx: &'a MirrorIndex, origin: &Origin) -> Vec<Artifact<'a>> {
                 size: a.size,
                 sha256: a.sha256,
                 upstream: &a.upstream,
+                // An image is brought with its root blob.
                 brought_by: origin
                     .get(&(a.path.as_str().to_string(), a.sha256))
+                    .or_else(|| {
+                        let root = a.image.as_ref()?.digest;
+                        origin.get(&(
+                            ferry_mirror_layout::mirror::images::blob_path(&root),
+                            a.sha256,
+                        ))
+                    })
                     .map(|o| o.0),
             });
         }

@@ -85,18 +85,18 @@ pub fn deliver(
 }
 
 /// The vendor signatures an artifact lists.
-struct Listed {
+pub(super) struct Listed {
     /// The minisign signatures by keys the policy trusts, parsed, each with
     /// its location.
-    minisign: Vec<(SignatureFile, String)>,
+    pub(super) minisign: Vec<(SignatureFile, String)>,
     /// The mirror paths of the sigstore bundles.
-    sigstore: Vec<String>,
+    pub(super) sigstore: Vec<String>,
 }
 
 /// Fetches and parses the artifact's minisign signatures by keys the policy
 /// knows (the others are ignored, SPEC §3.4) and lists its sigstore
 /// bundles.
-fn fetch_signatures(
+pub(super) fn fetch_signatures(
     source: &dyn MirrorSource,
     vendor: &VendorPolicy,
     artifact: &MirrorArtifact,
@@ -126,7 +126,7 @@ fn fetch_signatures(
 
 /// The stream checks for the minisign signatures whose key the policy
 /// holds, and how each is named in the record (`minisign KEYID`).
-fn minisign_checks<'a>(
+pub(super) fn minisign_checks<'a>(
     vendor: &'a VendorPolicy,
     sigs: &'a [(SignatureFile, String)],
 ) -> (Vec<MinisignCheck<'a>>, Vec<String>) {
@@ -167,7 +167,7 @@ fn refuse_record_name(artifact: &MirrorArtifact, loc: &str) -> Result<()> {
 
 /// Creates the private (0700) staging folder inside `to`, then refuses a
 /// `to` that others could change (see [`refuse_shared_dirs`]).
-fn staging_dir(to: &Path) -> Result<tempfile::TempDir> {
+pub(super) fn staging_dir(to: &Path) -> Result<tempfile::TempDir> {
     let staging = tempfile::Builder::new()
         .prefix(".ferry-staging-")
         .tempdir_in(to)
@@ -217,7 +217,7 @@ fn stream_to_file(
 
 /// Checks each sigstore bundle against the verified digest; how each is
 /// named in the record (`sigstore IDENTITY`).
-fn check_sigstore(
+pub(super) fn check_sigstore(
     source: &dyn MirrorSource,
     vendor: &VendorPolicy,
     paths: &[String],

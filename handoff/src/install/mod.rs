@@ -26,9 +26,11 @@ use ferry_mirror_layout::error::{Error, Result};
 use ferry_mirror_layout::mirror::index::{MirrorArtifact, MirrorRelease};
 
 mod deliver;
+mod image;
 mod steps;
 
 pub use deliver::{Delivered, deliver};
+pub use image::image_reference;
 pub use steps::{describe, redact_url};
 
 /// Post-upgrade URL checks (HTTP lives in `ferry-net`).
@@ -179,7 +181,24 @@ pub fn install(
     }
     let artifact = planned_artifact(planned, ctx.sel)?;
     note(&format!("fetching and verifying {}", artifact.path));
-    let delivered = deliver(ctx.source, ctx.policy, artifact, &actions.to)?;
+    let delivered = match &artifact.image {
+        Some(image) => {
+            let version = planned.target.to_string();
+            image::deliver_image(
+                ctx.source,
+                ctx.policy,
+                artifact,
+                image,
+                &version,
+                &actions.to,
+            )?
+        }
+        None => deliver(ctx.source, ctx.policy, artifact, &actions.to)?,
+    };
+    let image = artifact
+        .image
+        .as_ref()
+        .map(|i| image_reference(&ctx.mirror.location, ctx.policy.product.as_str(), i));
     let record_path = actions.to.join(FILE_NAME);
     if let Some(kept) = crate::record::archive_previous(&actions.to)? {
         note(&format!(
@@ -188,6 +207,7 @@ pub fn install(
         ));
     }
     let mut record = new_record(ctx, planned, artifact, &delivered, now);
+    record.artifact.image.clone_from(&image);
     record.write(&record_path)?;
     note(&format!(
         "verified {} ({} bytes, sha256 {}); record {}",
@@ -196,7 +216,10 @@ pub fn install(
         delivered.sha256,
         record_path.display()
     ));
-    let env = handoff_env(&delivered, planned, &record_path);
+    let mut env = handoff_env(&delivered, planned, &record_path);
+    if let Some(i) = image {
+        env.push(("FERRY_IMAGE", i.into()));
+    }
     if let Some(cmd) = &actions.exec {
         steps::run_installer(cmd, &env, &mut record, note);
         record.write(&record_path)?;
@@ -258,6 +281,7 @@ fn new_record(
             size: delivered.size,
             sha256: delivered.sha256,
             signatures: delivered.signatures.clone(),
+            image: None,
         },
         checks: planned.checks.clone(),
         installer: None,

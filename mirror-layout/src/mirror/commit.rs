@@ -123,11 +123,12 @@ pub(super) fn final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
     // The trust chain (SPEC §3.11) moves with the index too.
     if !(p.starts_with_dir("releases")
         || p.starts_with_dir("manifests")
+        || p.starts_with_dir(super::images::OCI_DIR)
         || p.starts_with_dir(ferry_manifests::trust::MIRROR_DIR))
     {
         return Err(Error::refused(
             ARMED,
-            format!("names \"{rel}\" outside releases/, manifests/ and trust/ (refused)"),
+            format!("names \"{rel}\" outside releases/, manifests/, oci/ and trust/ (refused)"),
         ));
     }
     refuse_symlinked_parents(root, p.as_str())?;
@@ -444,7 +445,9 @@ impl Mirror {
 /// `manifests/`, syncing each parent.
 fn remove_emptied_dirs(root: &Path, mut dir: Option<std::path::PathBuf>) -> Result<()> {
     while let Some(d) = dir {
-        let top = d == root.join("releases") || d == root.join("manifests");
+        let top = d == root.join("releases")
+            || d == root.join("manifests")
+            || d == root.join(super::images::OCI_BLOBS_DIR);
         if top || !d.starts_with(root) || fs::remove_dir(&d).is_err() {
             break;
         }

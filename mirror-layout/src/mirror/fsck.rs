@@ -39,7 +39,12 @@ impl Mirror {
             .problems
             .extend(super::views::check::problems(&self.root, &index, keys));
         let listed = self.rehash_listed(&index, &mut report);
-        for top in ["releases", "manifests", ferry_manifests::trust::MIRROR_DIR] {
+        for top in [
+            "releases",
+            "manifests",
+            super::images::OCI_DIR,
+            ferry_manifests::trust::MIRROR_DIR,
+        ] {
             self.check_unlisted(top, &listed, &mut report.problems);
         }
         Ok(report)

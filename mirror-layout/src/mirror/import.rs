@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use ferry_manifests::decide::{self, Counter, Freshness, PinKind, PinSource, Seen};
+use ferry_manifests::decide::{self, PinKind, PinSource};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::manifest::{FileEntry, MANIFEST_PATH, Manifest, SHA256SUMS_PATH};
 use ferry_manifests::minisig::SecretKey;
@@ -29,6 +29,7 @@ use super::failpoint::hit;
 use super::index::{ImportedManifest, MirrorIndex, hints_comment, index_comment, merge};
 use super::stage::{StageSink, keep_manifest, stage_trust};
 
+mod fresh;
 mod trust;
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
@@ -38,7 +39,7 @@ use ferry_bundle::{
     Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
     verify_manifest_and_trust,
 };
-use trust::rotated_to;
+use fresh::check_fresh;
 
 /// Free space kept beyond what an import writes.
 pub const SPACE_MARGIN: u64 = 4 * 1024 * 1024;
@@ -94,37 +95,6 @@ impl Mirror {
         Ok(MirrorLock { _file: file })
     }
 
-    /// Refuses a signing key that is not the mirror's (recorded at init)
-    /// or, when the policy has `[mirror]`, not one of its keys.
-    ///
-    /// # Errors
-    /// [`Error::Refused`].
-    pub fn check_signing_key(&self, key: &SecretKey, policy: Option<&TrustPolicy>) -> Result<()> {
-        let pk = key.public_key();
-        if pk.base64() != self.config.public_key && !rotated_to(key, policy) {
-            return Err(Error::refused(
-                super::CONFIG_FILE,
-                format!(
-                    "the mirror is signed by key {}, not {} (pass the mirror's own --key; a new mirror key comes through the trust chain)",
-                    self.config.key_id,
-                    key.id()
-                ),
-            ));
-        }
-        if let Some(m) = policy.and_then(|p| p.mirror.as_ref())
-            && m.keys.get(key.id()).is_none()
-        {
-            return Err(Error::refused(
-                "trust policy [mirror].keys",
-                format!(
-                    "does not list the mirror key {}; readers would refuse what it signs",
-                    key.id()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Imports one bundle (see the module documentation). Hold `lock`.
     ///
     /// # Errors
@@ -178,7 +148,11 @@ impl Mirror {
         }
         check_fresh(&index, &vm)?;
         self.check_pins(m)?;
-        let (wanted, present) = self.plan(&index, m, &vm)?;
+        let Plan {
+            wanted,
+            present,
+            places,
+        } = self.plan(&index, m, &vm)?;
         outcome.files_present = present;
         let new_bytes = wanted
             .values()
@@ -203,8 +177,20 @@ impl Mirror {
             index: &index,
             vm: &vm,
             txn: &txn,
+            places: &places,
         };
         let result = self.stage_and_commit(&job, wanted);
+        self.finish(result, &staging, outcome)
+    }
+
+    /// The outcome of a commit, or its error after dropping staging when
+    /// the journal was never armed (nothing final was touched).
+    fn finish(
+        &self,
+        result: Result<(usize, u64, Vec<String>, u64)>,
+        staging: &Path,
+        mut outcome: ImportOutcome,
+    ) -> Result<ImportOutcome> {
         match result {
             Ok((added, bytes, yanked, seq)) => {
                 outcome.files_added = added;
@@ -214,9 +200,8 @@ impl Mirror {
                 Ok(outcome)
             }
             Err(e) => {
-                // Before arming: nothing final was touched; drop staging.
                 if !self.root.join(super::commit::ARMED).exists() {
-                    let _ = std::fs::remove_dir_all(&staging);
+                    let _ = std::fs::remove_dir_all(staging);
                     let _ = sync_dir(&self.root.join(STAGING_DIR));
                 }
                 Err(e)
@@ -232,9 +217,12 @@ impl Mirror {
         wanted: HashMap<String, FileEntry>,
     ) -> Result<(usize, u64, Vec<String>, u64)> {
         let staging = self.root.join(STAGING_DIR).join(job.txn);
-        let mut new_files = self.stage(job, &staging, wanted)?;
+        let staged = self.stage(job, &staging, wanted)?;
         hit("verified");
-        new_files.extend(keep_manifest(&staging, job.vm, new_files.len())?);
+        let mut moves = super::images::place(staged, job.places)?;
+        let kept = keep_manifest(&staging, job.vm, moves.len())?;
+        moves.extend(kept.into_iter().map(|f| (f.path.as_str().to_string(), f)));
+        let new_files: Vec<FileEntry> = moves.iter().map(|(_, f)| f.clone()).collect();
         let trust_files = stage_trust(&self.root, &staging, job.effective)?;
         let bytes_added: u64 = new_files.iter().map(|f| f.size).sum();
         let trust_applied: Vec<serde_json::Value> = job
@@ -265,13 +253,16 @@ impl Mirror {
                 "trust_applied": trust_applied,
             }),
         );
-        let renames = new_files
+        let renames = moves
             .iter()
-            .map(|f| f.path.as_str().to_string())
-            .chain(trust_files.iter().map(|f| f.path.as_str().to_string()))
-            .map(|rel| Rename {
-                from: format!("{STAGING_DIR}/{}/{rel}", job.txn),
-                to: rel,
+            .map(|(staged, f)| (staged.clone(), f.path.as_str().to_string()))
+            .chain(trust_files.iter().map(|f| {
+                let rel = f.path.as_str().to_string();
+                (rel.clone(), rel)
+            }))
+            .map(|(staged, to)| Rename {
+                from: format!("{STAGING_DIR}/{}/{staged}", job.txn),
+                to,
             })
             .collect();
         let change = Change {
@@ -400,21 +391,23 @@ impl Mirror {
         Ok(())
     }
 
-    /// Which files to stage; a path on the mirror with other bytes is refused.
-    fn plan(
-        &self,
-        index: &MirrorIndex,
-        m: &Manifest,
-        vm: &VerifiedManifest,
-    ) -> Result<(HashMap<String, FileEntry>, usize)> {
+    /// Which files to stage, and where each image blob goes on the mirror
+    /// (stored once, [`super::images`]); a path on the mirror with other
+    /// bytes is refused.
+    fn plan(&self, index: &MirrorIndex, m: &Manifest, vm: &VerifiedManifest) -> Result<Plan> {
         super::conflicts::check_against_mirror(index, m)?;
+        // A blob's listed SHA-256 is its name's (a rule of the manifest,
+        // `manifest_image.rs`), so the store path is its digest's.
         let mut wanted = HashMap::new();
+        let mut places = HashMap::new();
+        let mut placed = BTreeSet::new();
         let mut present = 0;
         for f in &m.files {
             if f.path.as_str() == SHA256SUMS_PATH {
                 continue;
             }
-            if let Some(e) = index.file(f.path.as_str()) {
+            let at = super::images::placement(m, &f.path);
+            if let Some(e) = index.file(&at) {
                 if e.sha256 == f.sha256 && e.size == f.size {
                     present += 1;
                     continue;
@@ -427,11 +420,22 @@ impl Mirror {
                     ),
                 ));
             }
-            self.refuse_unlisted(f.path.as_str())?;
+            if !placed.insert(at.clone()) {
+                present += 1; // a blob two versions of this bundle share
+                continue;
+            }
+            self.refuse_unlisted(&at)?;
+            if at != f.path.as_str() {
+                places.insert(f.path.as_str().to_string(), at);
+            }
             wanted.insert(f.path.as_str().to_string(), f.clone());
         }
         self.refuse_unlisted(&format!("manifests/{}", vm.sha256))?;
-        Ok((wanted, present))
+        Ok(Plan {
+            wanted,
+            present,
+            places,
+        })
     }
 
     fn refuse_unlisted(&self, rel: &str) -> Result<()> {
@@ -465,6 +469,14 @@ impl Mirror {
     }
 }
 
+/// What an import stages: bundle path → entry, how many listed files the
+/// mirror already holds, bundle path → mirror path of each image blob.
+struct Plan {
+    wanted: HashMap<String, FileEntry>,
+    present: usize,
+    places: HashMap<String, String>,
+}
+
 /// What one import works with, once planned.
 struct ImportJob<'a> {
     lock: &'a MirrorLock,
@@ -476,6 +488,8 @@ struct ImportJob<'a> {
     index: &'a MirrorIndex,
     vm: &'a VerifiedManifest,
     txn: &'a str,
+    /// Bundle path → mirror path of each image blob staged.
+    places: &'a HashMap<String, String>,
 }
 
 /// The file changes of one journaled transaction.
@@ -513,42 +527,6 @@ impl ImportOutcome {
             policy: None,
         }
     }
-}
-
-/// Rollback and equivocation against what the mirror imported
-/// ([`decide::freshness`]).
-fn check_fresh(index: &MirrorIndex, vm: &VerifiedManifest) -> Result<()> {
-    let accepted = Seen {
-        value: index.manifest_sequence,
-        sha256: index
-            .manifests
-            .iter()
-            .find(|im| im.sequence == index.manifest_sequence)
-            .map(|im| im.sha256),
-    };
-    let offered = Seen {
-        value: vm.manifest.sequence,
-        sha256: Some(vm.sha256),
-    };
-    let fresh = decide::freshness(
-        MANIFEST_PATH,
-        Counter::ManifestSequence,
-        &offered,
-        Some(&accepted),
-    )
-    .map_err(|r| ferry_manifests::Error::from(r.advise("this mirror imported it before")))?;
-    if fresh == Freshness::Repeat {
-        // The same sequence, yet not this manifest (importing the very
-        // same one again is a no-op before this check).
-        return Err(Error::refused(
-            MANIFEST_PATH,
-            format!(
-                "sequence {} was already imported with other bytes: equivocation refused",
-                vm.manifest.sequence
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The index after the import, and the versions it newly yanks.

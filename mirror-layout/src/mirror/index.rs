@@ -109,6 +109,10 @@ pub struct MirrorArtifact {
     /// Upstream signatures checked on import.
     #[serde(default)]
     pub upstream: Vec<Upstream>,
+    /// A container image (`format` oci, SPEC §3.12): `path` is its layout
+    /// folder, `size` the sum of its blobs, `sha256` its root digest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<super::images::MirrorImage>,
 }
 
 /// A transfer manifest the mirror imported.
@@ -246,15 +250,22 @@ pub(crate) fn merge(next: &mut MirrorIndex, m: &Manifest, _now: Timestamp) -> Ve
             .artifacts
             .iter()
             .filter_map(|a| {
-                let f = sizes.get(a.path.as_str())?;
+                let (size, sha256, image) = match super::images::record(a, &sizes) {
+                    Some((image, size)) => (size, image.digest.0, Some(image)),
+                    None => {
+                        let f = sizes.get(a.path.as_str())?;
+                        (f.size, f.sha256, None)
+                    }
+                };
                 Some(MirrorArtifact {
                     path: a.path.clone(),
                     profile: a.profile.clone(),
                     platform: a.platform.clone(),
                     format: a.format.clone(),
-                    size: f.size,
-                    sha256: f.sha256,
+                    size,
+                    sha256,
                     upstream: a.upstream.clone(),
+                    image,
                 })
             })
             .collect();

@@ -19,6 +19,7 @@ pub mod commit;
 pub mod conflicts;
 pub mod failpoint;
 mod fsck;
+pub mod images;
 pub mod import;
 pub mod index;
 pub mod prune;

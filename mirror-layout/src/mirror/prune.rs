@@ -137,8 +137,14 @@ impl Mirror {
             .filter(|v| !kept.contains(*v))
             .collect();
         let prefixes: Vec<String> = removed.iter().map(|v| format!("releases/{v}")).collect();
+        // An image blob goes with the last kept version that needs it.
+        let blobs = super::images::needed_blobs(&next);
         let (gone, stay): (Vec<_>, Vec<_>) = index.files.iter().cloned().partition(|f| {
-            prefixes.iter().any(|p| f.path.starts_with_dir(p)) && !needed.contains(f.path.as_str())
+            let p = f.path.as_str();
+            if f.path.starts_with_dir(super::images::OCI_DIR) {
+                return !blobs.contains(p);
+            }
+            prefixes.iter().any(|x| f.path.starts_with_dir(x)) && !needed.contains(p)
         });
         let mut outcome = PruneOutcome {
             removed: removed.iter().map(ToString::to_string).collect(),

@@ -27,42 +27,55 @@ pub(crate) struct StageSink {
     pub(crate) dir: PathBuf,
     pub(crate) wanted: HashMap<String, FileEntry>,
     pub(crate) same_bytes: bool,
-    pub(crate) current: Option<(File, PathBuf)>,
+    pub(crate) current: Option<(File, PathBuf, String)>,
     pub(crate) staged: Vec<String>,
 }
 
 impl Sink for StageSink {
     fn start(&mut self, file: &FileEntry) -> Result<()> {
         self.current = None;
-        let Some(want) = self.wanted.get(file.path.as_str()) else {
+        // Wanted by its path, or (repair) an image blob wanted in the
+        // mirror's store under its digest, whichever layout carries it.
+        let (found, via_store) = match self.wanted.get_key_value(file.path.as_str()) {
+            Some(kv) => (Some(kv), false),
+            None => (
+                super::images::store_path_of(file).and_then(|p| self.wanted.get_key_value(&p)),
+                true,
+            ),
+        };
+        let Some((rel, want)) = found else {
             return Ok(());
         };
         if self.same_bytes && (want.sha256 != file.sha256 || want.size != file.size) {
             return Ok(());
         }
-        let p = self.dir.join(file.path.as_str());
+        if via_store && self.staged.contains(rel) {
+            return Ok(()); // a blob two versions' layouts both carry
+        }
+        let rel = rel.clone();
+        let p = self.dir.join(&rel);
         if let Some(parent) = p.parent() {
             create_dir_all_durable(parent)?;
         }
         // 0644 whatever the umask: renamed into the served tree (§3.7).
         let f = create_new_public(&p)?;
-        self.current = Some((f, p));
+        self.current = Some((f, p, rel));
         Ok(())
     }
 
     fn data(&mut self, buf: &[u8]) -> Result<()> {
-        if let Some((f, p)) = &mut self.current {
+        if let Some((f, p, _)) = &mut self.current {
             f.write_all(buf).map_err(|e| Error::io(&*p, "write", e))?;
         }
         Ok(())
     }
 
-    fn done(&mut self, file: &FileEntry) -> Result<()> {
+    fn done(&mut self, _file: &FileEntry) -> Result<()> {
         // Not synced one by one (issue 17): the commit syncs the whole
         // filesystem once before it arms the journal (`Mirror::commit`).
-        if let Some((f, _)) = self.current.take() {
+        if let Some((f, _, rel)) = self.current.take() {
             drop(f);
-            self.staged.push(file.path.as_str().to_string());
+            self.staged.push(rel);
             hit(&format!("staged-{}", self.staged.len()));
         }
         Ok(())

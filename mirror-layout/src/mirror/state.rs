@@ -24,7 +24,10 @@ impl Mirror {
             files: index
                 .files
                 .into_iter()
-                .filter(|f| f.path.starts_with_dir("releases"))
+                .filter(|f| {
+                    f.path.starts_with_dir("releases")
+                        || f.path.starts_with_dir(super::images::OCI_DIR)
+                })
                 .collect(),
         })
     }

@@ -10,6 +10,37 @@ use super::super::Mirror;
 use crate::error::{Error, Result};
 
 impl Mirror {
+    /// Refuses a signing key that is not the mirror's (recorded at init)
+    /// or, when the policy has `[mirror]`, not one of its keys.
+    ///
+    /// # Errors
+    /// [`Error::Refused`].
+    pub fn check_signing_key(&self, key: &SecretKey, policy: Option<&TrustPolicy>) -> Result<()> {
+        let pk = key.public_key();
+        if pk.base64() != self.config.public_key && !rotated_to(key, policy) {
+            return Err(Error::refused(
+                super::super::CONFIG_FILE,
+                format!(
+                    "the mirror is signed by key {}, not {} (pass the mirror's own --key; a new mirror key comes through the trust chain)",
+                    self.config.key_id,
+                    key.id()
+                ),
+            ));
+        }
+        if let Some(m) = policy.and_then(|p| p.mirror.as_ref())
+            && m.keys.get(key.id()).is_none()
+        {
+            return Err(Error::refused(
+                "trust policy [mirror].keys",
+                format!(
+                    "does not list the mirror key {}; readers would refuse what it signs",
+                    key.id()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// A mirror key the trust chain rotated to: the configuration naming
     /// it, written by the same journal as the first index it signs.
     pub(super) fn key_change(&self, key: &SecretKey) -> Result<Option<String>> {
