@@ -284,8 +284,8 @@ impl<'p> Checker<'p> {
         let vendor = self.policy.vendor()?;
         let mut plan = Plan::new(entry, vendor.legacy);
         plan.progress = self.opts.progress.clone();
-        let m = &self.verified.as_ref().expect("sealed").manifest;
-        match m.role_of(&p) {
+        let vm = self.verified.as_ref().expect("sealed");
+        match vm.role_of(&p) {
             Some(FileRole::Sha256Sums) => {
                 plan.role = "sha256sums";
                 plan.keep = true;
@@ -395,7 +395,7 @@ impl<'p> Checker<'p> {
             ));
         }
         let vm = self.verified.as_ref().expect("sealed");
-        let Some(entry) = vm.manifest.file(s).cloned() else {
+        let Some(entry) = vm.file(s).cloned() else {
             return Err(Error::bundle(
                 s,
                 "not listed in the manifest: extraneous file refused",
@@ -509,7 +509,7 @@ impl<'p> Checker<'p> {
     /// against the manifest's entry like any listed file.
     fn take_early_sums(&mut self, bytes: Vec<u8>) -> Result<()> {
         let vm = self.verified.as_ref().expect("sealed");
-        let Some(entry) = vm.manifest.file(SHA256SUMS_PATH).cloned() else {
+        let Some(entry) = vm.file(SHA256SUMS_PATH).cloned() else {
             return Err(Error::bundle(
                 SHA256SUMS_PATH,
                 "not listed in the manifest: extraneous file refused",
@@ -559,7 +559,7 @@ impl<'p> Checker<'p> {
             }
         }
         self.deferred.finish()?;
-        self.image_docs.check_images(&vm.manifest)?;
+        self.image_docs.check_images(&vm)?;
         if let Some(sums) = &self.sums {
             check_sha256sums(sums, &vm.manifest)?;
         }

@@ -212,7 +212,7 @@ fn check_listing(
         } else if rel != MANIFEST_PATH
             && !is_signature(rel, &sig_prefix)
             && !is_trust_file(rel)
-            && vm.manifest.file(rel).is_none()
+            && vm.file(rel).is_none()
         {
             return Err(Error::bundle(
                 rel,
@@ -247,7 +247,7 @@ fn check_small_then_plan(
     for pass in 0..2 {
         for fe in &vm.manifest.files {
             let small = !matches!(
-                vm.manifest.role_of(&fe.path),
+                vm.role_of(&fe.path),
                 Some(ferry_manifests::manifest::FileRole::Artifact(..))
             );
             if (pass == 0) != small {

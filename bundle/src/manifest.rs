@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use ferry_manifests::decide::{self, Counter, PinKind, PinSource, Rule, Seen};
 use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::json::{self, MAX_DOCUMENT_BYTES};
-use ferry_manifests::manifest::{MANIFEST_PATH, Manifest, trusted_comment};
+use ferry_manifests::manifest::{
+    FileEntry, FileRole, MANIFEST_PATH, Manifest, PathIndex, trusted_comment,
+};
 use ferry_manifests::minisig::{
     OfferedSignature, SignatureFile, ThresholdReport, verify_threshold,
 };
 use ferry_manifests::name::Name;
+use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::{TransferPolicy, TrustPolicy};
 use ferry_manifests::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -86,6 +89,22 @@ pub struct VerifiedManifest {
     pub signers: ThresholdReport,
     /// The signatures offered with the bytes (the mirror keeps them).
     pub signatures: Vec<OfferedSignature>,
+    /// Where each path sits in [`Self::manifest`], for lookups a file.
+    pub paths: PathIndex,
+}
+
+impl VerifiedManifest {
+    /// The manifest's entry for `path` (a hash lookup).
+    #[must_use]
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.paths.file(&self.manifest, path)
+    }
+
+    /// The role of `path` in the manifest (a hash lookup).
+    #[must_use]
+    pub fn role_of(&self, path: &BundlePath) -> Option<FileRole<'_>> {
+        self.paths.role(&self.manifest, path)
+    }
 }
 
 /// A bundle for another product than the policy's: said plainly, before
@@ -168,6 +187,7 @@ pub fn verify_manifest(
     check_state(opts, &manifest, sha256)?;
     check_pins(policy, &manifest)?;
     Ok(VerifiedManifest {
+        paths: PathIndex::of(&manifest),
         manifest,
         bytes,
         sha256,

@@ -213,6 +213,28 @@ mod tests {
         assert_eq!(Manifest::parse(&m.to_bytes()).unwrap(), m);
     }
 
+    /// The hash index answers exactly as the linear lookups, for every
+    /// listed file, a folder of the layout, and paths that are not there.
+    #[test]
+    fn path_index_agrees_with_the_linear_lookups() {
+        let m = Manifest::parse(manifest(&fields(), &layout_files(&[])).as_bytes()).unwrap();
+        let ix = crate::manifest::PathIndex::of(&m);
+        let dir = m.releases[0].artifacts[0].path.to_string();
+        let mut paths: Vec<String> = m.files.iter().map(|f| f.path.to_string()).collect();
+        paths.push(m.releases[0].notes.to_string());
+        paths.extend([
+            dir.clone(),
+            format!("{dir}/blobs"),
+            format!("{dir}x/blobs/sha256/{ZERO}"),
+            "releases/9.9.9/NOTES.md".into(),
+        ]);
+        for p in &paths {
+            let bp = BundlePath::new(p).unwrap();
+            assert_eq!(ix.role(&m, &bp), m.role_of(&bp), "{p}");
+            assert_eq!(ix.file(&m, p), m.file(p), "{p}");
+        }
+    }
+
     #[test]
     fn image_rules_refuse_naming_the_field() {
         let cases: Vec<(String, Vec<String>, &str)> = vec![

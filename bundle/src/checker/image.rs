@@ -13,7 +13,9 @@ use std::io::Read;
 
 use ferry_manifests::decide;
 use ferry_manifests::digest::OciDigest;
-use ferry_manifests::manifest::{Manifest, ManifestArtifact};
+use ferry_manifests::manifest::ManifestArtifact;
+
+use crate::VerifiedManifest;
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::release::SigKind;
@@ -85,16 +87,16 @@ impl Docs {
     ///
     /// # Errors
     /// The walk's refusal naming the blob (exit 1).
-    pub(super) fn check_images(&self, m: &Manifest) -> Result<()> {
-        for r in &m.releases {
+    pub(super) fn check_images(&self, vm: &VerifiedManifest) -> Result<()> {
+        for r in &vm.manifest.releases {
             for a in r.artifacts.iter().filter(|a| a.is_image()) {
-                self.check_image(m, a)?;
+                self.check_image(vm, a)?;
             }
         }
         Ok(())
     }
 
-    fn check_image(&self, m: &Manifest, a: &ManifestArtifact) -> Result<()> {
+    fn check_image(&self, vm: &VerifiedManifest, a: &ManifestArtifact) -> Result<()> {
         let what = a.path.as_str();
         let digest = a
             .digest
@@ -107,7 +109,7 @@ impl Docs {
         self.check_layout_files(a, &digest)?;
         let source = Checked {
             docs: &self.0,
-            manifest: m,
+            manifest: vm,
             dir: what,
         };
         walk(&source, &digest, &platform, &mut discard).map_err(|e| {
@@ -161,7 +163,7 @@ impl Docs {
 /// hashed against its digest as they streamed by).
 struct Checked<'a> {
     docs: &'a HashMap<String, Vec<u8>>,
-    manifest: &'a Manifest,
+    manifest: &'a VerifiedManifest,
     dir: &'a str,
 }
 

@@ -13,9 +13,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use ferry_bundle::VerifiedManifest;
 use ferry_manifests::digest::OciDigest;
 use ferry_manifests::image::{IMAGE_DIR_SUFFIX, ImageRef};
-use ferry_manifests::manifest::{FileEntry, FileRole, Manifest, ManifestArtifact};
+use ferry_manifests::manifest::{FileEntry, FileRole, ManifestArtifact};
 use ferry_manifests::path::BundlePath;
 
 use super::index::MirrorIndex;
@@ -55,16 +56,16 @@ pub fn blob_path(d: &OciDigest) -> String {
 /// Where a bundle file goes on the mirror: an image blob into the blob
 /// store, anything else at its own path.
 #[must_use]
-pub fn placement(m: &Manifest, path: &BundlePath) -> String {
-    match blob_of(m, path) {
+pub fn placement(vm: &VerifiedManifest, path: &BundlePath) -> String {
+    match blob_of(vm, path) {
         Some(d) => blob_path(&d),
         None => path.as_str().to_string(),
     }
 }
 
 /// The digest a bundle path names if it is a blob of an image artifact.
-fn blob_of(m: &Manifest, path: &BundlePath) -> Option<OciDigest> {
-    let Some(FileRole::ImageFile(_, a)) = m.role_of(path) else {
+fn blob_of(vm: &VerifiedManifest, path: &BundlePath) -> Option<OciDigest> {
+    let Some(FileRole::ImageFile(_, a)) = vm.role_of(path) else {
         return None;
     };
     let rest = path.as_str().strip_prefix(a.path.as_str())?;

@@ -402,12 +402,15 @@ impl Mirror {
         let mut places = HashMap::new();
         let mut placed = BTreeSet::new();
         let mut present = 0;
+        // One hash lookup a file, not a scan of the mirror's list (issue 17).
+        let on_mirror: HashMap<&str, &FileEntry> =
+            index.files.iter().map(|f| (f.path.as_str(), f)).collect();
         for f in &m.files {
             if f.path.as_str() == SHA256SUMS_PATH {
                 continue;
             }
-            let at = super::images::placement(m, &f.path);
-            if let Some(e) = index.file(&at) {
+            let at = super::images::placement(vm, &f.path);
+            if let Some(e) = on_mirror.get(at.as_str()) {
                 if e.sha256 == f.sha256 && e.size == f.size {
                     present += 1;
                     continue;

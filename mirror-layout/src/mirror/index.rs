@@ -270,8 +270,10 @@ pub(crate) fn merge(next: &mut MirrorIndex, m: &Manifest, _now: Timestamp) -> Ve
             })
             .collect();
         if let Some(existing) = next.releases.iter_mut().find(|x| x.version == r.version) {
+            let have: std::collections::HashSet<BundlePath> =
+                existing.artifacts.iter().map(|x| x.path.clone()).collect();
             for a in artifacts {
-                if !existing.artifacts.iter().any(|x| x.path == a.path) {
+                if !have.contains(&a.path) {
                     existing.artifacts.push(a);
                 }
             }

@@ -2,9 +2,11 @@
 //! [`super::commit`]): an armed journal is checked, then rolled forward;
 //! unarmed journals, stale staging and temporary files are removed.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 
 use ferry_manifests::digest::Sha256Digest;
+use ferry_manifests::manifest::FileEntry;
 use ferry_manifests::minisig::{KeySet, read_small_bytes};
 
 use super::commit::{
@@ -145,8 +147,9 @@ impl Mirror {
         for v in &j.views {
             super::commit::view_path(&self.root, &v.path)?;
         }
+        let files: HashSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
         for rel in &j.removes {
-            if next.file(rel).is_some() {
+            if files.contains(rel.as_str()) {
                 return refuse_journal(format!(
                     "it removes {rel}, which its signed index still lists"
                 ));
@@ -194,8 +197,14 @@ impl Mirror {
     /// Every file the journal moves into place is listed in `next`, and its
     /// staged (or already moved) bytes hash as listed.
     fn check_journal_renames(&self, j: &Journal, next: &MirrorIndex) -> Result<()> {
+        let listed: HashMap<&str, &FileEntry> = next
+            .files
+            .iter()
+            .chain(&next.trust)
+            .map(|f| (f.path.as_str(), f))
+            .collect();
         for r in &j.renames {
-            let Some(entry) = next.any_file(&r.to) else {
+            let Some(entry) = listed.get(r.to.as_str()).copied() else {
                 return refuse_journal(format!(
                     "it moves {} into place, which its signed index does not list",
                     r.to
