@@ -36,7 +36,7 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         // 5 versions x 6 blobs carried; the mirror keeps the 2 shared layers once.
         "the versions' layouts hold 30 blobs",
         "the mirror's oci/ stores 22 blobs",
-        "--platform linux-arm64 --version 2.0.0",
+        "--platform linux-arm64 --target 2.0.0",
         "installer received FERRY_IMAGE=127.0.0.1:",
         "docker pull --platform linux/arm64 127.0.0.1:",
         "skopeo copy --all --preserve-digests --src-tls-verify=false docker://127.0.0.1:",

@@ -333,7 +333,7 @@ impl Demo {
     ) -> Result<()> {
         use ferry_handoff_core::{install, preflight};
         self.command(&format!(
-            "ferry-handoff install --mirror {} --trust {} --current {} --channel stable --profile no-training --platform {} --version {} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
+            "ferry-handoff install --mirror {} --trust {} --current {} --channel stable --profile no-training --platform {} --target {} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
             hop.mirror_url,
             hop.site.display(),
             hop.current,
