@@ -30,6 +30,16 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "trust chain version(s) [2] applied",
         "refused (exit 1)",
         "trust chain version 2 learned from the mirror's trust/",
+        // Issue 12: the image path, from the vendor's registry (ferry's
+        // own registry code) to the container host's installer.
+        "--registry-http 127.0.0.1:",
+        // 5 versions x 6 blobs carried; the mirror keeps the 2 shared layers once.
+        "the versions' layouts hold 30 blobs",
+        "the mirror's oci/ stores 22 blobs",
+        "--platform linux-arm64 --target 2.0.0",
+        "installer received FERRY_IMAGE=127.0.0.1:",
+        "docker pull --platform linux/arm64 127.0.0.1:",
+        "skopeo copy --all --preserve-digests --src-tls-verify=false docker://127.0.0.1:",
     ]);
     for p in [
         "vendor/index.json",
@@ -45,6 +55,12 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
         "mirror/audit/log.jsonl",
         "host/incoming/handoff.json",
         "host/installer-received.txt",
+        "registry/index.json",
+        "vendor-src/2.0.0/no-training/onprem.oci/index.json",
+        "vendor/2.0.0/no-training/onprem.minisig",
+        "workspace/releases/2.0.0/no-training/onprem.oci/index.json",
+        "host-images/incoming/onprem-2.0.0.oci.tar",
+        "host-images/installer-received.txt",
         "chain/2.json",
         "mirror/trust/2.json",
         "policy/site.toml.state/trust.json",
@@ -62,6 +78,34 @@ fn demo_runs_the_flow_and_keeps_its_documented_layout() {
     let received = std::fs::read_to_string(dir.join("host/installer-received.txt")).unwrap();
     let artifact = dir.join("mirror/releases/2.0.0/no-training/novantra_2.0.0_amd64.deb");
     let digest = ferry_tests::sha256_hex(&std::fs::read(artifact).unwrap());
+    assert!(received.contains(&format!("sha256={digest}")), "{received}");
+    // The container host's installer got the mirror reference by the
+    // digest the vendor's signed index pins, and the verified archive.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("vendor/index.json")).unwrap()).unwrap();
+    let pinned = index["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["version"] == "2.0.0")
+        .flat_map(|r| r["artifacts"].as_array().unwrap())
+        .find(|a| a["format"] == "oci" && a["profile"] == "no-training")
+        .expect("2.0.0 has a no-training image")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(pinned.starts_with("sha256:"), "{pinned}");
+    let received = std::fs::read_to_string(dir.join("host-images/installer-received.txt")).unwrap();
+    let image = received
+        .lines()
+        .find_map(|l| l.strip_prefix("FERRY_IMAGE="))
+        .unwrap_or_else(|| panic!("no FERRY_IMAGE: {received}"));
+    assert!(
+        image.starts_with("127.0.0.1:") && image.ends_with(&format!("/novantra/onprem@{pinned}")),
+        "{image}"
+    );
+    let archive = std::fs::read(dir.join("host-images/incoming/onprem-2.0.0.oci.tar")).unwrap();
+    let digest = ferry_tests::sha256_hex(&archive);
     assert!(received.contains(&format!("sha256={digest}")), "{received}");
     // The mirror the demo made passes the real fsck and audit-log checks.
     cmd("ferry-mirror")

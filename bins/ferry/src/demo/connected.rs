@@ -15,8 +15,9 @@ use ferry_workspace::{SignOptions, Workspace};
 use super::*;
 
 impl Demo {
-    /// Stage 1: keys, the sample vendor, its signed index, the two policies.
-    pub(super) fn stage_vendor(&mut self) -> Result<()> {
+    /// Stage 1: keys, the sample vendor and its image registry, its signed
+    /// index, the two policies. Returns the registry's `HOST:PORT`.
+    pub(super) fn stage_vendor(&mut self) -> Result<String> {
         self.step("Keys (unencrypted demo keys, test-only)");
         let keys = self.path("keys");
         std::fs::create_dir_all(&keys).with_context(|| format!("create {}", keys.display()))?;
@@ -29,10 +30,11 @@ impl Demo {
             keys.display()
         ));
         self.say("real keys come from: ferry keygen --out keys/org-1");
+        let registry = self.serve_registry()?;
 
         self.step("The vendor publishes a signed release index");
         let src = self.path("vendor-src");
-        let (releases, artifacts) = sample::write_vendor_folder(&src)?;
+        let (releases, artifacts) = sample::write_vendor_folder(&src, &registry)?;
         self.say(&format!(
             "sample vendor \"novantra\": {releases} releases, {artifacts} artifacts in {}",
             src.display()
@@ -45,7 +47,14 @@ impl Demo {
             web.display()
         ));
         let key = SecretKey::from_file(&keys.join("vendor.key"), None)?;
-        let report = vendor::build_index(&src, &web, &key, Timestamp::now())?;
+        let report = vendor::build_index_with_progress(
+            &src,
+            &web,
+            &key,
+            Timestamp::now(),
+            &Default::default(),
+            Some(&ferry_oci::describe::LayoutDescriber),
+        )?;
         self.say(&format!(
             "{} signed by vendor key {} (sha256 {})",
             report.index_path.display(),
@@ -73,7 +82,7 @@ impl Demo {
             "{}: the same, plus the mirror key and root keys root1..root3 (2 of 3); pinned to stable / no-training",
             policy.join("site.toml").display()
         ));
-        Ok(())
+        Ok(registry)
     }
 
     /// Stage 2: the vendor's web root on a real HTTP server on 127.0.0.1.
@@ -92,12 +101,12 @@ impl Demo {
 
     /// Stage 3: the transfer operator syncs stable/no-training and two org
     /// keys sign the transfer manifest (threshold 2).
-    pub(super) fn stage_sync_sign(&mut self, index_url: &str) -> Result<()> {
+    pub(super) fn stage_sync_sign(&mut self, index_url: &str, registry: &str) -> Result<()> {
         self.step("Transfer operator: sync stable / no-training, verified as it downloads");
         let ws = self.path("workspace");
         let connected = self.path("policy/connected.toml");
         self.command(&format!(
-            "ferry sync --index {index_url} --trust {} --channel stable --profile no-training --workspace {}",
+            "ferry sync --index {index_url} --registry-http {registry} --trust {} --channel stable --profile no-training --workspace {}",
             connected.display(),
             ws.display()
         ));
@@ -110,7 +119,7 @@ impl Demo {
             platforms: Vec::new(),
             workspace: ws.clone(),
             client: ferry_net::client::ClientOptions::default(),
-            registry_http: Vec::new(),
+            registry_http: vec![registry.to_string()],
             jobs: 4,
             retries: 3,
             allow_older_index: false,
@@ -132,10 +141,16 @@ impl Demo {
             versions.join(", ")
         ));
         self.say(
-            "not taken: 3.0.0 (yanked), 4.0.0-rc.1 (preview only), every default-profile file",
+            "not taken: 3.0.0 (yanked), 4.0.0-rc.1 (preview only), every default-profile file and image",
         );
 
+        self.sign_workspace(&policy)
+    }
+
+    /// Stage 3b: two org keys sign the transfer manifest (threshold 2).
+    fn sign_workspace(&self, policy: &ferry_manifests::policy::TrustPolicy) -> Result<()> {
         self.step("Two holders of org keys sign the transfer manifest (2 of 3)");
+        let ws = self.path("workspace");
         let workspace = Workspace::existing(&ws)?;
         for signer in ["org1", "org2"] {
             let key_path = self.path(&format!("keys/{signer}.key"));

@@ -3,7 +3,8 @@
 //!
 //! Layout of `--dir DIR` (kept by every stage; see the README):
 //! `DIR/vendor-src/` the sample vendor folder, `DIR/vendor/` its web root
-//! (`index.json` + `index.json.minisig` at the top), `DIR/keys/` the
+//! (`index.json` + `index.json.minisig` at the top), `DIR/registry/` the
+//! storage of its image registry (one OCI image layout), `DIR/keys/` the
 //! unencrypted demo keys, `DIR/policy/{connected,site}.toml`.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use ferry_manifests::time::Timestamp;
 use ferry_net::serve::StaticServer;
 
 mod connected;
+mod images;
 mod offline;
 mod rotation;
 mod sample;
@@ -114,13 +116,14 @@ impl DemoArgs {
             printer,
             servers: Vec::new(),
         };
-        demo.stage_vendor()?;
+        let registry = demo.stage_vendor()?;
         let index_url = demo.stage_serve_vendor()?;
-        demo.stage_sync_sign(&index_url)?;
+        demo.stage_sync_sign(&index_url, &registry)?;
         demo.stage_pack_verify()?;
         let mirror_url = demo.stage_mirror()?;
         demo.stage_rotate_keys()?;
         demo.stage_handoff(&mirror_url)?;
+        demo.stage_handoff_image(&mirror_url)?;
         demo.finish(self.serve, self.dir.is_some())
     }
 }
@@ -139,6 +142,7 @@ struct HostFiles {
 struct Hop<'a> {
     mirror_url: &'a str,
     site: &'a std::path::Path,
+    platform: &'a str,
     current: semver::Version,
     next: semver::Version,
     now: Timestamp,
@@ -214,10 +218,11 @@ impl Demo {
         self.step(&format!(
             "Product operator: pre-flight checks, then hand {next} to the installer"
         ));
-        let host = self.prepare_host(now)?;
+        let host = self.prepare_host(now, "host")?;
         let hop = Hop {
             mirror_url,
             site: &site,
+            platform: "linux-amd64",
             current,
             next,
             now,
@@ -260,10 +265,10 @@ impl Demo {
         ));
     }
 
-    /// The product host's files: a fresh backup, a data folder, a
-    /// vendor-signed license and the sample installer.
-    fn prepare_host(&self, now: Timestamp) -> Result<HostFiles> {
-        let host = self.path("host");
+    /// The product host's files under `folder`: a fresh backup, a data
+    /// folder, a vendor-signed license and the sample installer.
+    fn prepare_host(&self, now: Timestamp, folder: &str) -> Result<HostFiles> {
+        let host = self.path(folder);
         let backup = host.join("backups");
         let data = host.join("data");
         std::fs::create_dir_all(&backup)?;
@@ -301,7 +306,7 @@ impl Demo {
         write_mode(
             &installer,
             format!(
-                "#!/bin/sh\n# Sample installer: records what ferry handed over.\n{{\n  echo \"FERRY_VERSION=$FERRY_VERSION\"\n  echo \"FERRY_ARTIFACT=$FERRY_ARTIFACT\"\n  echo \"FERRY_HANDOFF=$FERRY_HANDOFF\"\n  echo \"sha256=$(sha256sum \"$FERRY_ARTIFACT\" | cut -d' ' -f1)\"\n}} > '{}'\n",
+                "#!/bin/sh\n# Sample installer: records what ferry handed over.\n{{\n  echo \"FERRY_VERSION=$FERRY_VERSION\"\n  echo \"FERRY_ARTIFACT=$FERRY_ARTIFACT\"\n  echo \"FERRY_HANDOFF=$FERRY_HANDOFF\"\n  if [ -n \"$FERRY_IMAGE\" ]; then echo \"FERRY_IMAGE=$FERRY_IMAGE\"; fi\n  echo \"sha256=$(sha256sum \"$FERRY_ARTIFACT\" | cut -d' ' -f1)\"\n}} > '{}'\n",
                 record.display()
             )
             .as_bytes(),
@@ -328,10 +333,11 @@ impl Demo {
     ) -> Result<()> {
         use ferry_handoff_core::{install, preflight};
         self.command(&format!(
-            "ferry-handoff install --mirror {} --trust {} --current {} --channel stable --profile no-training --platform linux-amd64 --version {} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
+            "ferry-handoff install --mirror {} --trust {} --current {} --channel stable --profile no-training --platform {} --target {} --to {} --exec {} --backup {} --backup-max-age 24h --license {} --data-dir {}",
             hop.mirror_url,
             hop.site.display(),
             hop.current,
+            hop.platform,
             hop.next,
             host.to.display(),
             host.installer.display(),
@@ -467,6 +473,8 @@ fn prepare_dir(dir: &Path) -> Result<()> {
                 "bundle",
                 "mirror",
                 "host",
+                "host-images",
+                "registry",
                 "chain",
                 "bundle-rotated",
                 "bundle-stale",

@@ -62,6 +62,7 @@ impl Demo {
             outcome.bytes_added,
             outcome.index_sequence
         ));
+        self.say_blob_store()?;
         self.check_and_serve(&mirror, &policy)
     }
 

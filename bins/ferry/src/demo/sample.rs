@@ -1,12 +1,18 @@
 //! The built-in sample vendor "novantra": releases over four major
 //! versions, a preview-only version, a `required` release, a yanked one,
 //! two profiles, two platforms and advisories. Artifacts are a few MiB of
-//! deterministic bytes, so every run builds the same files.
+//! deterministic bytes, so every run builds the same files: a `.deb` for
+//! `linux-amd64` and a container image for `linux-arm64` (an OCI image
+//! layout built with ferry-oci: three tiny layers, the first two shared by
+//! every version, so the mirror's one-copy-per-blob store shows).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use ferry_oci::LayoutWriter;
+use ferry_oci::image::{self, ImageSpec};
+use ferry_oci::layout::LayoutIndex;
 
 /// One sample release.
 struct Release {
@@ -111,20 +117,27 @@ const RELEASES: &[Release] = &[
 
 const PROFILES: &[&str] = &["default", "no-training"];
 
-/// (platform, format, file name pattern, size in bytes)
+/// (platform, format, file name pattern, size in bytes); an `oci` artifact
+/// is the image [`build_images`] wrote, its layout `<name>.oci`.
 const PLATFORMS: &[(&str, &str, &str, usize)] = &[
     ("linux-amd64", "deb", "novantra_{v}_amd64.deb", 3 << 20),
-    (
-        "linux-arm64",
-        "tar.gz",
-        "novantra-{v}-linux-arm64.tar.gz",
-        1 << 20,
-    ),
+    ("linux-arm64", OCI, IMAGE_NAME, 0),
 ];
 
+const OCI: &str = "oci";
+
+/// The image's name in the index, and its repository under the product.
+pub(crate) const IMAGE_NAME: &str = "onprem";
+/// The image's repository in the vendor's registry.
+pub(crate) const IMAGE_REPO: &str = "novantra/onprem";
+/// The image's platform.
+pub(crate) const IMAGE_PLATFORM: &str = "linux-arm64";
+
 /// Writes the sample vendor folder (SPEC-documented convention of
-/// `ferry index build`) under `dir`. Returns (releases, artifacts).
-pub(crate) fn write_vendor_folder(dir: &Path) -> Result<(usize, usize)> {
+/// `ferry index build`) under `dir`, its images named as
+/// `<registry>/novantra/onprem` (call [`build_images`] first). Returns
+/// (releases, artifacts).
+pub(crate) fn write_vendor_folder(dir: &Path, registry: &str) -> Result<(usize, usize)> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     write(&dir.join("product.toml"), b"product = \"novantra\"\n")?;
     let mut artifacts = 0;
@@ -157,9 +170,17 @@ pub(crate) fn write_vendor_folder(dir: &Path) -> Result<(usize, usize)> {
                     toml,
                     "\n[[artifacts]]\nfile = \"{name}\"\nprofile = \"{profile}\"\nplatform = \"{platform}\"\nformat = \"{format}\""
                 )?;
+                artifacts += 1;
+                if *format == OCI {
+                    writeln!(
+                        toml,
+                        "image = \"{registry}/{IMAGE_REPO}\"\ntag = \"{}\"\nlayout = \"{name}.oci\"",
+                        image_tag(r.version, profile)
+                    )?;
+                    continue;
+                }
                 let seed = ((ri as u64) << 16) | ((pi as u64) << 8) | qi as u64;
                 write(&vdir.join(profile).join(&name), &det_bytes(seed, *size))?;
-                artifacts += 1;
             }
         }
         write(&vdir.join("release.toml"), toml.as_bytes())?;
@@ -172,6 +193,72 @@ pub(crate) fn write_vendor_folder(dir: &Path) -> Result<(usize, usize)> {
         write(&vdir.join("NOTES.md"), notes.as_bytes())?;
     }
     Ok((RELEASES.len(), artifacts))
+}
+
+/// The vendor registry's tag of a release's image: `<version>` for the
+/// no-training profile, `<version>-default` for the default one.
+fn image_tag(version: &str, profile: &str) -> String {
+    if profile == "no-training" {
+        version.to_string()
+    } else {
+        format!("{version}-{profile}")
+    }
+}
+
+/// The image of release `ri` for profile `pi`: a base layer and a runtime
+/// layer every image shares, then the application layer of its own.
+fn image_spec(ri: usize, pi: usize, version: &str, profile: &str) -> Result<ImageSpec> {
+    let file = |path: &str, bytes: Vec<u8>| vec![(path.to_string(), bytes)];
+    let app_seed = 0xA000 | ((ri as u64) << 4) | pi as u64;
+    Ok(ImageSpec {
+        platform: IMAGE_PLATFORM.parse().map_err(anyhow::Error::msg)?,
+        layers: vec![
+            file("usr/lib/novantra/base.img", det_bytes(0xBA5E, 192 << 10)),
+            file("usr/lib/novantra/runtime.img", det_bytes(0x0007, 96 << 10)),
+            file(
+                &format!("opt/novantra/app-{version}-{profile}.bin"),
+                det_bytes(app_seed, 16 << 10),
+            ),
+        ],
+        with_index: true,
+    })
+}
+
+/// Builds every release's image twice over: as an OCI image layout in the
+/// vendor folder (`<version>/<profile>/onprem.oci/`, what `ferry index
+/// build` describes) and into `registry`, one layout holding every tag
+/// (what the vendor pushed to its registry; the demo serves it). Returns
+/// the number of images.
+pub(crate) fn build_images(dir: &Path, registry: &Path) -> Result<usize> {
+    let pushed = LayoutWriter::create(registry)?;
+    let mut roots = Vec::new();
+    for (ri, r) in RELEASES.iter().enumerate() {
+        for (pi, profile) in PROFILES.iter().enumerate() {
+            let spec = image_spec(ri, pi, r.version, profile)?;
+            let tag = image_tag(r.version, profile);
+            let layout = dir
+                .join(r.version)
+                .join(profile)
+                .join(format!("{IMAGE_NAME}.oci"));
+            let own = LayoutWriter::create(&layout)?;
+            let root = image::build(&own, &spec)?;
+            own.finish(&root, &tag)?;
+            let again = image::build(&pushed, &spec)?;
+            anyhow::ensure!(again == root, "the sample image {tag} is not deterministic");
+            roots.push(LayoutIndex::single(&root, &tag).manifests.remove(0));
+        }
+    }
+    let index = LayoutIndex {
+        schema_version: 2,
+        media_type: Some(ferry_oci::media::OCI_INDEX.to_string()),
+        manifests: roots,
+        annotations: std::collections::BTreeMap::new(),
+    };
+    write(
+        &registry.join(ferry_oci::layout::INDEX_FILE),
+        &index.to_bytes(),
+    )?;
+    Ok(index.manifests.len())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
