@@ -21,6 +21,7 @@ pub mod fixtures;
 pub mod http;
 pub mod mirror_fixture;
 pub mod stores;
+pub mod tls;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -65,6 +65,35 @@ fn etag(meta: &std::fs::Metadata) -> Option<HeaderValue> {
 }
 
 /// The byte range asked for (`bytes=a-b`, `a-`, `-n`), if any and single.
+/// The part of a `len`-byte body a request's `Range` asks for: status,
+/// first byte and count, with `Content-Range` and `Content-Length` set in
+/// `out`. `Err` for a range that cannot be satisfied (answer 416; `out`
+/// then holds `Content-Range: bytes */len`).
+pub(crate) fn range_part(
+    headers: &HeaderMap,
+    len: u64,
+    out: &mut HeaderMap,
+) -> Result<(StatusCode, u64, u64), ()> {
+    let (status, start, count) = match range(headers, len) {
+        None => (StatusCode::OK, 0, len),
+        Some(Err(())) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                out.insert(header::CONTENT_RANGE, v);
+            }
+            out.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+            return Err(());
+        }
+        Some(Ok((a, b))) => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
+                out.insert(header::CONTENT_RANGE, v);
+            }
+            (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
+        }
+    };
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    Ok((status, start, count))
+}
+
 pub(crate) fn range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
     let v = headers.get(header::RANGE)?.to_str().ok()?;
     let spec = v.strip_prefix("bytes=")?;
@@ -134,22 +163,10 @@ fn respond(
     if not_modified(headers, modified) {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    let (status, start, count) = match range(headers, len) {
-        None => (StatusCode::OK, 0, len),
-        Some(Err(())) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                out.insert(header::CONTENT_RANGE, v);
-            }
-            return (StatusCode::RANGE_NOT_SATISFIABLE, out).into_response();
-        }
-        Some(Ok((a, b))) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
-                out.insert(header::CONTENT_RANGE, v);
-            }
-            (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
-        }
+    let (status, start, count) = match range_part(headers, len, &mut out) {
+        Ok(part) => part,
+        Err(()) => return (StatusCode::RANGE_NOT_SATISFIABLE, out).into_response(),
     };
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     if head {
         return (status, out).into_response();
     }

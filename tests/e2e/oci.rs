@@ -630,82 +630,6 @@ fn a_registry_serving_bad_bytes_is_refused_naming_the_blob() {
     });
 }
 
-/// A private CA and a server certificate for 127.0.0.1 (openssl CLI).
-fn private_ca(d: &Path) {
-    let ossl = |args: &[&str]| {
-        ferry_tests::program("openssl")
-            .args(args)
-            .current_dir(d)
-            .run()
-            .ok();
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    ossl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=ferry test CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        ]
-        .concat(),
-    );
-    ossl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "srv.key",
-                "-out",
-                "srv.csr",
-                "-subj",
-                "/CN=127.0.0.1",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    ossl(&[
-        "x509",
-        "-req",
-        "-in",
-        "srv.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "srv.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "ext.cnf",
-    ]);
-}
-
 #[test]
 fn sync_pulls_over_https_with_ca_cert() {
     if !tools() || !have("openssl") {
@@ -713,7 +637,7 @@ fn sync_pulls_over_https_with_ca_cert() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    private_ca(d);
+    ferry_tests::tls::private_ca(d);
     let (layout, root) = image_layout(d, true);
     let (_registry, host) = start_registry_tls(d, Some((&d.join("srv.pem"), &d.join("srv.key"))));
     push(&layout, &host);

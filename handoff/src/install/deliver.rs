@@ -52,14 +52,7 @@ pub fn deliver(
     let vendor = policy.vendor()?;
     let loc = source.location(artifact.path.as_str());
     let listed = fetch_signatures(source, vendor, artifact)?;
-    let (checks, mut signatures) = minisign_checks(vendor, &listed.minisign);
-    let present = VendorChecks {
-        minisign: !checks.is_empty(),
-        sigstore: !listed.sigstore.is_empty(),
-    };
-    decide::vendor_checks(&loc, vendor, present)
-        .map_err(|r| r.advise("refusing to hand it over"))
-        .map_err(ferry_manifests::Error::from)?;
+    let (checks, mut signatures) = required_checks(vendor, &loc, &listed)?;
     let mut check = StreamCheck::new(
         &loc,
         Some((artifact.sha256, artifact.size)),
@@ -126,7 +119,29 @@ pub(super) fn fetch_signatures(
 
 /// The stream checks for the minisign signatures whose key the policy
 /// holds, and how each is named in the record (`minisign KEYID`).
-pub(super) fn minisign_checks<'a>(
+/// The minisign checks of `listed`, once the policy's rule on which vendor
+/// signatures an artifact must carry (`decide::vendor_checks`) holds for
+/// what the mirror lists; the files (`what`) of the signatures checked.
+///
+/// # Errors
+/// The rule's refusal naming `loc` (exit 1).
+pub(super) fn required_checks<'a>(
+    vendor: &'a VendorPolicy,
+    loc: &str,
+    listed: &'a Listed,
+) -> Result<(Vec<MinisignCheck<'a>>, Vec<String>)> {
+    let (checks, signatures) = minisign_checks(vendor, &listed.minisign);
+    let present = VendorChecks {
+        minisign: !checks.is_empty(),
+        sigstore: !listed.sigstore.is_empty(),
+    };
+    decide::vendor_checks(loc, vendor, present)
+        .map_err(|r| r.advise("refusing to hand it over"))
+        .map_err(ferry_manifests::Error::from)?;
+    Ok((checks, signatures))
+}
+
+fn minisign_checks<'a>(
     vendor: &'a VendorPolicy,
     sigs: &'a [(SignatureFile, String)],
 ) -> (Vec<MinisignCheck<'a>>, Vec<String>) {

@@ -11,7 +11,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ferry_manifests::artifact::StreamCheck;
-use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::{OciDigest, Sha256Hasher};
 use ferry_manifests::policy::TrustPolicy;
 use ferry_mirror_layout::error::{Error, Result};
@@ -20,7 +19,7 @@ use ferry_mirror_layout::mirror::index::MirrorArtifact;
 use ferry_oci::model::MAX_MANIFEST_BYTES;
 use ferry_oci::{BlobSource, PlatformName};
 
-use super::deliver::{Delivered, check_sigstore, fetch_signatures, minisign_checks, staging_dir};
+use super::deliver::{Delivered, check_sigstore, fetch_signatures, required_checks, staging_dir};
 use crate::{MirrorSource, fetch_small};
 use ferry_durable::fsutil::sync_dir;
 
@@ -47,14 +46,7 @@ pub(super) fn deliver_image(
     // bytes the walk starts from: verified once, used as verified.
     let root_rel = blob_path(&image.digest);
     let root_bytes = fetch_small(source, &root_rel, MAX_MANIFEST_BYTES)?;
-    let (checks, mut signatures) = minisign_checks(vendor, &listed.minisign);
-    let present = VendorChecks {
-        minisign: !checks.is_empty(),
-        sigstore: !listed.sigstore.is_empty(),
-    };
-    decide::vendor_checks(&loc, vendor, present)
-        .map_err(|r| r.advise("refusing to hand it over"))
-        .map_err(ferry_manifests::Error::from)?;
+    let (checks, mut signatures) = required_checks(vendor, &loc, &listed)?;
     let size = root_bytes.len() as u64;
     let root_loc = source.location(&root_rel);
     let mut check = StreamCheck::new(&root_loc, Some((image.digest.0, size)), size, checks)?;

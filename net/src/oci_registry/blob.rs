@@ -70,23 +70,10 @@ pub(crate) fn serve_blob(
     if let Ok(v) = HeaderValue::from_str(&format!("\"{reference}\"")) {
         out.insert(header::ETAG, v);
     }
-    let (status, start, count) = match crate::static_files::range(headers, len) {
-        None => (StatusCode::OK, 0, len),
-        Some(Err(())) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                out.insert(header::CONTENT_RANGE, v);
-            }
-            out.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
-            return (StatusCode::RANGE_NOT_SATISFIABLE, out).into_response();
-        }
-        Some(Ok((a, b))) => {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
-                out.insert(header::CONTENT_RANGE, v);
-            }
-            (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
-        }
+    let (status, start, count) = match crate::static_files::range_part(headers, len, &mut out) {
+        Ok(part) => part,
+        Err(()) => return (StatusCode::RANGE_NOT_SATISFIABLE, out).into_response(),
     };
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     if head {
         return (status, out).into_response();
     }
