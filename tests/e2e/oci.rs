@@ -105,23 +105,21 @@ fn start_registry_tls(dir: &Path, tls: Option<(&Path, &Path)>) -> (Proc, String)
     panic!("docker-registry did not start on {host}");
 }
 
+/// `skopeo --insecure-policy copy ARGS… FROM TO`, which must succeed.
+fn skopeo_copy(args: &[&str], from: &str, to: &str) {
+    ferry_tests::program("skopeo")
+        .args(["--insecure-policy", "copy"])
+        .args(args)
+        .args([from, to])
+        .run()
+        .ok();
+}
+
 fn push(layout: &Path, host: &str) {
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--all",
-            "--preserve-digests",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{TAG}", layout.display()))
-        .arg(format!("docker://{host}/{REPO}:{TAG}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo copy: {}",
-        String::from_utf8_lossy(&out.stderr)
+    skopeo_copy(
+        &["--all", "--preserve-digests", "--dest-tls-verify=false"],
+        &format!("oci:{}:{TAG}", layout.display()),
+        &format!("docker://{host}/{REPO}:{TAG}"),
     );
 }
 
@@ -714,39 +712,16 @@ fn sync_pulls_a_docker_schema2_image() {
     let (_registry, host) = start_registry(d);
     // The registry holds the image as Docker schema 2 (skopeo converts);
     // the vendor's layout is that image, digests preserved.
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--format",
-            "v2s2",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{TAG}", layout.display()))
-        .arg(format!("docker://{host}/{REPO}:{TAG}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    skopeo_copy(
+        &["--format", "v2s2", "--dest-tls-verify=false"],
+        &format!("oci:{}:{TAG}", layout.display()),
+        &format!("docker://{host}/{REPO}:{TAG}"),
     );
     let docker_layout = d.join("docker.oci");
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-        ])
-        .arg(format!("docker://{host}/{REPO}:{TAG}"))
-        .arg(format!("oci:{}:{TAG}", docker_layout.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    skopeo_copy(
+        &["--preserve-digests", "--src-tls-verify=false"],
+        &format!("docker://{host}/{REPO}:{TAG}"),
+        &format!("oci:{}:{TAG}", docker_layout.display()),
     );
     let root = ferry_oci::Layout::open(&docker_layout)
         .unwrap()
@@ -793,16 +768,10 @@ fn an_oci_archive_is_read_by_skopeo_with_the_pinned_digest() {
     )
     .unwrap();
     let out_dir = tmp.path().join("copied");
-    let out = Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--all", "--preserve-digests"])
-        .arg(format!("oci-archive:{}:{TAG}", archive.display()))
-        .arg(format!("oci:{}:{TAG}", out_dir.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    skopeo_copy(
+        &["--all", "--preserve-digests"],
+        &format!("oci-archive:{}:{TAG}", archive.display()),
+        &format!("oci:{}:{TAG}", out_dir.display()),
     );
     let copied = ferry_oci::Layout::open(&out_dir).unwrap();
     assert_eq!(copied.root(Some(TAG)).unwrap().digest, root.digest);
