@@ -8,6 +8,7 @@
 #                               # measure ferry, not this machine's disk)
 #   BENCH_ROWS="serve peers" scripts/bench.sh --quick   # only some sections
 #                               # (big many serve peers)
+#   BENCH_KEEP=1 BENCH_ROWS=many scripts/bench.sh  # keep the data (to profile)
 #
 # It builds the release binaries, installs the peers it compares with when
 # missing (openssl, minisign, wrk, nginx, aptly with a throwaway gpg key,
@@ -68,7 +69,7 @@ chmod 755 "$T" # nginx's workers (www-data) read the trees below
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  rm -rf "$T"
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $T (BENCH_KEEP)"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 echo "==> data in $T ($([ "$QUICK" = 1 ] && echo quick || echo full), $RUNS run(s) a row)"
@@ -339,7 +340,7 @@ PY
     "$(secs import_many)" "$(secs untar_many)" "<=" 2.00 "$(rss import_many)" "$BOUND"
   row "verify ${FILES}-file bundle, ${MANY} vendor signatures (vs sha256sum -c)" \
     "$(secs verify_many)" "$(secs sums_many)" "<=" 2.00 "$(rss verify_many)" "$BOUND"
-  rm -rf "$T/many-x" "$T/m-many" "$T/web-many" "$T/many.tar"
+  [ -n "${BENCH_KEEP:-}" ] || rm -rf "$T/many-x" "$T/m-many" "$T/web-many" "$T/many.tar"
 fi
 
 # ------------------------------------------------------- serve (SPEC §6 row 9)

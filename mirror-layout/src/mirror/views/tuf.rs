@@ -60,12 +60,30 @@ pub fn key_object(key: &SecretKey) -> Result<(String, Value)> {
     Ok((id, obj))
 }
 
+/// A signed TUF document: written from a borrow of `signed` (a `json!`
+/// around it copied the whole tree — for targets, one entry a mirror file:
+/// 25 MB of a 10,001-file import's 69 MB heap peak, issue 17).
+#[derive(serde::Serialize)]
+struct SignedDoc<'a> {
+    signatures: [TufSignature<'a>; 1],
+    signed: &'a Value,
+}
+
+#[derive(serde::Serialize)]
+struct TufSignature<'a> {
+    keyid: &'a str,
+    sig: String,
+}
+
 fn signed_file(signed: &Value, key: &SecretKey, keyid: &str) -> Result<Vec<u8>> {
     let sig = key.sign_ed25519(&canonical(signed)?)?;
-    let doc = json!({
-        "signatures": [{"keyid": keyid, "sig": hex::encode(sig)}],
-        "signed": signed,
-    });
+    let doc = SignedDoc {
+        signatures: [TufSignature {
+            keyid,
+            sig: hex::encode(sig),
+        }],
+        signed,
+    };
     let mut b = serde_json::to_vec_pretty(&doc)
         .map_err(|e| Error::refused(DIR, format!("cannot encode: {e}")))?;
     b.push(b'\n');
