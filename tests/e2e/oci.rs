@@ -16,7 +16,7 @@ use ferry_oci::image::{ImageSpec, build};
 use ferry_oci::layout::LayoutWriter;
 use ferry_oci::{Descriptor, Digest};
 use ferry_tests::http::{Fault, Server};
-use ferry_tests::{cmd, demo_key, demo_pub, have};
+use ferry_tests::{cmd, demo_key, have};
 
 const REPO: &str = "novantra/onprem";
 const TAG: &str = "3.2.1";
@@ -150,17 +150,9 @@ fn vendor(dir: &Path, layout: &Path, image: &str) -> (Server, PathBuf) {
         .args(["--generated", "2026-11-20T00:00:00Z"])
         .run()
         .ok();
-    let policy = dir.join("ferry-trust.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "product = \"novantra\"\n\n[vendor]\nminisign_keys = [\"{}\"]\nrequire = [\"minisign\"]\n\n[transfer]\nkeys = [\"{}\", \"{}\"]\nthreshold = 2\nmax_validity = \"45d\"\n",
-            demo_pub("vendor").display(),
-            demo_pub("org1").display(),
-            demo_pub("org2").display()
-        ),
-    )
-    .unwrap();
+    // The connected side's policy of the sync tests (vendor minisign
+    // required, 2 of org1/org2).
+    let policy = super::sync::policy(dir);
     (Server::start(&web), policy)
 }
 
@@ -217,19 +209,53 @@ fn check_workspace_image(ws: &Path, pinned: &Digest) {
     .unwrap();
 }
 
+/// An image layout (`with_index`: an image index over its manifest) pushed
+/// to a fresh `docker-registry`, a vendor index pinning it, and a
+/// workspace synced from both, checked to hold the pinned image.
+struct Synced {
+    layout: PathBuf,
+    root: Descriptor,
+    _registry: Proc,
+    host: String,
+    web: Server,
+    policy: PathBuf,
+    ws: PathBuf,
+}
+
+fn synced(dir: &Path, with_index: bool) -> Synced {
+    let (layout, root) = image_layout(dir, with_index);
+    let (registry, host) = start_registry(dir);
+    push(&layout, &host);
+    let (web, policy) = vendor(dir, &layout, &format!("{host}/{REPO}"));
+    let ws = dir.join("ws");
+    sync(&web, &policy, &ws, &host).ok();
+    check_workspace_image(&ws, &root.digest);
+    Synced {
+        layout,
+        root,
+        _registry: registry,
+        host,
+        web,
+        policy,
+        ws,
+    }
+}
+
 #[test]
 fn sync_pulls_an_image_by_digest_from_docker_registry_and_the_bundle_verifies() {
     if !tools() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (layout, root) = image_layout(tmp.path(), true);
-    let (_registry, host) = start_registry(tmp.path());
-    push(&layout, &host);
-    let (web, policy) = vendor(tmp.path(), &layout, &format!("{host}/{REPO}"));
-    let ws = tmp.path().join("ws");
-    sync(&web, &policy, &ws, &host).ok();
-    check_workspace_image(&ws, &root.digest);
+    let Synced {
+        layout: _layout,
+        root,
+        _registry,
+        host,
+        web,
+        policy,
+        ws,
+    } = synced(tmp.path(), true);
     // The signature over the image's root was checked and kept beside it.
     assert!(
         ws.join(format!("releases/{TAG}/no-training/onprem.oci.minisig"))
@@ -321,13 +347,15 @@ fn a_bundle_whose_image_is_not_intact_is_refused_naming_the_blob() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (layout, root) = image_layout(tmp.path(), false);
-    let (_registry, host) = start_registry(tmp.path());
-    push(&layout, &host);
-    let (web, policy) = vendor(tmp.path(), &layout, &format!("{host}/{REPO}"));
-    let ws = tmp.path().join("ws");
-    sync(&web, &policy, &ws, &host).ok();
-    check_workspace_image(&ws, &root.digest);
+    let Synced {
+        layout: _layout,
+        root,
+        _registry,
+        host: _host,
+        web: _web,
+        policy,
+        ws,
+    } = synced(tmp.path(), false);
     // The transfer side drops a layer from the workspace (file and state):
     // the manifest it then signs is consistent, the image is not.
     let dir = ws.join(format!("releases/{TAG}/no-training/onprem.oci"));

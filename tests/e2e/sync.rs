@@ -93,7 +93,9 @@ fn build_web(dir: &Path, src: &Path) -> PathBuf {
     web
 }
 
-fn policy(dir: &Path) -> PathBuf {
+/// The connected side's trust policy: vendor minisign required, 2 of
+/// org1/org2.
+pub(crate) fn policy(dir: &Path) -> PathBuf {
     let p = dir.join("ferry-trust.toml");
     std::fs::write(
         &p,
