@@ -301,3 +301,26 @@ fn respond_h(
     stream.write_all(body)?;
     stream.flush()
 }
+
+/// Asserts that `curl` of `url` does not get a whole body: exit 18 (cut
+/// short after the headers) or 52 (cut before them, when the body fits one
+/// chunk) — what a server does with bytes it found damaged while sending.
+pub fn assert_cut_short(url: &str) {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "10",
+            url,
+        ])
+        .status()
+        .expect("curl");
+    assert!(
+        matches!(out.code(), Some(18 | 52)),
+        "curl got the whole body of {url}: {out:?}"
+    );
+}
