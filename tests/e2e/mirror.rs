@@ -106,6 +106,24 @@ impl World {
         audit_log_of(&self.mirror, &self.policy)
     }
 
+    /// Flips the byte at `at` in the largest image blob the mirror's index
+    /// lists (under `oci/`); returns the blob's SHA-256 hex.
+    pub(crate) fn flip_in_largest_blob(&self, at: usize) -> String {
+        let index = self.index();
+        let blob = index["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter(|f| f["path"].as_str().is_some_and(|p| p.starts_with("oci/")))
+            .max_by_key(|f| f["size"].as_u64())
+            .expect("a blob");
+        let path = self.mirror.join(blob["path"].as_str().expect("path"));
+        let mut bytes = std::fs::read(&path).expect("blob");
+        bytes[at] ^= 1;
+        std::fs::write(&path, &bytes).expect("flip");
+        blob["sha256"].as_str().expect("sha256").to_string()
+    }
+
     pub(crate) fn index(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.mirror.join("index.json")).expect("index"))
             .expect("index json")

@@ -48,7 +48,7 @@ fn install(w: &World, mirror: &str, to: &Path, ran: &Path) -> Output {
             "--profile",
             "no-training",
         ])
-        .args(["--version", "3.2.1", "--to"])
+        .args(["--target", "3.2.1", "--to"])
         .arg(to)
         .args(["--exec", &stub])
         .run()
@@ -155,28 +155,15 @@ fn install_hands_over_a_verified_oci_archive_and_the_mirror_reference() {
 #[test]
 fn a_flipped_byte_in_a_blob_refuses_the_install_and_the_installer_never_runs() {
     let (w, _) = image_only_mirror();
-    let index = w.index();
-    let layer = index["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter(|f| f["path"].as_str().is_some_and(|p| p.starts_with("oci/")))
-        .max_by_key(|f| f["size"].as_u64())
-        .expect("a blob");
-    let rel = layer["path"].as_str().expect("path");
-    let path = w.mirror.join(rel);
-    let mut bytes = std::fs::read(&path).expect("blob");
-    bytes[4096] ^= 1;
-    std::fs::write(&path, &bytes).expect("flip");
+    let hex = w.flip_in_largest_blob(4096);
     let to = w.path("incoming");
     let ran = w.path("installer-ran.txt");
     // From the folder, and over HTTP from `serve`.
     let (_serve, host) = serve(&w);
     for mirror in [w.mirror.display().to_string(), format!("http://{host}/")] {
-        let hex = layer["sha256"].as_str().expect("sha");
         let out = install(&w, &mirror, &to, &ran);
         out.expect_code(1);
-        assert!(out.stderr.contains(hex), "names the blob: {}", out.stderr);
+        assert!(out.stderr.contains(&hex), "names the blob: {}", out.stderr);
         assert!(!ran.exists(), "the installer ran");
         let left: Vec<_> = std::fs::read_dir(&to).expect("to").collect();
         assert!(left.is_empty(), "nothing is handed over: {left:?}");

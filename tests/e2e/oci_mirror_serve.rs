@@ -96,19 +96,7 @@ fn a_damaged_blob_on_the_mirror_is_never_served_whole() {
     let w = World::new();
     let (a, _) = two_versions_imported(&w);
     let (_serve, host) = serve(&w);
-    let index = w.index();
-    let layer = index["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter(|f| f["path"].as_str().is_some_and(|p| p.starts_with("oci/")))
-        .max_by_key(|f| f["size"].as_u64())
-        .expect("a blob");
-    let path = w.mirror.join(layer["path"].as_str().expect("path"));
-    let mut bytes = std::fs::read(&path).expect("blob");
-    bytes[100] ^= 1;
-    std::fs::write(&path, &bytes).expect("flip");
-    let hex = layer["sha256"].as_str().expect("sha");
+    let hex = w.flip_in_largest_blob(100);
     let url = format!("http://{host}/v2/novantra/onprem/blobs/sha256:{hex}");
     ferry_tests::http::assert_cut_short(&url);
     // A manifest is checked before it is answered.
