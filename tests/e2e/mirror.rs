@@ -106,6 +106,20 @@ impl World {
         audit_log_of(&self.mirror, &self.policy)
     }
 
+    /// `ferry-mirror export-state` of the world's mirror into `name`
+    /// (which must succeed); returns the file's path.
+    pub(crate) fn export_state(&self, name: &str) -> PathBuf {
+        let state = self.path(name);
+        cmd("ferry-mirror")
+            .args(["export-state"])
+            .arg(&self.mirror)
+            .arg("--out")
+            .arg(&state)
+            .run()
+            .ok();
+        state
+    }
+
     /// Flips the byte at `at` in the largest image blob the mirror's index
     /// lists (under `oci/`); returns the blob's SHA-256 hex.
     pub(crate) fn flip_in_largest_blob(&self, at: usize) -> String {
@@ -873,14 +887,7 @@ fn pack_since_the_exported_state_carries_only_what_the_mirror_lacks() {
         .collect();
     assert_eq!(versions, ["1.0.0", "1.2.0"]);
     // Nothing left to carry: sign --since a fresh state refuses.
-    let state2 = w.path("mirror-state-2.json");
-    cmd("ferry-mirror")
-        .args(["export-state"])
-        .arg(&w.mirror)
-        .arg("--out")
-        .arg(&state2)
-        .run()
-        .ok();
+    let state2 = w.export_state("mirror-state-2.json");
     std::fs::remove_dir_all(ws.join("ferry")).unwrap();
     sign_ws(&ws, "org1", Some(&state2))
         .expect_code(1)

@@ -169,17 +169,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn sync(web: &Server, policy: &Path, ws: &Path, registry: &str) -> ferry_tests::Output {
-    ferry()
-        .args(["sync", "--index", &web.url("index.json"), "--trust"])
-        .arg(policy)
-        .args([
-            "--channel",
-            "stable",
-            "--profile",
-            "no-training",
-            "--workspace",
-        ])
-        .arg(ws)
+    super::mirror::sync_cmd(&web.url("index.json"), policy, ws)
         .args(["--registry-http", registry, "--retries", "0"])
         .run()
 }

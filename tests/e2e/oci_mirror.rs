@@ -210,14 +210,7 @@ fn import_stores_each_blob_once_and_the_index_covers_them() {
     w.fsck().ok();
     w.audit_log().ok();
     // export-state tells the connected side which blobs the mirror holds.
-    let state = w.path("state.json");
-    cmd("ferry-mirror")
-        .args(["export-state"])
-        .arg(&w.mirror)
-        .arg("--out")
-        .arg(&state)
-        .run()
-        .ok();
+    let state = w.export_state("state.json");
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
     let held = state["files"]

@@ -87,14 +87,7 @@ fn cp_a(from: &Path, to: &Path) {
 /// Imports 1.3.0 into the world's mirror the way a site does: the
 /// mirror's exported state, an incremental bundle signed 2 of 3, import.
 fn import_next_version(w: &World) {
-    let state = w.path("state.json");
-    cmd("ferry-mirror")
-        .args(["export-state"])
-        .arg(&w.mirror)
-        .arg("--out")
-        .arg(&state)
-        .run()
-        .ok();
+    let state = w.export_state("state.json");
     let ws = w.path("ws");
     sync_versions(w, "b", &["1.0.0", "1.1.0", "1.2.0", "1.3.0"], &ws);
     // A fresh manifest for this transfer (the sync may have left none).

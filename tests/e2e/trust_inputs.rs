@@ -407,14 +407,7 @@ fn sign_since_goes_above_the_mirrors_highest_sequence() {
     let fx = w.workspace("far", 9_000_000_000, 0);
     let far = w.pack(&fx, "far");
     w.import(&far, &[]).ok();
-    let state = w.path("mirror-state.json");
-    cmd("ferry-mirror")
-        .args(["export-state"])
-        .arg(&w.mirror)
-        .arg("--out")
-        .arg(&state)
-        .run()
-        .ok();
+    let state = w.export_state("mirror-state.json");
     let ws = w.path("ws");
     super::mirror::sync_versions(&w, "a", &["1.0.0"], &ws);
     let signer = w.path("signer-state");
