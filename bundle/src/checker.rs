@@ -11,7 +11,7 @@ use ferry_manifests::json::MAX_DOCUMENT_BYTES;
 use ferry_manifests::manifest::{
     FileEntry, FileRole, MANIFEST_PATH, SHA256SUMS_PATH, SIGNATURES_DIR, check_sha256sums,
 };
-use ferry_manifests::minisig::{MAX_SIGNATURE_BYTES, OfferedSignature};
+use ferry_manifests::minisig::{BatchVerifier, MAX_SIGNATURE_BYTES, OfferedSignature};
 use ferry_manifests::path::BundlePath;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::trust::Collector;
@@ -123,6 +123,8 @@ pub struct Checker<'p> {
     seen: HashSet<String>,
     upstream: HashMap<String, Vec<u8>>,
     deferred: Deferred,
+    /// The Ed25519 checks of prehashed vendor signatures (issue 17).
+    batch: BatchVerifier,
     file_index: HashMap<String, usize>,
     early_sums: Option<Vec<u8>>,
     sums: Option<Vec<u8>>,
@@ -196,6 +198,7 @@ impl<'p> Checker<'p> {
             seen: HashSet::new(),
             upstream: HashMap::new(),
             deferred: Deferred::default(),
+            batch: BatchVerifier::new(),
             file_index: HashMap::new(),
             early_sums: None,
             sums: None,
@@ -422,6 +425,20 @@ impl<'p> Checker<'p> {
     pub fn record(&mut self, done: Done) -> Result<()> {
         let path = done.result.path.clone();
         let sha256 = done.result.sha256;
+        for (sig, key, sig_path) in done.signed {
+            let Some(prehash) = done.prehash else {
+                return Err(Error::bundle(
+                    &path,
+                    "signed but not prehashed (internal error; refused)",
+                ));
+            };
+            self.batch.push(
+                &key,
+                sig,
+                prehash,
+                format!("{path}: vendor signature {sig_path}"),
+            )?;
+        }
         let kept = self.image_docs.take(&done.result, done.kept);
         self.file_index.insert(path.clone(), self.files.len());
         self.files.push(done.result);
@@ -433,10 +450,13 @@ impl<'p> Checker<'p> {
                 // otherwise it waits for its artifact's plan.
                 let vendor = self.policy.vendor()?;
                 let mut notes = Vec::new();
-                match self
-                    .deferred
-                    .signature_done(vendor, &path, &bytes, &mut notes)?
-                {
+                match self.deferred.signature_done(
+                    vendor,
+                    &mut self.batch,
+                    &path,
+                    &bytes,
+                    &mut notes,
+                )? {
                     Some(artifact) => self.add_notes(&artifact, notes),
                     None => {
                         self.upstream.insert(path.clone(), bytes);
@@ -454,6 +474,7 @@ impl<'p> Checker<'p> {
             let mut notes = Vec::new();
             self.deferred.artifact_done(
                 vendor,
+                &mut self.batch,
                 &hashed,
                 done.awaited,
                 &mut self.upstream,
@@ -559,6 +580,7 @@ impl<'p> Checker<'p> {
             }
         }
         self.deferred.finish()?;
+        self.batch.finish()?;
         self.image_docs.check_images(&vm)?;
         if let Some(sums) = &self.sums {
             check_sha256sums(sums, &vm.manifest)?;

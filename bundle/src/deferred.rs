@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use ferry_manifests::decide::{self, VendorChecks};
 use ferry_manifests::digest::Sha256Digest;
-use ferry_manifests::minisig::{KeyId, SignatureFile};
+use ferry_manifests::minisig::{BatchVerifier, KeyId, SignatureFile};
 use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::release::SigKind;
 
@@ -71,6 +71,7 @@ impl Deferred {
     pub(crate) fn artifact_done(
         &mut self,
         vendor: &VendorPolicy,
+        batch: &mut BatchVerifier,
         hashed: &Hashed,
         awaited: Vec<Awaited>,
         arrived: &mut HashMap<String, Vec<u8>>,
@@ -79,7 +80,7 @@ impl Deferred {
         self.left.insert(hashed.artifact.clone(), awaited.len());
         for a in awaited {
             if let Some(bytes) = arrived.remove(a.path()) {
-                self.check(vendor, &a, hashed, &bytes, notes)?;
+                self.check(vendor, batch, &a, hashed, &bytes, notes)?;
             } else {
                 self.waiting
                     .insert(a.path().to_string(), (a, hashed.clone()));
@@ -94,6 +95,7 @@ impl Deferred {
     pub(crate) fn signature_done(
         &mut self,
         vendor: &VendorPolicy,
+        batch: &mut BatchVerifier,
         path: &str,
         bytes: &[u8],
         notes: &mut Vec<String>,
@@ -101,13 +103,16 @@ impl Deferred {
         let Some((a, hashed)) = self.waiting.remove(path) else {
             return Ok(None);
         };
-        self.check(vendor, &a, &hashed, bytes, notes)?;
+        self.check(vendor, batch, &a, &hashed, bytes, notes)?;
         Ok(Some(hashed.artifact))
     }
 
+    /// Checks one late signature; a minisign one's Ed25519 checks join
+    /// `batch` (the check passes only once the batch finished).
     fn check(
         &mut self,
         vendor: &VendorPolicy,
+        batch: &mut BatchVerifier,
         a: &Awaited,
         h: &Hashed,
         bytes: &[u8],
@@ -127,10 +132,11 @@ impl Deferred {
                 }
                 match (vendor.minisign_keys.get(*key_id), &h.prehash) {
                     (Some(key), Some(prehash)) => {
-                        key.verify_prehash(
-                            &sig,
-                            prehash,
-                            &format!("{}: vendor signature {path}", h.artifact),
+                        batch.push(
+                            key,
+                            sig,
+                            *prehash,
+                            format!("{}: vendor signature {path}", h.artifact),
                         )?;
                         notes.push(format!(
                             "minisign {path}: valid, vendor key {key_id} (checked after the artifact)"

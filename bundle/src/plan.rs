@@ -11,7 +11,7 @@ use ferry_manifests::artifact::{MinisignCheck, StreamCheck};
 use ferry_manifests::decide::VendorChecks;
 use ferry_manifests::digest::{Sha256Digest, Sha256Hasher};
 use ferry_manifests::manifest::{FileEntry, ManifestArtifact, Upstream};
-use ferry_manifests::minisig::{KeyId, Legacy, PublicKey, SignatureFile, StreamVerifier};
+use ferry_manifests::minisig::{KeyId, Legacy, PublicKey, SignatureFile};
 use ferry_manifests::policy::VendorPolicy;
 use ferry_manifests::prehash::Prehasher;
 use ferry_manifests::release::SigKind;
@@ -48,6 +48,9 @@ pub struct Done {
     pub(super) kept: Option<Vec<u8>>,
     pub(super) awaited: Vec<Awaited>,
     pub(super) prehash: Option<[u8; 64]>,
+    /// Prehashed vendor signatures over this file: their Ed25519 checks
+    /// run in the checker's batch, against `prehash` (issue 17).
+    pub(super) signed: Vec<(SignatureFile, PublicKey, String)>,
 }
 
 impl Plan {
@@ -67,17 +70,24 @@ impl Plan {
     ///
     /// # Errors
     /// Size or digest mismatch, truncation, a bad signature, or a read error.
-    pub fn run(self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
+    pub fn run(mut self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Done> {
         let progress = self.progress.clone();
         let reader = &mut progress.reader(reader);
-        let legacy = self.minisign.iter().any(|(sig, _, _)| !sig.is_prehashed());
-        let (sha256, size, kept, prehash) = if legacy || self.entry.size < PIPELINE_MIN {
-            self.run_simple(reader, sink)?
-        } else {
-            self.run_pipelined(reader, sink)?
-        };
+        // Prehashed signatures need only the file's BLAKE2b-512 here; their
+        // Ed25519 checks are batched by the checker. Legacy ones need the
+        // whole message, on the single-threaded path.
+        let (signed, legacy): (Vec<_>, Vec<_>) = std::mem::take(&mut self.minisign)
+            .into_iter()
+            .partition(|(sig, _, _)| sig.is_prehashed());
+        self.minisign = legacy;
+        let (sha256, size, kept, prehash) =
+            if !self.minisign.is_empty() || self.entry.size < PIPELINE_MIN {
+                self.run_simple(reader, sink, !signed.is_empty())?
+            } else {
+                self.run_pipelined(reader, sink, !signed.is_empty())?
+            };
         let mut vendor = self.notes;
-        for (sig, _, sig_path) in &self.minisign {
+        for (sig, _, sig_path) in self.minisign.iter().chain(&signed) {
             vendor.push(format!(
                 "minisign {sig_path}: valid, vendor key {}",
                 sig.key_id()
@@ -115,14 +125,18 @@ impl Plan {
             kept,
             awaited: self.awaited,
             prehash,
+            signed,
         })
     }
 
-    /// Whether the minisign prehash of this file is needed later.
-    fn wants_prehash(&self) -> bool {
-        self.awaited
-            .iter()
-            .any(|a| matches!(a, Awaited::Minisign { .. }))
+    /// Whether the minisign prehash of this file is needed: for a
+    /// prehashed signature seen already (`signed`) or still to come.
+    fn wants_prehash(&self, signed: bool) -> bool {
+        signed
+            || self
+                .awaited
+                .iter()
+                .any(|a| matches!(a, Awaited::Minisign { .. }))
     }
 
     fn truncated(&self, left: u64) -> Error {
@@ -136,7 +150,12 @@ impl Plan {
         )
     }
 
-    fn run_simple(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+    fn run_simple(
+        &self,
+        reader: &mut dyn Read,
+        sink: &mut dyn Sink,
+        signed: bool,
+    ) -> Result<Streamed> {
         let what = self.entry.path.as_str().to_string();
         let checks: Vec<MinisignCheck<'_>> = self
             .minisign
@@ -156,11 +175,14 @@ impl Plan {
         )?;
         sink.start(&self.entry)?;
         let mut kept = self.keep.then(Vec::new);
-        let mut prehash = self.wants_prehash().then(Prehasher::new);
-        let mut buf = vec![0u8; BUF];
+        let mut prehash = self.wants_prehash(signed).then(Prehasher::new);
+        // No larger than the file: most files of a big bundle are small,
+        // and a zeroed 256 KiB buffer a file added up (issue 17).
+        let mut buf =
+            vec![0u8; usize::try_from(self.entry.size.clamp(1, BUF as u64)).unwrap_or(BUF)];
         let mut left = self.entry.size;
         while left > 0 {
-            let want = usize::try_from(left.min(BUF as u64)).unwrap_or(BUF);
+            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
             let n = match reader.read(&mut buf[..want]) {
                 Ok(0) => return Err(self.truncated(left)),
                 Ok(n) => n,
@@ -182,21 +204,17 @@ impl Plan {
         Ok((sha256, size, kept, prehash.map(Prehasher::finish)))
     }
 
-    fn run_pipelined(&self, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Streamed> {
+    fn run_pipelined(
+        &self,
+        reader: &mut dyn Read,
+        sink: &mut dyn Sink,
+        signed: bool,
+    ) -> Result<Streamed> {
         let what = self.entry.path.as_str().to_string();
-        let mut verifiers = Vec::new();
-        for (sig, key, sig_path) in &self.minisign {
-            verifiers
-                .push(key.verify_stream(sig, &format!("{what}: vendor signature {sig_path}"))?);
-        }
         sink.start(&self.entry)?;
         let mut kept = self.keep.then(Vec::new);
-        let prehasher = self.wants_prehash().then(Prehasher::new);
-        let workers = if verifiers.is_empty() && prehasher.is_none() {
-            1
-        } else {
-            2
-        };
+        let prehasher = self.wants_prehash(signed).then(Prehasher::new);
+        let workers = if prehasher.is_none() { 1 } else { 2 };
         let (ret_tx, ret_rx) = channel::<Chunk>();
         let (sha_tx, sha_rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
         let (mini_tx, mini_rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
@@ -204,8 +222,7 @@ impl Plan {
             let ret = ret_tx.clone();
             let sha_worker = sc.spawn(move || sha_stage(&sha_rx, &ret));
             let ret = ret_tx.clone();
-            let mini_worker =
-                sc.spawn(move || minisign_stage(&mini_rx, &ret, verifiers, prehasher));
+            let mini_worker = sc.spawn(move || prehash_stage(&mini_rx, &ret, prehasher));
             drop(ret_tx);
             let feed = Feed {
                 pool: BufferPool::new(ret_rx),
@@ -217,7 +234,7 @@ impl Plan {
             let (sha256, size) = sha_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "hashing thread failed"))?;
-            let (vs, ph) = mini_worker
+            let ph = mini_worker
                 .join()
                 .map_err(|_| Error::bundle(&what, "signature thread failed"))?;
             fed?;
@@ -226,9 +243,6 @@ impl Plan {
                 (&self.entry.sha256, self.entry.size),
                 (&sha256, size),
             )?;
-            for v in vs {
-                v.finalize()?;
-            }
             Ok((sha256, size, ph.map(Prehasher::finish)))
         })?;
         sink.done(&self.entry)?;
@@ -352,24 +366,20 @@ fn sha_stage(chunks: &Receiver<Chunk>, ret: &Sender<Chunk>) -> (Sha256Digest, u6
     h.finish()
 }
 
-/// The signature thread: the streaming minisign verifications and the
-/// prehash over every chunk, each handed back.
-fn minisign_stage<'a>(
+/// The signature thread: the minisign prehash (BLAKE2b-512) over every
+/// chunk, each handed back.
+fn prehash_stage(
     chunks: &Receiver<Chunk>,
     ret: &Sender<Chunk>,
-    mut verifiers: Vec<StreamVerifier<'a>>,
     mut prehasher: Option<Prehasher>,
-) -> (Vec<StreamVerifier<'a>>, Option<Prehasher>) {
+) -> Option<Prehasher> {
     for b in chunks {
-        for v in &mut verifiers {
-            v.update(&b);
-        }
         if let Some(h) = &mut prehasher {
             h.update(&b);
         }
         let _ = ret.send(b);
     }
-    (verifiers, prehasher)
+    prehasher
 }
 
 /// What streaming a file yields: SHA-256, size, the bytes when kept, and

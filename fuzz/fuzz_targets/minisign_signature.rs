@@ -1,7 +1,7 @@
 //! minisign signature files (`minisig::SignatureFile::parse`), and what
 //! is done with a parsed one: the threshold count over the org keys and
-//! a check by the vendor key (legacy allowed and refused, one-shot and
-//! streaming).
+//! a check by the vendor key (legacy allowed and refused, one-shot,
+//! against a prehash and in a batch).
 #![no_main]
 
 use ferry_manifests::minisig::{
@@ -30,8 +30,12 @@ fuzz_target!(|data: &[u8]| {
     let key = ferry_fuzz::vendor_key();
     let _ = key.verify(DATA, &sig, Legacy::Allow, "fuzz");
     let _ = key.verify(DATA, &sig, Legacy::Refuse, "fuzz");
-    if let Ok(mut v) = key.verify_stream(&sig, "fuzz") {
-        v.update(DATA);
-        let _ = v.finalize();
+    let mut h = ferry_manifests::prehash::Prehasher::new();
+    h.update(DATA);
+    let prehash = h.finish();
+    let _ = key.verify_prehash(&sig, &prehash, "fuzz");
+    let mut batch = ferry_manifests::minisig::BatchVerifier::new();
+    if batch.push(key, sig, prehash, "fuzz".into()).is_ok() {
+        let _ = batch.finish();
     }
 });

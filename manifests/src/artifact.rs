@@ -7,7 +7,8 @@
 
 use crate::digest::{Sha256Digest, Sha256Hasher};
 use crate::error::{Error, Result};
-use crate::minisig::{Legacy, PublicKey, SignatureFile, StreamVerifier};
+use crate::minisig::{Legacy, PublicKey, SignatureFile};
+use crate::prehash::Prehasher;
 
 /// Largest artifact a legacy (non-prehashed) signature can be checked on:
 /// legacy signatures need the whole message in memory.
@@ -25,8 +26,10 @@ pub struct MinisignCheck<'a> {
     pub what: String,
 }
 
+/// Prehashed signatures are checked against one BLAKE2b-512 of the
+/// stream ([`PublicKey::verify_prehash`]); legacy ones need the bytes.
 enum Mini<'a> {
-    Stream(Box<StreamVerifier<'a>>),
+    Prehashed(MinisignCheck<'a>),
     Legacy(MinisignCheck<'a>),
 }
 
@@ -37,6 +40,7 @@ pub struct StreamCheck<'a> {
     limit: u64,
     sha: Sha256Hasher,
     minisign: Vec<Mini<'a>>,
+    prehash: Option<Prehasher>,
     legacy_buf: Option<Vec<u8>>,
 }
 
@@ -58,7 +62,8 @@ impl<'a> StreamCheck<'a> {
         let mut needs_buf = false;
         for c in checks {
             if c.sig.is_prehashed() {
-                minisign.push(Mini::Stream(Box::new(c.key.verify_stream(c.sig, &c.what)?)));
+                c.key.check_prehashed(c.sig, &c.what)?;
+                minisign.push(Mini::Prehashed(c));
             } else {
                 if c.legacy == Legacy::Refuse {
                     return Err(Error::signature(
@@ -84,6 +89,10 @@ impl<'a> StreamCheck<'a> {
             expected,
             limit,
             sha: Sha256Hasher::new(),
+            prehash: minisign
+                .iter()
+                .any(|m| matches!(m, Mini::Prehashed(_)))
+                .then(Prehasher::new),
             minisign,
             legacy_buf: needs_buf.then(Vec::new),
         })
@@ -101,10 +110,8 @@ impl<'a> StreamCheck<'a> {
             });
         }
         self.sha.update(buf);
-        for m in &mut self.minisign {
-            if let Mini::Stream(v) = m {
-                v.update(buf);
-            }
+        if let Some(h) = &mut self.prehash {
+            h.update(buf);
         }
         if let Some(b) = &mut self.legacy_buf {
             b.extend_from_slice(buf);
@@ -145,9 +152,16 @@ impl<'a> StreamCheck<'a> {
             if let Some((d, s)) = &self.expected {
                 crate::digest::check(&self.what, (d, *s), (&digest, size))?;
             }
+            let prehash = self.prehash.map(Prehasher::finish);
             for m in self.minisign {
                 match m {
-                    Mini::Stream(v) => v.finalize()?,
+                    Mini::Prehashed(c) => {
+                        c.key.verify_prehash(
+                            c.sig,
+                            prehash.as_ref().unwrap_or(&[0; 64]),
+                            &c.what,
+                        )?;
+                    }
                     Mini::Legacy(c) => {
                         let data = self.legacy_buf.as_deref().unwrap_or_default();
                         c.key.verify(data, c.sig, c.legacy, &c.what)?;

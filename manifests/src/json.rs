@@ -77,6 +77,12 @@ pub fn parse_strict<T: DeserializeOwned>(bytes: &[u8], doc: &str) -> Result<T> {
 }
 
 fn typed<T: DeserializeOwned>(bytes: &[u8], doc: &str) -> Result<T> {
+    // The common case, a good document, without tracking the path (a
+    // third of the time of a 10,000-file manifest, issue 17); a bad one is
+    // parsed again to name the field.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -46,20 +46,38 @@ impl std::fmt::Debug for Prehasher {
     }
 }
 
-/// The 64-byte Ed25519 signatures of a signature file's lines 2 and 4.
-pub(crate) fn raw_signatures(line2: &str, line4: &str) -> Option<([u8; 64], [u8; 64])> {
+/// The decoded lines 2 and 4 of a signature file.
+pub(crate) struct RawSignature {
+    /// `ED` (prehashed) or `Ed` (legacy).
+    pub(crate) algorithm: [u8; 2],
+    pub(crate) key_id: [u8; 8],
+    /// Over the message, or its BLAKE2b-512.
+    pub(crate) signature: [u8; 64],
+    /// Over `signature` || trusted comment.
+    pub(crate) global: [u8; 64],
+}
+
+/// Decodes a signature file's lines 2 (algorithm, key id, signature) and
+/// 4 (global signature); `None` unless exactly 74 and 64 bytes.
+pub(crate) fn raw_signatures(line2: &str, line4: &str) -> Option<RawSignature> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let l2 = b64.decode(line2.trim()).ok()?;
     let l4 = b64.decode(line4.trim()).ok()?;
-    // line 2: algorithm (2) || key id (8) || signature (64)
-    let sig: [u8; 64] = l2.get(10..74)?.try_into().ok()?;
-    let global: [u8; 64] = l4.get(..64)?.try_into().ok()?;
-    (l2.len() == 74 && l4.len() == 64).then_some((sig, global))
+    if l2.len() != 74 || l4.len() != 64 {
+        return None;
+    }
+    Some(RawSignature {
+        algorithm: l2[..2].try_into().ok()?,
+        key_id: l2[2..10].try_into().ok()?,
+        signature: l2[10..74].try_into().ok()?,
+        global: l4[..].try_into().ok()?,
+    })
 }
 
 impl PublicKey {
     /// Verifies a prehashed signature against the BLAKE2b-512 `prehash` of
-    /// the signed file, and its trusted comment.
+    /// the signed file, and its trusted comment, now. Many at once go
+    /// faster through [`crate::minisig::BatchVerifier`].
     ///
     /// # Errors
     /// [`Error::Signature`] naming `what`: another key, a legacy signature,
@@ -70,33 +88,60 @@ impl PublicKey {
         prehash: &[u8; 64],
         what: &str,
     ) -> Result<()> {
-        if sig.key_id() != self.id() {
-            return Err(Error::signature(
-                what,
-                format!("made by key {}, not by key {}", sig.key_id(), self.id()),
-            ));
-        }
+        self.check_prehashed(sig, what)?;
+        verify_strict(&self.vk, sig, prehash, what)
+    }
+
+    /// What a prehashed check refuses before any crypto: another key's
+    /// signature, or a legacy one.
+    ///
+    /// # Errors
+    /// [`Error::Signature`] naming `what`.
+    pub fn check_prehashed(&self, sig: &SignatureFile, what: &str) -> Result<()> {
+        self.check_id(sig, what)?;
         if !sig.is_prehashed() {
             return Err(Error::signature(
                 what,
                 "a legacy (non-prehashed) minisign signature that comes after its file cannot be checked in one pass: pack the bundle with signatures first (ferry pack), or have the vendor sign prehashed",
             ));
         }
-        let vk = VerifyingKey::from_bytes(self.raw())
-            .map_err(|_| Error::signature(what, "the vendor key is not a valid Ed25519 point"))?;
-        let fail = || {
-            Error::signature(
-                what,
-                "signature verification failed: the data or the trusted comment was altered, or another key made it",
-            )
-        };
-        vk.verify_strict(prehash, &Signature::from_bytes(&sig.signature))
-            .map_err(|_| fail())?;
-        let mut global_msg = sig.signature.to_vec();
-        global_msg.extend_from_slice(sig.trusted_comment().as_bytes());
-        vk.verify_strict(&global_msg, &Signature::from_bytes(&sig.global))
-            .map_err(|_| fail())
+        Ok(())
     }
+}
+
+/// minisign's check of a prehashed signature, one at a time: Ed25519
+/// (strict: canonical `s`, no small-order `R` or key) over the 64-byte
+/// prehash, then the global signature over the signature and the trusted
+/// comment.
+pub(crate) fn verify_strict(
+    vk: &VerifyingKey,
+    sig: &SignatureFile,
+    prehash: &[u8; 64],
+    what: &str,
+) -> Result<()> {
+    let ok = vk
+        .verify_strict(prehash, &Signature::from_bytes(&sig.signature))
+        .is_ok()
+        && vk
+            .verify_strict(&global_message(sig), &Signature::from_bytes(&sig.global))
+            .is_ok();
+    if ok { Ok(()) } else { Err(invalid(what)) }
+}
+
+/// What the global signature signs: the signature, then the trusted comment.
+pub(crate) fn global_message(sig: &SignatureFile) -> Vec<u8> {
+    let mut m = Vec::with_capacity(64 + sig.trusted_comment().len());
+    m.extend_from_slice(&sig.signature);
+    m.extend_from_slice(sig.trusted_comment().as_bytes());
+    m
+}
+
+/// The refusal of a signature that does not verify.
+pub(crate) fn invalid(what: &str) -> Error {
+    Error::signature(
+        what,
+        "signature verification failed: the data or the trusted comment was altered, or another key made it",
+    )
 }
 
 #[cfg(test)]

@@ -141,25 +141,21 @@ impl<'a> SplitCheck<'a> {
         }
         // Key ids are checked here, before any byte is read.
         for m in &job.minisign {
-            m.key.verify_stream(&m.sig, &m.what)?;
+            m.key.check_prehashed(&m.sig, &m.what)?;
         }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(MINISIGN_QUEUE);
         let (done_tx, result) = tokio::sync::oneshot::channel();
         let owned = job.minisign.clone();
         std::thread::spawn(move || {
             let outcome = (|| {
-                let mut verifiers = owned
-                    .iter()
-                    .map(|m| m.key.verify_stream(&m.sig, &m.what))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let mut h = ferry_manifests::prehash::Prehasher::new();
                 while let Some(chunk) = rx.blocking_recv() {
-                    for v in &mut verifiers {
-                        v.update(&chunk);
-                    }
+                    h.update(&chunk);
                 }
-                verifiers
-                    .into_iter()
-                    .try_for_each(ferry_manifests::minisig::StreamVerifier::finalize)
+                let prehash = h.finish();
+                owned
+                    .iter()
+                    .try_for_each(|m| m.key.verify_prehash(&m.sig, &prehash, &m.what))
             })();
             let _ = done_tx.send(outcome);
         });

@@ -83,6 +83,8 @@ pub struct PublicKey {
     raw: [u8; 32],
     base64: String,
     inner: minisign_verify::PublicKey,
+    /// The decoded curve point, decompressed once (checked: not weak).
+    pub(crate) vk: ed25519_dalek::VerifyingKey,
 }
 
 impl PublicKey {
@@ -109,12 +111,13 @@ impl PublicKey {
         id.copy_from_slice(&bytes[2..10]);
         let mut raw = [0u8; 32];
         raw.copy_from_slice(&bytes[10..42]);
-        check_point(&raw).map_err(bad)?;
+        let vk = check_point(&raw).map_err(bad)?;
         Ok(PublicKey {
             id: KeyId(id),
             raw,
             base64: b64.to_string(),
             inner,
+            vk,
         })
     }
 
@@ -229,27 +232,9 @@ impl PublicKey {
             .map_err(|e| Error::signature(what, describe(&e)))
     }
 
-    /// Starts a streaming verification (prehashed signatures only).
-    ///
-    /// # Errors
-    /// [`Error::Signature`] for another key or a legacy signature.
-    pub fn verify_stream<'a>(
-        &'a self,
-        sig: &'a SignatureFile,
-        what: &str,
-    ) -> Result<StreamVerifier<'a>> {
-        self.check_id(sig, what)?;
-        let inner = self
-            .inner
-            .verify_stream(&sig.inner)
-            .map_err(|e| Error::signature(what, describe(&e)))?;
-        Ok(StreamVerifier {
-            inner,
-            what: what.to_string(),
-        })
-    }
-
-    fn check_id(&self, sig: &SignatureFile, what: &str) -> Result<()> {
+    /// The signature's key id must be this key's: compared before any
+    /// crypto (ATTACKS C3).
+    pub(crate) fn check_id(&self, sig: &SignatureFile, what: &str) -> Result<()> {
         if sig.key_id != self.id {
             return Err(Error::signature(
                 what,
@@ -266,29 +251,6 @@ impl fmt::Debug for PublicKey {
     }
 }
 
-/// A streaming minisign verification (BLAKE2b-512 prehash, then Ed25519).
-pub struct StreamVerifier<'a> {
-    inner: minisign_verify::StreamVerifier<'a>,
-    what: String,
-}
-
-impl StreamVerifier<'_> {
-    /// Feeds bytes.
-    pub fn update(&mut self, buf: &[u8]) {
-        self.inner.update(buf);
-    }
-
-    /// Checks the signature over everything fed.
-    ///
-    /// # Errors
-    /// [`Error::Signature`].
-    pub fn finalize(mut self) -> Result<()> {
-        self.inner
-            .finalize()
-            .map_err(|e| Error::signature(&self.what, describe(&e)))
-    }
-}
-
 fn describe(e: &minisign_verify::Error) -> String {
     match e {
         minisign_verify::Error::InvalidSignature => "signature verification failed: the data or the trusted comment was altered, or another key made it".into(),
@@ -302,13 +264,13 @@ fn describe(e: &minisign_verify::Error) -> String {
 /// Refuses points that are not valid Ed25519 public keys, and weak
 /// (small-order) ones: a weak key makes signatures valid for almost any
 /// message (ATTACKS C5).
-fn check_point(raw: &[u8; 32]) -> std::result::Result<(), String> {
+fn check_point(raw: &[u8; 32]) -> std::result::Result<ed25519_dalek::VerifyingKey, String> {
     let vk = ed25519_dalek::VerifyingKey::from_bytes(raw)
         .map_err(|_| "the Ed25519 public key is not a valid curve point".to_string())?;
     if vk.is_weak() {
         return Err("the Ed25519 public key is a weak (small-order) point".into());
     }
-    Ok(())
+    Ok(vk)
 }
 
 /// A parsed minisign signature file.
@@ -372,21 +334,18 @@ impl SignatureFile {
         let canonical = lines.join("\n");
         let inner =
             minisign_verify::Signature::decode(&canonical).map_err(|e| bad(&describe(&e)))?;
-        // Read the key id and algorithm ourselves from line 2 (already
-        // validated as 74 bytes by the decoder above).
-        let decoded =
-            minisign::SignatureBox::from_string(&canonical).map_err(|e| bad(&e.to_string()))?;
-        let mut key_id = [0u8; 8];
-        key_id.copy_from_slice(decoded.keynum());
-        let (signature, global) = crate::prehash::raw_signatures(lines[1], lines[3])
+        // The key id and algorithm from line 2 (validated as 74 bytes by
+        // the decoder above), decoded once more here rather than by a
+        // second parser (issue 17: three decodes a signature added up).
+        let raw = crate::prehash::raw_signatures(lines[1], lines[3])
             .ok_or_else(|| bad("signature lines do not decode"))?;
         Ok(SignatureFile {
-            key_id: KeyId(key_id),
-            prehashed: decoded.is_prehashed(),
+            key_id: KeyId(raw.key_id),
+            prehashed: &raw.algorithm == b"ED",
             trusted_comment: trusted.to_string(),
             inner,
-            signature,
-            global,
+            signature: raw.signature,
+            global: raw.global,
         })
     }
 
@@ -414,8 +373,11 @@ impl fmt::Debug for SignatureFile {
         write!(f, "SignatureFile(key {})", self.key_id)
     }
 }
+mod batch;
 mod secret;
 mod threshold;
+
+pub use batch::BatchVerifier;
 
 pub use secret::{GeneratedKey, SecretKey, generate};
 pub use threshold::{

@@ -59,9 +59,12 @@ pub(super) async fn pull(
     })?;
     let (docs, image) = manifests(&registry, src, &wanted).await?;
     for m in minisign {
-        let mut v = m.key.verify_stream(&m.sig, &m.what)?;
-        v.update(&docs[0].bytes);
-        v.finalize()?;
+        m.key.verify(
+            &docs[0].bytes,
+            &m.sig,
+            ferry_manifests::minisig::Legacy::Refuse,
+            &m.what,
+        )?;
     }
     let blobs = image_blobs(&image);
     check_total(t, src, &docs, &blobs)?;
