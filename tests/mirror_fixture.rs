@@ -257,11 +257,14 @@ pub fn replace_artifact(
 /// the tampering.
 pub fn rewrap_published(mirror: &Path) {
     let text = |rel: &str| std::fs::read_to_string(mirror.join(rel)).expect("read");
-    let env = ferry_mirror_layout::mirror::published::Published::new(
-        &text("index.json"),
-        &text("index.json.minisig"),
-        &text("feed/hints.json"),
-        &text("feed/hints.json.minisig"),
+    let (index, index_sig) = (text("index.json"), text("index.json.minisig"));
+    let (hints, hints_sig) = (text("feed/hints.json"), text("feed/hints.json.minisig"));
+    let env = ferry_mirror_layout::mirror::published::PublishedRef::new(
+        &index, &index_sig, &hints, &hints_sig,
     );
-    std::fs::write(mirror.join("published.json"), env.to_bytes()).expect("write");
+    std::fs::write(
+        mirror.join("published.json"),
+        ferry_manifests::json::to_document_bytes(&env),
+    )
+    .expect("write");
 }

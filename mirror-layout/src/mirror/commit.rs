@@ -1,8 +1,11 @@
 //! The crash-safe commit of a mirror change (SPEC §5 rule 2, ATTACKS D1).
 //!
 //! A change (import, prune) first stages everything it adds under
-//! `.ferry/staging/<txn>/` and computes the new audit line, feed and index
-//! (already signed). Then:
+//! `.ferry/staging/<txn>/`, and the files of its publish — views, feed,
+//! index and `published.json`, already signed — under
+//! `.ferry/staging/<txn>/publish/` (the journal names them; it never
+//! carries their text: a 100,000-file mirror's index and views are tens of
+//! megabytes, issue 17). Then:
 //!
 //! 1. the journal `.ferry/commit/<txn>.pending` is written and synced
 //!    (an *unarmed* journal: discarded by recovery, the change never happened);
@@ -11,9 +14,12 @@
 //! 3. the staged files are renamed to their final names (each destination
 //!    directory synced), removed files are removed;
 //! 4. the audit line is appended (the log is rewritten atomically);
-//! 5. the feed and its signature, then the index and its signature are
-//!    written atomically, then `published.json` (all four in one file,
-//!    [`super::published`]): the commit point for ferry's readers;
+//! 5. the views, the feed, then its signature, the index, then its
+//!    signature, then `published.json` (all four in one file,
+//!    [`super::published`]: the commit point for ferry's readers) are put
+//!    in place, each by one atomic rename of its staged copy (signatures,
+//!    which are small and in the journal, written atomically); one
+//!    `syncfs` then makes the new names durable;
 //! 6. files the change removes (prune) are removed, only now, so a reader
 //!    of the previous index still finds what it names;
 //! 7. the journal and the staging folder are removed.
@@ -39,22 +45,26 @@ use ferry_manifests::minisig::read_small_bytes;
 use ferry_manifests::path::BundlePath;
 
 use super::failpoint::hit;
-use super::published::{PUBLISHED_FILE, Published, check_publishable};
+use super::published::{PUBLISHED_FILE, SignedPublish};
 use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Head};
 use crate::error::{Error, Result};
 use crate::fsutil::{
-    create_dir_all_durable, is_regular_file, sync_dir, sync_filesystem, write_atomic, write_new,
+    create_dir_all_durable, create_new_public, is_regular_file, sync_dir, sync_filesystem,
+    write_atomic, write_new,
 };
 
 /// Schema of the journal.
-pub const JOURNAL_SCHEMA: &str = "ferry.mirror-journal/v1";
+/// v2 (issue 17): the publish is staged as files, not carried as text.
+pub const JOURNAL_SCHEMA: &str = "ferry.mirror-journal/v2";
 /// The staging folder (under the mirror root).
 pub const STAGING_DIR: &str = ".ferry/staging";
 /// The commit folder (under the mirror root).
 pub const COMMIT_DIR: &str = ".ferry/commit";
 /// The armed journal.
 pub const ARMED: &str = ".ferry/commit/journal.json";
+/// The folder of a staging folder holding the publish's files.
+pub const PUBLISH_STAGE: &str = "publish";
 
 /// One staged file and its final name, both relative to the mirror root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,28 +95,98 @@ pub struct Journal {
     pub audit_prev: Head,
     /// The new audit line (no newline).
     pub audit_line: String,
-    /// New `feed/hints.json`.
-    pub hints: String,
-    /// Its signature.
+    /// The signature of the staged `feed/hints.json`.
     pub hints_sig: String,
-    /// New `index.json`.
-    pub index: String,
-    /// Its signature.
+    /// The signature of the staged `index.json`.
     pub index_sig: String,
     /// A new `ferry-mirror.toml` naming the mirror key the trust chain
     /// rotated to (SPEC §3.11): written before the index it signs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_config: Option<String>,
-    /// The views of the new index (SPEC §3.13), written before it.
+    /// The view files of the new index (SPEC §3.13), staged under
+    /// `publish/` and moved into place, in this order, before it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub views: Vec<super::views::ViewFile>,
+    pub views: Vec<String>,
 }
 
-impl Journal {
-    /// The envelope of the publish this change makes.
-    #[must_use]
-    pub fn published(&self) -> Published {
-        Published::new(&self.index, &self.index_sig, &self.hints, &self.hints_sig)
+/// The staged copy of the publish file `rel` (a view, the feed, the index
+/// or `published.json`) of transaction `txn`.
+///
+/// # Errors
+/// [`Error::Refused`] for a path that is not plain.
+pub(super) fn staged_publish_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
+    Ok(root
+        .join(STAGING_DIR)
+        .join(txn)
+        .join(PUBLISH_STAGE)
+        .join(BundlePath::new(rel)?.as_str()))
+}
+
+/// Where the publish file `rel` goes: a view under its folder, the feed,
+/// the index and the envelope at their fixed names.
+fn publish_final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
+    if [HINTS_FILE, INDEX_FILE, PUBLISHED_FILE].contains(&rel) {
+        Ok(root.join(rel))
+    } else {
+        view_path(root, rel)
+    }
+}
+
+/// The bytes of an armed journal's publish file `rel`: the staged copy
+/// while it is there, else (already moved: a rename is atomic) the one in
+/// place. Recovery verifies what it reads before acting on it.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub(super) fn read_publish_file(root: &Path, txn: &str, rel: &str) -> Result<Vec<u8>> {
+    let staged = staged_publish_path(root, txn, rel)?;
+    let p = if is_regular_file(&staged) {
+        staged
+    } else {
+        publish_final_path(root, rel)?
+    };
+    Ok(read_small_bytes(
+        &p,
+        ferry_manifests::json::MAX_DOCUMENT_BYTES,
+    )?)
+}
+
+/// Writes the files of a publish into a change's staging folder (no
+/// `fsync`: [`Mirror::commit`] syncs the filesystem once before arming).
+pub(crate) struct PublishStage<'a> {
+    root: &'a Path,
+    txn: &'a str,
+}
+
+impl<'a> PublishStage<'a> {
+    /// The publish stage of transaction `txn`.
+    pub(crate) fn new(root: &'a Path, txn: &'a str) -> Self {
+        PublishStage { root, txn }
+    }
+
+    /// Stages `bytes` as the publish file `rel`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub(crate) fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        use std::io::Write as _;
+        let p = staged_publish_path(self.root, self.txn, rel)?;
+        create_dir_all_durable(p.parent().unwrap_or(self.root))?;
+        let mut f = create_new_public(&p)?;
+        f.write_all(bytes).map_err(|e| Error::io(&p, "write", e))?;
+        Ok(())
+    }
+
+    /// Stages the feed, the index and the envelope of `p`; returns their
+    /// signatures for the journal.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file.
+    pub(crate) fn write_signed(&self, p: SignedPublish) -> Result<(String, String)> {
+        self.write(HINTS_FILE, &p.hints)?;
+        self.write(INDEX_FILE, &p.index)?;
+        self.write(PUBLISHED_FILE, &p.envelope)?;
+        Ok((p.hints_sig, p.index_sig))
     }
 }
 
@@ -255,17 +335,34 @@ impl Mirror {
         Ok(())
     }
 
+    /// Passes `result` through; when it is an error and no journal is
+    /// armed (nothing final was touched), first removes what transaction
+    /// `txn` staged, so a refused change leaves the mirror as it was.
+    ///
+    /// # Errors
+    /// `result`'s.
+    pub(crate) fn drop_staging_unless_armed<T>(&self, txn: &str, result: Result<T>) -> Result<T> {
+        if result.is_err() && !self.root.join(ARMED).exists() {
+            let staging = self.root.join(STAGING_DIR);
+            if fs::symlink_metadata(staging.join(txn)).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::remove_dir_all(staging.join(txn));
+                let _ = sync_dir(&staging);
+            }
+        }
+        result
+    }
+
     /// Writes, syncs and arms `journal`, then rolls it forward.
     ///
     /// # Errors
     /// [`Error::Io`]; after arming, a failure leaves the journal for the
     /// next command's recovery.
     pub(crate) fn commit(&self, _lock: &MirrorLock, journal: &Journal) -> Result<()> {
-        // Before anything is armed: never publish what readers refuse, and
-        // every step must be possible, so an armed journal never meets a
-        // path it cannot handle (issue 10: a removed file replaced by a
-        // folder left every later command failing).
-        check_publishable(&journal.published())?;
+        // Before anything is armed: every step must be possible, so an
+        // armed journal never meets a path it cannot handle (issue 10: a
+        // removed file replaced by a folder left every later command
+        // failing). What readers would refuse was never staged
+        // (`published::sign_publish`).
         self.check_steps(journal)?;
         // Every staged file durable, data and names, before the journal
         // that names them is armed: one syncfs for the whole transaction
@@ -370,24 +467,24 @@ impl Mirror {
         write_atomic(&self.root.join(AUDIT_FILE), &log)
     }
 
-    /// Step 5: the feed and its signature, the index and its signature,
-    /// then `published.json`, each written atomically.
+    /// Step 5: the views, the feed and its signature, the index and its
+    /// signature, then `published.json`: each staged file renamed into
+    /// place (one left in place is already there), each signature written
+    /// atomically; then one `syncfs` before anything is removed.
     fn write_publish(&self, j: &Journal) -> Result<()> {
         let root = &self.root;
         for v in &j.views {
-            let p = view_path(root, &v.path)?;
-            create_dir_all_durable(p.parent().unwrap_or(root))?;
-            write_atomic(&p, v.content.as_bytes())?;
+            self.move_publish_file(j, v)?;
         }
         hit("views-written");
-        write_atomic(&root.join(HINTS_FILE), j.hints.as_bytes())?;
+        self.move_publish_file(j, HINTS_FILE)?;
         hit("feed-written");
         write_atomic(
             &root.join(format!("{HINTS_FILE}.minisig")),
             j.hints_sig.as_bytes(),
         )?;
         hit("feed-signed");
-        write_atomic(&root.join(INDEX_FILE), j.index.as_bytes())?;
+        self.move_publish_file(j, INDEX_FILE)?;
         hit("index-written");
         write_atomic(
             &root.join(format!("{INDEX_FILE}.minisig")),
@@ -395,11 +492,29 @@ impl Mirror {
         )?;
         hit("index-signed");
         // ferry's readers see the whole publish at once (published.rs).
-        write_atomic(
-            &root.join(PUBLISHED_FILE),
-            &check_publishable(&j.published())?,
-        )?;
+        self.move_publish_file(j, PUBLISHED_FILE)?;
+        sync_filesystem(root)?;
         hit("published-written");
+        Ok(())
+    }
+
+    /// Renames the staged publish file `rel` into place; one already moved
+    /// (no staged copy, one in place) is left.
+    fn move_publish_file(&self, j: &Journal, rel: &str) -> Result<()> {
+        let from = staged_publish_path(&self.root, &j.txn, rel)?;
+        let to = publish_final_path(&self.root, rel)?;
+        if is_regular_file(&from) {
+            create_dir_all_durable(to.parent().unwrap_or(&self.root))?;
+            fs::rename(&from, &to).map_err(|e| Error::io(&to, "rename into place", e))?;
+        } else if !is_regular_file(&to) {
+            return Err(Error::refused(
+                rel,
+                format!(
+                    "the interrupted {} staged it but it is neither staged nor in place; restore the mirror from backup",
+                    j.action
+                ),
+            ));
+        }
         Ok(())
     }
 

@@ -24,9 +24,10 @@ use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
-use super::commit::{JOURNAL_SCHEMA, Journal, Rename, STAGING_DIR};
+use super::commit::{JOURNAL_SCHEMA, Journal, PublishStage, Rename, STAGING_DIR};
 use super::failpoint::hit;
-use super::index::{ImportedManifest, MirrorIndex, hints_comment, index_comment, merge};
+use super::index::{ImportedManifest, MirrorIndex, merge};
+use super::published::sign_publish;
 use super::stage::{StageSink, keep_manifest, stage_trust};
 
 mod fresh;
@@ -34,7 +35,7 @@ mod trust;
 use super::{AUDIT_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
-use crate::fsutil::{create_dir_all_durable, sync_dir};
+use crate::fsutil::create_dir_all_durable;
 use ferry_bundle::{
     Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
     verify_manifest_and_trust,
@@ -180,7 +181,7 @@ impl Mirror {
             places: &places,
         };
         let result = self.stage_and_commit(&job, wanted);
-        self.finish(result, &staging, outcome)
+        self.finish(result, &txn, outcome)
     }
 
     /// The outcome of a commit, or its error after dropping staging when
@@ -188,7 +189,7 @@ impl Mirror {
     fn finish(
         &self,
         result: Result<(usize, u64, Vec<String>, u64)>,
-        staging: &Path,
+        txn: &str,
         mut outcome: ImportOutcome,
     ) -> Result<ImportOutcome> {
         match result {
@@ -199,13 +200,7 @@ impl Mirror {
                 outcome.index_sequence = seq;
                 Ok(outcome)
             }
-            Err(e) => {
-                if !self.root.join(super::commit::ARMED).exists() {
-                    let _ = std::fs::remove_dir_all(staging);
-                    let _ = sync_dir(&self.root.join(STAGING_DIR));
-                }
-                Err(e)
-            }
+            Err(e) => self.drop_staging_unless_armed(txn, Err(e)),
         }
     }
 
@@ -335,19 +330,15 @@ impl Mirror {
             seq: entry.seq,
             sha256: Sha256Digest::of(&line),
         };
-        let hints = next.hints().to_bytes();
-        let hints_sig = key.sign(
-            &hints[..],
-            &hints_comment(&next.product, next.sequence, &Sha256Digest::of(&hints)),
-        )?;
-        let bytes = next.to_bytes();
-        let index_sig = key.sign(
-            &bytes[..],
-            &index_comment(&next.product, next.sequence, &Sha256Digest::of(&bytes)),
-        )?;
-        let text = |b: Vec<u8>, what: &str| {
-            String::from_utf8(b).map_err(|_| Error::refused(what, "not UTF-8 (internal error)"))
-        };
+        // The publish goes to the staging folder as files, one at a time,
+        // so no more than one document is held at once (issue 17).
+        let stage = PublishStage::new(&self.root, change.txn);
+        let mut views = Vec::new();
+        for v in super::views::render(&self.root, next, key)? {
+            stage.write(&v.path, v.content.as_bytes())?;
+            views.push(v.path);
+        }
+        let (hints_sig, index_sig) = stage.write_signed(sign_publish(next, key)?)?;
         Ok(Journal {
             schema: JOURNAL_SCHEMA.into(),
             txn: change.txn.to_string(),
@@ -355,13 +346,12 @@ impl Mirror {
             renames: change.renames,
             removes: change.removes,
             audit_prev: prev_head(entry)?,
-            audit_line: text(line, AUDIT_FILE)?,
-            hints: text(hints, super::HINTS_FILE)?,
+            audit_line: String::from_utf8(line)
+                .map_err(|_| Error::refused(AUDIT_FILE, "not UTF-8 (internal error)"))?,
             hints_sig,
-            index: text(bytes, super::INDEX_FILE)?,
             index_sig,
             new_config: None,
-            views: super::views::render(&self.root, next, key)?,
+            views,
         })
     }
 

@@ -45,7 +45,7 @@ use ferry_manifests::time::Timestamp;
 use crate::audit::{self, Action, Head};
 use crate::error::{Error, Result};
 use crate::fsutil::{create_dir_all_durable, write_atomic};
-use index::{MirrorIndex, hints_comment, index_comment};
+use index::MirrorIndex;
 
 pub use fsck::{FsckReport, hash_file};
 pub use signed::{read_signed, verify_hints_bytes, verify_index_bytes, verify_signed};
@@ -325,38 +325,18 @@ impl Mirror {
     /// # Errors
     /// [`Error::Io`] or a signing error.
     pub fn publish(&self, index: &MirrorIndex, key: &SecretKey) -> Result<()> {
-        let hints = index.hints().to_bytes();
-        let hints_sig = key.sign(
-            &hints[..],
-            &hints_comment(&index.product, index.sequence, &Sha256Digest::of(&hints)),
-        )?;
-        let bytes = index.to_bytes();
-        let index_sig = key.sign(
-            &bytes[..],
-            &index_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes)),
-        )?;
-        let text = |b: &[u8], what: &str| {
-            String::from_utf8(b.to_vec())
-                .map_err(|_| Error::refused(what, "is not UTF-8 (a bug: nothing was written)"))
-        };
-        let env = published::Published::new(
-            &text(&bytes, INDEX_FILE)?,
-            &index_sig,
-            &text(&hints, HINTS_FILE)?,
-            &hints_sig,
-        );
-        let env_bytes = published::check_publishable(&env)?;
-        write_atomic(&self.root.join(HINTS_FILE), &hints)?;
+        let p = published::sign_publish(index, key)?;
+        write_atomic(&self.root.join(HINTS_FILE), &p.hints)?;
         write_atomic(
             &self.root.join(format!("{HINTS_FILE}.minisig")),
-            hints_sig.as_bytes(),
+            p.hints_sig.as_bytes(),
         )?;
-        write_atomic(&self.root.join(INDEX_FILE), &bytes)?;
+        write_atomic(&self.root.join(INDEX_FILE), &p.index)?;
         write_atomic(
             &self.root.join(format!("{INDEX_FILE}.minisig")),
-            index_sig.as_bytes(),
+            p.index_sig.as_bytes(),
         )?;
-        write_atomic(&self.root.join(published::PUBLISHED_FILE), &env_bytes)?;
+        write_atomic(&self.root.join(published::PUBLISHED_FILE), &p.envelope)?;
         Ok(())
     }
 

@@ -169,9 +169,11 @@ impl Mirror {
             renames: Vec::new(),
             removes: gone.iter().map(|f| f.path.as_str().to_string()).collect(),
         };
-        let journal = self.journal(key, &mut next, &entry, change)?;
-        hit("prune-planned");
-        self.commit(lock, &journal)?;
+        let done = self.journal(key, &mut next, &entry, change).and_then(|j| {
+            hit("prune-planned");
+            self.commit(lock, &j)
+        });
+        self.drop_staging_unless_armed(&txn, done)?;
         outcome.index_sequence = next.sequence;
         Ok(outcome)
     }

@@ -55,8 +55,10 @@ impl Mirror {
             renames: Vec::new(),
             removes: Vec::new(),
         };
-        let journal = self.journal(key, &mut next, &entry, change)?;
-        self.commit(lock, &journal)?;
+        let done = self
+            .journal(key, &mut next, &entry, change)
+            .and_then(|j| self.commit(lock, &j));
+        self.drop_staging_unless_armed(&txn, done)?;
         Ok(next.sequence)
     }
 }

@@ -25,10 +25,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use ferry_manifests::digest::Sha256Digest;
 use ferry_manifests::hints::Hints;
-use ferry_manifests::minisig::{KeySet, read_small_bytes};
+use ferry_manifests::minisig::{KeySet, SecretKey, read_small_bytes};
 
-use super::index::MirrorIndex;
+use super::index::{MirrorIndex, hints_comment, index_comment};
 use super::{verify_hints_bytes, verify_index_bytes};
 use crate::error::{Error, Result};
 use crate::fsutil::is_regular_file;
@@ -58,6 +59,36 @@ pub struct Published {
     pub hints_sig: String,
 }
 
+/// The envelope as a commit writes it: borrowed, so the index (the
+/// largest document of a mirror) is not copied to build it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PublishedRef<'a> {
+    /// Always [`PUBLISHED_SCHEMA`].
+    pub schema: &'a str,
+    /// The exact bytes of `index.json`.
+    pub index: &'a str,
+    /// The exact bytes of `index.json.minisig`.
+    pub index_sig: &'a str,
+    /// The exact bytes of `feed/hints.json`.
+    pub hints: &'a str,
+    /// The exact bytes of `feed/hints.json.minisig`.
+    pub hints_sig: &'a str,
+}
+
+impl<'a> PublishedRef<'a> {
+    /// The envelope of one publish.
+    #[must_use]
+    pub fn new(index: &'a str, index_sig: &'a str, hints: &'a str, hints_sig: &'a str) -> Self {
+        PublishedRef {
+            schema: PUBLISHED_SCHEMA,
+            index,
+            index_sig,
+            hints,
+            hints_sig,
+        }
+    }
+}
+
 /// An index and a feed of one publish, both verified.
 #[derive(Debug, Clone)]
 pub struct VerifiedPublish {
@@ -67,26 +98,6 @@ pub struct VerifiedPublish {
     pub index_bytes: Vec<u8>,
     /// The verified feed.
     pub hints: Hints,
-}
-
-impl Published {
-    /// The envelope of one publish.
-    #[must_use]
-    pub fn new(index: &str, index_sig: &str, hints: &str, hints_sig: &str) -> Self {
-        Published {
-            schema: PUBLISHED_SCHEMA.into(),
-            index: index.into(),
-            index_sig: index_sig.into(),
-            hints: hints.into(),
-            hints_sig: hints_sig.into(),
-        }
-    }
-
-    /// The bytes written to [`PUBLISHED_FILE`].
-    #[must_use]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        ferry_manifests::json::to_document_bytes(self)
-    }
 }
 
 /// Parses an envelope (strict: unknown fields and duplicate keys refused),
@@ -138,15 +149,69 @@ pub fn check_same_publish(index: &MirrorIndex, hints: &Hints, what: &str) -> Res
     Ok(())
 }
 
+/// A publish, signed and checked, ready to write: the feed, the index,
+/// their signatures and the envelope holding all four.
+#[derive(Debug)]
+pub(crate) struct SignedPublish {
+    /// `feed/hints.json`.
+    pub(crate) hints: Vec<u8>,
+    /// `feed/hints.json.minisig`.
+    pub(crate) hints_sig: String,
+    /// `index.json`.
+    pub(crate) index: Vec<u8>,
+    /// `index.json.minisig`.
+    pub(crate) index_sig: String,
+    /// `published.json`.
+    pub(crate) envelope: Vec<u8>,
+}
+
+/// Signs the feed and the index of `index` with `key` and builds the
+/// envelope; refused (nothing written) when a reader would refuse it
+/// ([`check_publishable`]). The one place a publish is signed (init,
+/// import, prune, publish-entry).
+///
+/// # Errors
+/// [`Error::Refused`]; signing errors.
+pub(crate) fn sign_publish(index: &MirrorIndex, key: &SecretKey) -> Result<SignedPublish> {
+    let hints = index.hints().to_bytes();
+    let hints_sig = key.sign(
+        &hints[..],
+        &hints_comment(&index.product, index.sequence, &Sha256Digest::of(&hints)),
+    )?;
+    let bytes = index.to_bytes();
+    let index_sig = key.sign(
+        &bytes[..],
+        &index_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes)),
+    )?;
+    let envelope = check_publishable(&PublishedRef::new(
+        utf8(&bytes, super::INDEX_FILE)?,
+        &index_sig,
+        utf8(&hints, super::HINTS_FILE)?,
+        &hints_sig,
+    ))?;
+    Ok(SignedPublish {
+        hints,
+        hints_sig,
+        index: bytes,
+        index_sig,
+        envelope,
+    })
+}
+
+fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
+    std::str::from_utf8(b)
+        .map_err(|_| Error::refused(what, "is not UTF-8 (a bug: nothing was written)"))
+}
+
 /// Never publish what ferry refuses to read (issue 10): the index, the
 /// feed and the envelope must each be within the readers' limit. Called
 /// before a change is armed, so a refusal changes nothing.
 ///
 /// # Errors
 /// [`Error::Refused`] naming the document, its size and the limit.
-pub fn check_publishable(env: &Published) -> Result<Vec<u8>> {
+pub fn check_publishable(env: &PublishedRef<'_>) -> Result<Vec<u8>> {
     let limit = MAX_PUBLISHED_BYTES;
-    let bytes = env.to_bytes();
+    let bytes = ferry_manifests::json::to_document_bytes(env);
     for (what, n) in [
         (super::INDEX_FILE, env.index.len() as u64),
         (super::HINTS_FILE, env.hints.len() as u64),
@@ -241,20 +306,20 @@ mod tests {
     /// envelope over the readers' limit is refused before anything is armed.
     #[test]
     fn what_readers_refuse_is_never_published() {
-        let small = Published::new("{}", "sig", "{}", "sig");
+        let small = PublishedRef::new("{}", "sig", "{}", "sig");
         assert!(check_publishable(&small).is_ok());
         let big = "x".repeat(usize::try_from(MAX_PUBLISHED_BYTES).unwrap() + 1);
-        let err = check_publishable(&Published::new(&big, "s", "{}", "s"))
+        let err = check_publishable(&PublishedRef::new(&big, "s", "{}", "s"))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("index.json: would be"), "{err}");
-        let err = check_publishable(&Published::new("{}", "s", &big, "s"))
+        let err = check_publishable(&PublishedRef::new("{}", "s", &big, "s"))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("feed/hints.json: would be"), "{err}");
         // Each document under the limit, but the envelope of both over it.
         let half = "y".repeat(usize::try_from(MAX_PUBLISHED_BYTES / 2).unwrap() + 10);
-        let err = check_publishable(&Published::new(&half, "s", &half, "s"))
+        let err = check_publishable(&PublishedRef::new(&half, "s", &half, "s"))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("published.json: would be"), "{err}");

@@ -10,10 +10,12 @@ use ferry_manifests::manifest::FileEntry;
 use ferry_manifests::minisig::{KeySet, read_small_bytes};
 
 use super::commit::{
-    ARMED, COMMIT_DIR, JOURNAL_SCHEMA, Journal, STAGING_DIR, final_path, remove_any, staged_path,
+    ARMED, COMMIT_DIR, JOURNAL_SCHEMA, Journal, STAGING_DIR, final_path, read_publish_file,
+    remove_any, staged_path,
 };
 use super::index::MirrorIndex;
-use super::{INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
+use super::published::{PUBLISHED_FILE, verify_published};
+use super::{HINTS_FILE, INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
 use crate::audit::Head;
 use crate::error::{Error, Result};
 use crate::fsutil::{is_regular_file, sync_dir};
@@ -120,11 +122,8 @@ impl Mirror {
     /// its staged (or already moved) bytes hash as listed; nothing it
     /// removes is listed. Anything else is refused, nothing is touched.
     fn check_journal(&self, j: &Journal) -> Result<()> {
-        let keys = self.journal_keys(j)?;
-        let next =
-            super::verify_index_bytes(j.index.as_bytes(), j.index_sig.as_bytes(), &keys, ARMED)?;
-        super::verify_hints_bytes(j.hints.as_bytes(), j.hints_sig.as_bytes(), &keys, ARMED)?;
-        // The staging folder is .ferry/staging/<txn>: a plain name only.
+        // The staging folder is .ferry/staging/<txn>: a plain name only,
+        // checked before anything is read from it.
         let plain = |c: char| c.is_ascii_alphanumeric() || "._+-".contains(c);
         if j.txn.is_empty() || j.txn == "." || j.txn == ".." || !j.txn.chars().all(plain) {
             return refuse_journal(format!(
@@ -132,10 +131,20 @@ impl Mirror {
                 j.txn
             ));
         }
-        if next.product != self.config.product || j.hints.as_bytes() != next.hints().to_bytes() {
+        let keys = self.journal_keys(j)?;
+        let index_bytes = read_publish_file(&self.root, &j.txn, INDEX_FILE)?;
+        let hints_bytes = read_publish_file(&self.root, &j.txn, HINTS_FILE)?;
+        let next = super::verify_index_bytes(&index_bytes, j.index_sig.as_bytes(), &keys, ARMED)?;
+        super::verify_hints_bytes(&hints_bytes, j.hints_sig.as_bytes(), &keys, ARMED)?;
+        if next.product != self.config.product || hints_bytes != next.hints().to_bytes() {
             return refuse_journal("its feed or product does not match its signed index".into());
         }
-        self.check_journal_follows_index(j, &next, &keys)?;
+        // The envelope holds exactly that index, verified again.
+        let envelope = read_publish_file(&self.root, &j.txn, PUBLISHED_FILE)?;
+        if verify_published(&envelope, &keys, ARMED)?.index_bytes != index_bytes {
+            return refuse_journal("its published.json does not hold its signed index".into());
+        }
+        self.check_journal_follows_index(&index_bytes, &next, &keys)?;
         let line_head = Head {
             seq: j.audit_prev.seq.saturating_add(1),
             sha256: Sha256Digest::of(j.audit_line.as_bytes()),
@@ -145,7 +154,7 @@ impl Mirror {
         }
         self.check_journal_renames(j, &next)?;
         for v in &j.views {
-            super::commit::view_path(&self.root, &v.path)?;
+            super::commit::view_path(&self.root, v)?;
         }
         let files: HashSet<&str> = next.files.iter().map(|f| f.path.as_str()).collect();
         for rel in &j.removes {
@@ -162,13 +171,13 @@ impl Mirror {
     /// mirror's already, or the one a crash left unsigned on disk).
     fn check_journal_follows_index(
         &self,
-        j: &Journal,
+        index_bytes: &[u8],
         next: &MirrorIndex,
         keys: &KeySet,
     ) -> Result<()> {
         match self.read_index(keys) {
             Ok((cur, bytes)) => {
-                let done = next.sequence == cur.sequence && bytes == j.index.as_bytes();
+                let done = next.sequence == cur.sequence && bytes == index_bytes;
                 if next.sequence != cur.sequence.saturating_add(1) && !done {
                     return refuse_journal(format!(
                         "its index sequence {} does not follow the mirror's {} (an old or foreign change)",
@@ -184,7 +193,7 @@ impl Mirror {
                     ferry_manifests::json::MAX_DOCUMENT_BYTES,
                 )
                 .unwrap_or_default();
-                if on_disk != j.index.as_bytes() {
+                if on_disk != index_bytes {
                     return refuse_journal(
                         "the mirror's index does not verify and is not the journal's".into(),
                     );
