@@ -53,8 +53,8 @@ pub use parity::repair;
 pub use report::Report;
 pub use source::check_since;
 pub use verify::{
-    Input, Repair, verify_bundle, verify_bundle_with_sink, verify_manifest_and_trust,
-    verify_manifest_of,
+    Input, Repair, verify_bundle, verify_bundle_into_manifest, verify_bundle_with_sink,
+    verify_manifest_and_trust, verify_manifest_of,
 };
 
 /// At most this many manifest signatures are read from a bundle.

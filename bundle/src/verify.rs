@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use ferry_manifests::policy::TrustPolicy;
 
 use super::BUF;
-use super::checker::{Checker, NullSink, Sink};
-use super::manifest::VerifyOptions;
+use super::checker::{Checker, NullSink, Outcome, Sink};
+use super::manifest::{VerifiedManifest, VerifyOptions};
 use super::parity::{RepairReport, repair};
 use super::report::{Repaired, Report};
 use super::tar_read::read_tar;
@@ -328,6 +328,23 @@ impl Carried {
     }
 }
 
+/// Verifies like [`verify_bundle_with_sink`] and hands back the verified
+/// manifest instead of a report: an import's second pass, which then
+/// needs one manifest in memory, not two (issue 17: at 100,000 files a
+/// manifest's text, entries and path index are ~150 MB).
+///
+/// # Errors
+/// As [`verify_bundle`].
+pub fn verify_bundle_into_manifest(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    sink: &mut dyn Sink,
+) -> Result<VerifiedManifest> {
+    let (outcome, _) = run_checks(input, policy, opts, &Repair::No, sink, true)?;
+    Ok(outcome.manifest)
+}
+
 fn run(
     input: &Input,
     policy: &TrustPolicy,
@@ -336,6 +353,21 @@ fn run(
     sink: &mut dyn Sink,
     sequential: bool,
 ) -> Result<Report> {
+    let (outcome, carried) = run_checks(input, policy, opts, repair_mode, sink, sequential)?;
+    let mut report = Report::new(policy, opts.now, input.describe(), carried.format, outcome);
+    report.volumes = carried.volumes;
+    report.repaired = carried.repaired;
+    Ok(report)
+}
+
+fn run_checks(
+    input: &Input,
+    policy: &TrustPolicy,
+    opts: &VerifyOptions,
+    repair_mode: &Repair,
+    sink: &mut dyn Sink,
+    sequential: bool,
+) -> Result<(Outcome, Carried)> {
     let mut checker = Checker::new(policy, opts.clone())?;
     let what = input.describe();
     let carried = match input {
@@ -374,11 +406,7 @@ fn run(
             Kind::Volumes(json) => verify_volumes(&json, &what, repair_mode, &mut checker, sink)?,
         },
     };
-    let outcome = checker.finish()?;
-    let mut report = Report::new(policy, opts.now, what, carried.format, outcome);
-    report.volumes = carried.volumes;
-    report.repaired = carried.repaired;
-    Ok(report)
+    Ok((checker.finish()?, carried))
 }
 
 /// A volume set: repaired first when asked, read through its volumes, and

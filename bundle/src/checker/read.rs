@@ -40,7 +40,9 @@ pub(crate) fn bundle_path(name: &str) -> Result<BundlePath> {
 }
 
 pub(super) fn read_exact_small(reader: &mut dyn Read, size: u64, what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
+    // `size` is within the caller's limit (check_small): the exact size,
+    // not read_to_end's doublings (a 30 MB manifest grew a 64 MiB buffer).
+    let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     reader
         .take(size)
         .read_to_end(&mut out)

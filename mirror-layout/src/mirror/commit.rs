@@ -164,29 +164,45 @@ impl<'a> PublishStage<'a> {
         PublishStage { root, txn }
     }
 
+    /// Stages the publish file `rel`, written by `write`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file; `write`'s.
+    fn write_with(
+        &self,
+        rel: &str,
+        write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<()> {
+        use std::io::Write as _;
+        let p = staged_publish_path(self.root, self.txn, rel)?;
+        create_dir_all_durable(p.parent().unwrap_or(self.root))?;
+        let mut f = std::io::BufWriter::new(create_new_public(&p)?);
+        write(&mut f)?;
+        f.flush().map_err(|e| Error::io(&p, "write", e))
+    }
+
     /// Stages `bytes` as the publish file `rel`.
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
     pub(crate) fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        use std::io::Write as _;
-        let p = staged_publish_path(self.root, self.txn, rel)?;
-        create_dir_all_durable(p.parent().unwrap_or(self.root))?;
-        let mut f = create_new_public(&p)?;
-        f.write_all(bytes).map_err(|e| Error::io(&p, "write", e))?;
-        Ok(())
+        self.write_with(rel, |f| {
+            f.write_all(bytes)
+                .map_err(|e| Error::io(Path::new(rel), "write", e))
+        })
     }
 
-    /// Stages the feed, the index and the envelope of `p`; returns their
+    /// Stages the feed, the index and the envelope of `p` (refused, with
+    /// only staging touched, when a reader would refuse it); returns their
     /// signatures for the journal.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the file.
-    pub(crate) fn write_signed(&self, p: SignedPublish) -> Result<(String, String)> {
+    /// [`Error::Io`] naming the file; [`Error::Refused`].
+    pub(crate) fn write_signed(&self, p: &SignedPublish) -> Result<(String, String)> {
+        self.write_with(PUBLISHED_FILE, |f| p.write_envelope(f, PUBLISHED_FILE))?;
         self.write(HINTS_FILE, &p.hints)?;
         self.write(INDEX_FILE, &p.index)?;
-        self.write(PUBLISHED_FILE, &p.envelope)?;
-        Ok((p.hints_sig, p.index_sig))
+        Ok((p.hints_sig.clone(), p.index_sig.clone()))
     }
 }
 

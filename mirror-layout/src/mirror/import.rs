@@ -37,7 +37,7 @@ use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all_durable;
 use ferry_bundle::{
-    Input, State, VerifiedManifest, VerifyOptions, verify_bundle_with_sink,
+    Input, State, VerifiedManifest, VerifyOptions, verify_bundle_into_manifest,
     verify_manifest_and_trust,
 };
 use fresh::check_fresh;
@@ -169,18 +169,24 @@ impl Mirror {
         let staging = self.root.join(STAGING_DIR).join(&txn);
         create_dir_all_durable(&staging)?;
         let job = ImportJob {
-            lock,
             input,
             policy,
             effective: &effective,
-            key,
             now,
             index: &index,
-            vm: &vm,
+            manifest_sha256: vm.sha256,
             txn: &txn,
             places: &places,
         };
-        let result = self.stage_and_commit(&job, wanted);
+        // The manifest of the first pass (its text, its entries and their
+        // path index) is freed before the second verifies it again: one
+        // manifest in memory at a time, the peak of a 100,000-file import
+        // (issue 17); the previous index once the next one is computed.
+        drop(vm);
+        let staged = self.stage_import(&job, wanted);
+        drop(job);
+        drop(index);
+        let result = staged.and_then(|s| self.commit_import(lock, key, &txn, s));
         self.finish(result, &txn, outcome)
     }
 
@@ -205,17 +211,18 @@ impl Mirror {
     }
 
     /// Stages every wanted file while the bundle is verified a second
-    /// time, keeps the manifest, then commits the new index.
-    fn stage_and_commit(
+    /// time, keeps the manifest, and computes the new index, its audit
+    /// entry and the renames ([`Mirror::commit_import`] publishes them).
+    fn stage_import(
         &self,
         job: &ImportJob<'_>,
         wanted: HashMap<String, FileEntry>,
-    ) -> Result<(usize, u64, Vec<String>, u64)> {
+    ) -> Result<StagedImport> {
         let staging = self.root.join(STAGING_DIR).join(job.txn);
-        let staged = self.stage(job, &staging, wanted)?;
+        let (staged, vm) = self.stage(job, &staging, wanted)?;
         hit("verified");
         let mut moves = super::images::place(staged, job.places)?;
-        let kept = keep_manifest(&staging, job.vm, moves.len())?;
+        let kept = keep_manifest(&staging, &vm, moves.len())?;
         moves.extend(kept.into_iter().map(|f| (f.path.as_str().to_string(), f)));
         let new_files: Vec<FileEntry> = moves.iter().map(|(_, f)| f.clone()).collect();
         let trust_files = stage_trust(&self.root, &staging, job.effective)?;
@@ -227,7 +234,7 @@ impl Mirror {
             .filter(|a| a.version > job.policy.trust_version())
             .map(|a| serde_json::json!({"version": a.version, "sha256": a.sha256}))
             .collect();
-        let (mut next, yanked) = next_index(job, &new_files);
+        let (mut next, yanked) = next_index(job, &vm, &new_files);
         next.trust.extend(trust_files.iter().cloned());
         next.trust
             .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
@@ -237,10 +244,10 @@ impl Mirror {
             Action::Import,
             &audit::current_actor(),
             serde_json::json!({
-                "manifest_sha256": job.vm.sha256,
-                "sequence": job.vm.manifest.sequence,
-                "signers": job.vm.signers.valid.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "releases": job.vm.manifest.releases.iter().map(|r| r.version.to_string()).collect::<Vec<_>>(),
+                "manifest_sha256": vm.sha256,
+                "sequence": vm.manifest.sequence,
+                "signers": vm.signers.valid.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "releases": vm.manifest.releases.iter().map(|r| r.version.to_string()).collect::<Vec<_>>(),
                 "yanked": yanked,
                 "files": new_files.len(),
                 "bytes": bytes_added,
@@ -260,17 +267,44 @@ impl Mirror {
                 to,
             })
             .collect();
+        Ok(StagedImport {
+            next,
+            entry,
+            renames,
+            files: new_files.len(),
+            bytes: bytes_added,
+            yanked,
+        })
+    }
+
+    /// Journals and commits a staged import; returns files and bytes
+    /// added, versions yanked and the new index sequence.
+    fn commit_import(
+        &self,
+        lock: &MirrorLock,
+        key: &SecretKey,
+        txn: &str,
+        s: StagedImport,
+    ) -> Result<(usize, u64, Vec<String>, u64)> {
+        let StagedImport {
+            mut next,
+            entry,
+            renames,
+            files,
+            bytes,
+            yanked,
+        } = s;
         let change = Change {
-            txn: job.txn,
+            txn,
             action: "import",
             renames,
             removes: Vec::new(),
         };
-        let mut journal = self.journal(job.key, &mut next, &entry, change)?;
-        journal.new_config = self.key_change(job.key)?;
+        let mut journal = self.journal(key, &mut next, &entry, change)?;
+        journal.new_config = self.key_change(key)?;
         hit("staging-complete");
-        self.commit(job.lock, &journal)?;
-        Ok((new_files.len(), bytes_added, yanked, next.sequence))
+        self.commit(lock, &journal)?;
+        Ok((files, bytes, yanked, next.sequence))
     }
 
     /// The second, full verification of the bundle, each wanted file
@@ -280,7 +314,7 @@ impl Mirror {
         job: &ImportJob<'_>,
         staging: &Path,
         wanted: HashMap<String, FileEntry>,
-    ) -> Result<Vec<FileEntry>> {
+    ) -> Result<(Vec<FileEntry>, VerifiedManifest)> {
         let mut sink = StageSink {
             dir: staging.to_path_buf(),
             wanted,
@@ -299,8 +333,8 @@ impl Mirror {
             state: Some(state),
             progress: self.progress.clone(),
         };
-        let report = verify_bundle_with_sink(job.input, job.policy, &opts, &mut sink)?;
-        if report.manifest_sha256 != job.vm.sha256 {
+        let vm = verify_bundle_into_manifest(job.input, job.policy, &opts, &mut sink)?;
+        if vm.sha256 != job.manifest_sha256 {
             return Err(Error::refused(
                 MANIFEST_PATH,
                 "the bundle changed while it was being imported (another manifest on the second read); refused",
@@ -313,7 +347,10 @@ impl Mirror {
                 "listed in the manifest but never staged; refused",
             ));
         }
-        Ok(sink.staged.iter().map(|p| sink.wanted[p].clone()).collect())
+        Ok((
+            sink.staged.iter().map(|p| sink.wanted[p].clone()).collect(),
+            vm,
+        ))
     }
 
     /// Builds the journal for a change: sets `next.audit_head`, signs the
@@ -338,7 +375,7 @@ impl Mirror {
             stage.write(&v.path, v.content.as_bytes())?;
             views.push(v.path);
         }
-        let (hints_sig, index_sig) = stage.write_signed(sign_publish(next, key)?)?;
+        let (hints_sig, index_sig) = stage.write_signed(&sign_publish(next, key)?)?;
         Ok(Journal {
             schema: JOURNAL_SCHEMA.into(),
             txn: change.txn.to_string(),
@@ -470,16 +507,25 @@ struct Plan {
     places: HashMap<String, String>,
 }
 
+/// A staged import, ready to journal.
+struct StagedImport {
+    next: MirrorIndex,
+    entry: audit::Entry,
+    renames: Vec<Rename>,
+    files: usize,
+    bytes: u64,
+    yanked: Vec<String>,
+}
+
 /// What one import works with, once planned.
 struct ImportJob<'a> {
-    lock: &'a MirrorLock,
     input: &'a Input,
     policy: &'a TrustPolicy,
     effective: &'a TrustPolicy,
-    key: &'a SecretKey,
     now: Timestamp,
     index: &'a MirrorIndex,
-    vm: &'a VerifiedManifest,
+    /// The manifest the first pass verified; the second must read the same.
+    manifest_sha256: Sha256Digest,
     txn: &'a str,
     /// Bundle path → mirror path of each image blob staged.
     places: &'a HashMap<String, String>,
@@ -523,25 +569,23 @@ impl ImportOutcome {
 }
 
 /// The index after the import, and the versions it newly yanks.
-fn next_index(job: &ImportJob<'_>, new_files: &[FileEntry]) -> (MirrorIndex, Vec<String>) {
+fn next_index(
+    job: &ImportJob<'_>,
+    vm: &VerifiedManifest,
+    new_files: &[FileEntry],
+) -> (MirrorIndex, Vec<String>) {
     let mut next = job.index.clone();
-    let yanked = merge(&mut next, &job.vm.manifest, job.now);
+    let yanked = merge(&mut next, &vm.manifest, job.now);
     next.files.extend(new_files.iter().cloned());
     next.files
         .sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
     next.manifests.push(ImportedManifest {
-        sha256: job.vm.sha256,
-        sequence: job.vm.manifest.sequence,
+        sha256: vm.sha256,
+        sequence: vm.manifest.sequence,
         imported: job.now,
-        signers: job
-            .vm
-            .signers
-            .valid
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        signers: vm.signers.valid.iter().map(ToString::to_string).collect(),
     });
-    next.manifest_sequence = job.vm.manifest.sequence;
+    next.manifest_sequence = vm.manifest.sequence;
     next.sequence = job.index.sequence + 1;
     next.generated = job.now;
     (next, yanked)

@@ -326,6 +326,9 @@ impl Mirror {
     /// [`Error::Io`] or a signing error.
     pub fn publish(&self, index: &MirrorIndex, key: &SecretKey) -> Result<()> {
         let p = published::sign_publish(index, key)?;
+        // Refused before anything is written when a reader would refuse it.
+        let mut envelope = Vec::new();
+        p.write_envelope(&mut envelope, published::PUBLISHED_FILE)?;
         write_atomic(&self.root.join(HINTS_FILE), &p.hints)?;
         write_atomic(
             &self.root.join(format!("{HINTS_FILE}.minisig")),
@@ -336,7 +339,7 @@ impl Mirror {
             &self.root.join(format!("{INDEX_FILE}.minisig")),
             p.index_sig.as_bytes(),
         )?;
-        write_atomic(&self.root.join(published::PUBLISHED_FILE), &p.envelope)?;
+        write_atomic(&self.root.join(published::PUBLISHED_FILE), &envelope)?;
         Ok(())
     }
 

@@ -40,7 +40,7 @@ pub const PUBLISHED_FILE: &str = "published.json";
 pub const PUBLISHED_SCHEMA: &str = "ferry.published/v1";
 /// The most a reader accepts (the limit of every ferry document); a
 /// commit whose envelope would be larger is refused before anything is
-/// changed (see [`check_publishable`]).
+/// changed (see [`write_publishable`]).
 pub const MAX_PUBLISHED_BYTES: u64 = ferry_manifests::json::MAX_DOCUMENT_BYTES;
 
 /// The envelope, as written and read.
@@ -149,8 +149,10 @@ pub fn check_same_publish(index: &MirrorIndex, hints: &Hints, what: &str) -> Res
     Ok(())
 }
 
-/// A publish, signed and checked, ready to write: the feed, the index,
-/// their signatures and the envelope holding all four.
+/// A publish, signed, ready to write: the feed, the index and their
+/// signatures; the envelope holding all four is streamed by
+/// [`SignedPublish::write_envelope`] (at 100,000 files the index is tens
+/// of megabytes: one copy in memory, not three, issue 17).
 #[derive(Debug)]
 pub(crate) struct SignedPublish {
     /// `feed/hints.json`.
@@ -161,17 +163,34 @@ pub(crate) struct SignedPublish {
     pub(crate) index: Vec<u8>,
     /// `index.json.minisig`.
     pub(crate) index_sig: String,
-    /// `published.json`.
-    pub(crate) envelope: Vec<u8>,
 }
 
-/// Signs the feed and the index of `index` with `key` and builds the
-/// envelope; refused (nothing written) when a reader would refuse it
-/// ([`check_publishable`]). The one place a publish is signed (init,
-/// import, prune, publish-entry).
+impl SignedPublish {
+    /// Writes `published.json` to `out`, refusing (before anything
+    /// final is written: callers write to staging or to memory) what a
+    /// reader would refuse ([`write_publishable`]).
+    ///
+    /// # Errors
+    /// [`Error::Refused`]; [`Error::Io`] naming `what`.
+    pub(crate) fn write_envelope(&self, out: &mut dyn std::io::Write, what: &str) -> Result<()> {
+        write_publishable(
+            &PublishedRef::new(
+                utf8(&self.index, super::INDEX_FILE)?,
+                &self.index_sig,
+                utf8(&self.hints, super::HINTS_FILE)?,
+                &self.hints_sig,
+            ),
+            out,
+            what,
+        )
+    }
+}
+
+/// Signs the feed and the index of `index` with `key`. The one place a
+/// publish is signed (init, import, prune, publish-entry).
 ///
 /// # Errors
-/// [`Error::Refused`]; signing errors.
+/// Signing errors.
 pub(crate) fn sign_publish(index: &MirrorIndex, key: &SecretKey) -> Result<SignedPublish> {
     let hints = index.hints().to_bytes();
     let hints_sig = key.sign(
@@ -183,18 +202,11 @@ pub(crate) fn sign_publish(index: &MirrorIndex, key: &SecretKey) -> Result<Signe
         &bytes[..],
         &index_comment(&index.product, index.sequence, &Sha256Digest::of(&bytes)),
     )?;
-    let envelope = check_publishable(&PublishedRef::new(
-        utf8(&bytes, super::INDEX_FILE)?,
-        &index_sig,
-        utf8(&hints, super::HINTS_FILE)?,
-        &hints_sig,
-    ))?;
     Ok(SignedPublish {
         hints,
         hints_sig,
         index: bytes,
         index_sig,
-        envelope,
     })
 }
 
@@ -204,29 +216,60 @@ fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
 }
 
 /// Never publish what ferry refuses to read (issue 10): the index, the
-/// feed and the envelope must each be within the readers' limit. Called
-/// before a change is armed, so a refusal changes nothing.
+/// feed and the envelope must each be within the readers' limit. Writes
+/// the envelope to `out` (named `what` in errors), counting; callers write
+/// to staging or memory, so a refusal changes nothing.
 ///
 /// # Errors
-/// [`Error::Refused`] naming the document, its size and the limit.
-pub fn check_publishable(env: &PublishedRef<'_>) -> Result<Vec<u8>> {
+/// [`Error::Refused`] naming the document, its size and the limit;
+/// [`Error::Io`].
+pub fn write_publishable(
+    env: &PublishedRef<'_>,
+    out: &mut dyn std::io::Write,
+    what: &str,
+) -> Result<()> {
     let limit = MAX_PUBLISHED_BYTES;
-    let bytes = ferry_manifests::json::to_document_bytes(env);
-    for (what, n) in [
+    let too_big = |what: &str, n: u64| {
+        Error::refused(
+            what,
+            format!(
+                "would be {n} bytes, more than the {limit} bytes ferry reads; nothing was changed (prune old versions with ferry-mirror prune, or split the product across mirrors)"
+            ),
+        )
+    };
+    for (doc, n) in [
         (super::INDEX_FILE, env.index.len() as u64),
         (super::HINTS_FILE, env.hints.len() as u64),
-        (PUBLISHED_FILE, bytes.len() as u64),
     ] {
         if n > limit {
-            return Err(Error::refused(
-                what,
-                format!(
-                    "would be {n} bytes, more than the {limit} bytes ferry reads; nothing was changed (prune old versions with ferry-mirror prune, or split the product across mirrors)"
-                ),
-            ));
+            return Err(too_big(doc, n));
         }
     }
-    Ok(bytes)
+    let mut counted = Counted { out, n: 0 };
+    let io = |e: std::io::Error| Error::io(std::path::Path::new(what), "write", e);
+    serde_json::to_writer_pretty(&mut counted, env).map_err(|e| io(e.into()))?;
+    std::io::Write::write_all(&mut counted, b"\n").map_err(io)?;
+    if counted.n > limit {
+        return Err(too_big(PUBLISHED_FILE, counted.n));
+    }
+    Ok(())
+}
+
+/// A writer that counts what passes through.
+struct Counted<'a> {
+    out: &'a mut dyn std::io::Write,
+    n: u64,
+}
+
+impl std::io::Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.out.write(buf)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 impl super::Mirror {
@@ -306,22 +349,19 @@ mod tests {
     /// envelope over the readers' limit is refused before anything is armed.
     #[test]
     fn what_readers_refuse_is_never_published() {
+        let check = |env: &PublishedRef<'_>| {
+            write_publishable(env, &mut Vec::new(), PUBLISHED_FILE).map_err(|e| e.to_string())
+        };
         let small = PublishedRef::new("{}", "sig", "{}", "sig");
-        assert!(check_publishable(&small).is_ok());
+        assert!(check(&small).is_ok());
         let big = "x".repeat(usize::try_from(MAX_PUBLISHED_BYTES).unwrap() + 1);
-        let err = check_publishable(&PublishedRef::new(&big, "s", "{}", "s"))
-            .unwrap_err()
-            .to_string();
+        let err = check(&PublishedRef::new(&big, "s", "{}", "s")).unwrap_err();
         assert!(err.starts_with("index.json: would be"), "{err}");
-        let err = check_publishable(&PublishedRef::new("{}", "s", &big, "s"))
-            .unwrap_err()
-            .to_string();
+        let err = check(&PublishedRef::new("{}", "s", &big, "s")).unwrap_err();
         assert!(err.starts_with("feed/hints.json: would be"), "{err}");
         // Each document under the limit, but the envelope of both over it.
         let half = "y".repeat(usize::try_from(MAX_PUBLISHED_BYTES / 2).unwrap() + 10);
-        let err = check_publishable(&PublishedRef::new(&half, "s", &half, "s"))
-            .unwrap_err()
-            .to_string();
+        let err = check(&PublishedRef::new(&half, "s", &half, "s")).unwrap_err();
         assert!(err.starts_with("published.json: would be"), "{err}");
     }
 }
