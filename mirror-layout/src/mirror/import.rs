@@ -184,7 +184,6 @@ impl Mirror {
         // (issue 17); the previous index once the next one is computed.
         drop(vm);
         let staged = self.stage_import(&job, wanted);
-        drop(job);
         drop(index);
         let result = staged.and_then(|s| self.commit_import(lock, key, &txn, s));
         self.finish(result, &txn, outcome)
