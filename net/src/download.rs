@@ -147,16 +147,14 @@ impl<'a> SplitCheck<'a> {
         let (done_tx, result) = tokio::sync::oneshot::channel();
         let owned = job.minisign.clone();
         std::thread::spawn(move || {
-            let outcome = (|| {
-                let mut h = ferry_manifests::prehash::Prehasher::new();
-                while let Some(chunk) = rx.blocking_recv() {
-                    h.update(&chunk);
-                }
-                let prehash = h.finish();
-                owned
-                    .iter()
-                    .try_for_each(|m| m.key.verify_prehash(&m.sig, &prehash, &m.what))
-            })();
+            let mut h = ferry_manifests::prehash::Prehasher::new();
+            while let Some(chunk) = rx.blocking_recv() {
+                h.update(&chunk);
+            }
+            let prehash = h.finish();
+            let outcome = owned
+                .iter()
+                .try_for_each(|m| m.key.verify_prehash(&m.sig, &prehash, &m.what));
             let _ = done_tx.send(outcome);
         });
         Ok(SplitCheck {
