@@ -51,7 +51,7 @@ pub use manifest::{State, VerifiedManifest, VerifyOptions, verify_manifest};
 pub use pack::{PackOptions, PackReport, pack};
 pub use parity::repair;
 pub use report::Report;
-pub use source::check_since;
+pub use source::{Counting, check_since};
 pub use verify::{
     Input, Repair, verify_bundle, verify_bundle_into_manifest, verify_bundle_with_sink,
     verify_manifest_and_trust, verify_manifest_of,

@@ -295,10 +295,14 @@ fn hash_while_copying(
     })
 }
 
-/// A counting writer.
-pub(crate) struct Counting<W> {
-    pub(crate) inner: W,
-    pub(crate) n: u64,
+/// A writer that counts the bytes passing through it (pack's output, the
+/// mirror's `published.json` against the readers' limit).
+#[derive(Debug)]
+pub struct Counting<W> {
+    /// Where the bytes go.
+    pub inner: W,
+    /// How many went.
+    pub n: u64,
 }
 
 impl<W: Write> Write for Counting<W> {

@@ -245,7 +245,7 @@ pub fn write_publishable(
             return Err(too_big(doc, n));
         }
     }
-    let mut counted = Counted { out, n: 0 };
+    let mut counted = ferry_bundle::Counting { inner: out, n: 0 };
     let io = |e: std::io::Error| Error::io(std::path::Path::new(what), "write", e);
     serde_json::to_writer_pretty(&mut counted, env).map_err(|e| io(e.into()))?;
     std::io::Write::write_all(&mut counted, b"\n").map_err(io)?;
@@ -253,23 +253,6 @@ pub fn write_publishable(
         return Err(too_big(PUBLISHED_FILE, counted.n));
     }
     Ok(())
-}
-
-/// A writer that counts what passes through.
-struct Counted<'a> {
-    out: &'a mut dyn std::io::Write,
-    n: u64,
-}
-
-impl std::io::Write for Counted<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.out.write(buf)?;
-        self.n += k as u64;
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
-    }
 }
 
 impl super::Mirror {
