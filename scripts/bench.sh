@@ -82,6 +82,11 @@ echo "==> data in $T ($([ "$QUICK" = 1 ] && echo quick || echo full), $RUNS run(
 run() {
   local label="$1"; shift
   local cmd=("$@")
+  # Every timed command starts with nothing dirty: a syncfs inside it (ferry
+  # import, `sync -f` in a floor) must not pay for the previous row's writes
+  # or `rm -rf` (that made the 10,001-file import 11 x a floor measured
+  # right after a quiet verify).
+  sync
   [ "$(type -t "$1")" = function ] && cmd=(bash -c '"$@"' _ "$@")
   /usr/bin/time -f '%e %M' -a -o "$T/$label.times" "${cmd[@]}" >/dev/null 2>"$T/$label.err" || {
     echo "FAILED: $label: $*"; tail -n 20 "$T/$label.err"; exit 1; }
