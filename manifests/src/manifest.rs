@@ -233,7 +233,7 @@ impl Manifest {
         self.check_file_places()?;
         let mut claims = Claims {
             listed: self.files.iter().map(|f| &f.path).collect(),
-            named: HashMap::new(),
+            named: HashSet::new(),
         };
         let mut versions = HashSet::new();
         for (i, r) in self.releases.iter().enumerate() {
@@ -290,11 +290,11 @@ impl Manifest {
     /// One release: a version listed once, channels of the selection, its
     /// notes and artifacts in its folder, each file listed and named once.
     fn check_release<'a>(
-        &self,
+        &'a self,
         i: usize,
         r: &'a ManifestRelease,
         versions: &mut HashSet<&'a Version>,
-        claims: &mut Claims<'_>,
+        claims: &mut Claims<'a>,
     ) -> Result<()> {
         let at = format!("releases[{i}]");
         if !versions.insert(&r.version) {
@@ -326,7 +326,7 @@ impl Manifest {
                 format!("\"{}\" must be directly under {version_dir}/", r.notes),
             ));
         }
-        claims.claim(&r.notes, format!("{at}.notes"))?;
+        claims.claim(&r.notes, || format!("{at}.notes"))?;
         for (j, a) in r.artifacts.iter().enumerate() {
             self.check_artifact(&format!("{at}.artifacts[{j}]"), &version_dir, a, claims)?;
         }
@@ -335,12 +335,12 @@ impl Manifest {
 
     /// One artifact (at `at`): a profile of the selection, it and its
     /// upstream signatures in `<version_dir>/<profile>/`, each claimed once.
-    fn check_artifact(
-        &self,
+    fn check_artifact<'a>(
+        &'a self,
         at: &str,
         version_dir: &str,
-        a: &ManifestArtifact,
-        claims: &mut Claims<'_>,
+        a: &'a ManifestArtifact,
+        claims: &mut Claims<'a>,
     ) -> Result<()> {
         if !self.selection.profiles.contains(&a.profile) {
             return Err(invalid(
@@ -359,7 +359,7 @@ impl Manifest {
             image_files::check(at, a, &self.files, claims)?;
         } else {
             image_files::check_not_image(at, a)?;
-            claims.claim(&a.path, format!("{at}.path"))?;
+            claims.claim(&a.path, || format!("{at}.path"))?;
         }
         for (k, u) in a.upstream.iter().enumerate() {
             let at = format!("{at}.upstream[{k}]");
@@ -369,7 +369,7 @@ impl Manifest {
                     format!("\"{}\" must be directly under {dir}/", u.path()),
                 ));
             }
-            claims.claim(u.path(), format!("{at}.path"))?;
+            claims.claim(u.path(), || format!("{at}.path"))?;
             if let Upstream::Minisign { key_id, .. } = u {
                 crate::minisig::KeyId::parse(key_id)
                     .map_err(|m| invalid(format!("{at}.key_id"), m))?;
@@ -379,9 +379,9 @@ impl Manifest {
     }
 
     /// Every file under `releases/` is named by some release.
-    fn check_every_file_named(&self, named: &HashMap<BundlePath, String>) -> Result<()> {
+    fn check_every_file_named(&self, named: &HashSet<&BundlePath>) -> Result<()> {
         for (i, f) in self.files.iter().enumerate() {
-            if f.path.starts_with_dir("releases") && !named.contains_key(&f.path) {
+            if f.path.starts_with_dir("releases") && !named.contains(&f.path) {
                 return Err(invalid(
                     format!("files[{i}].path"),
                     format!(
@@ -477,19 +477,17 @@ fn invalid(field: String, msg: String) -> Error {
 /// (a file is named once, and only if listed).
 struct Claims<'a> {
     listed: HashSet<&'a BundlePath>,
-    named: HashMap<BundlePath, String>,
+    named: HashSet<&'a BundlePath>,
 }
 
-impl Claims<'_> {
-    fn claim(&mut self, p: &BundlePath, what: String) -> Result<()> {
+impl<'a> Claims<'a> {
+    /// `what` names the claiming field, formatted only for an error.
+    fn claim(&mut self, p: &'a BundlePath, what: impl Fn() -> String) -> Result<()> {
         if !self.listed.contains(p) {
-            return Err(invalid(
-                what.clone(),
-                format!("\"{p}\" is not listed in files"),
-            ));
+            return Err(invalid(what(), format!("\"{p}\" is not listed in files")));
         }
-        if self.named.insert(p.clone(), what.clone()).is_some() {
-            return Err(invalid(what, format!("\"{p}\" is named twice")));
+        if !self.named.insert(p) {
+            return Err(invalid(what(), format!("\"{p}\" is named twice")));
         }
         Ok(())
     }

@@ -28,11 +28,11 @@ fn is_layout_file(rest: &str) -> bool {
 }
 
 /// An image artifact at `at`: its fields, its folder, its files.
-pub(super) fn check(
+pub(super) fn check<'f>(
     at: &str,
     a: &ManifestArtifact,
-    files: &[FileEntry],
-    claims: &mut Claims<'_>,
+    files: &'f [FileEntry],
+    claims: &mut Claims<'f>,
 ) -> Result<()> {
     if !a.path.file_name().ends_with(IMAGE_DIR_SUFFIX) {
         return Err(invalid(
@@ -91,7 +91,7 @@ fn claim_layout_files<'f>(
     at: &str,
     prefix: &str,
     files: &'f [FileEntry],
-    claims: &mut Claims<'_>,
+    claims: &mut Claims<'f>,
 ) -> Result<Vec<&'f FileEntry>> {
     let mut mine: Vec<&FileEntry> = files
         .iter()
@@ -120,7 +120,7 @@ fn claim_layout_files<'f>(
                 format!("\"{p}\" is listed with another SHA-256 than its name"),
             ));
         }
-        claims.claim(p, format!("{at}.path"))?;
+        claims.claim(p, || format!("{at}.path"))?;
     }
     Ok(mine)
 }

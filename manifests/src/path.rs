@@ -9,7 +9,7 @@
 //! B20). Reserved device names and trailing dots are refused on top, so a
 //! bundle accepted here is also safe on a Windows mirror.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -222,7 +222,8 @@ where
     let mut seen: HashMap<String, &BundlePath> = HashMap::new();
     let mut all = Vec::new();
     for p in paths {
-        if let Some(prev) = seen.insert(p.case_key(), p) {
+        let key = p.case_key();
+        if let Some(prev) = seen.insert(key.clone(), p) {
             let reason = if prev == p {
                 "listed twice".to_string()
             } else {
@@ -233,11 +234,18 @@ where
                 reason,
             });
         }
-        all.push(p);
+        all.push((key, p));
     }
-    for p in &all {
-        for a in p.ancestors() {
-            if let Some(file) = seen.get(&a.case_key()) {
+    // Each folder once (most files share theirs), looked up by slices of
+    // the key rather than a new string an ancestor (issue 17).
+    let mut folders: HashSet<&str> = HashSet::new();
+    for (key, p) in &all {
+        for (slash, _) in key.match_indices('/') {
+            let folder = &key[..slash];
+            if !folders.insert(folder) {
+                continue;
+            }
+            if let Some(file) = seen.get(folder) {
                 return Err(Error::UnsafePath {
                     path: p.to_string(),
                     reason: format!("its parent \"{file}\" is also a file"),
