@@ -8,11 +8,15 @@
 use crate::digest::{Sha256Digest, Sha256Hasher};
 use crate::error::{Error, Result};
 use crate::minisig::{Legacy, PublicKey, SignatureFile};
-use crate::prehash::Prehasher;
+use crate::prehash::{Prehasher, SidePrehasher};
 
 /// Largest artifact a legacy (non-prehashed) signature can be checked on:
 /// legacy signatures need the whole message in memory.
 pub const MAX_LEGACY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Streams at least this large hash their minisign prehash on a second
+/// thread ([`SidePrehasher`]).
+const SIDE_PREHASH_MIN: u64 = 4 * 1024 * 1024;
 
 /// A minisign signature to check over an artifact.
 pub struct MinisignCheck<'a> {
@@ -40,7 +44,7 @@ pub struct StreamCheck<'a> {
     limit: u64,
     sha: Sha256Hasher,
     minisign: Vec<Mini<'a>>,
-    prehash: Option<Prehasher>,
+    prehash: Option<SidePrehasher>,
     legacy_buf: Option<Vec<u8>>,
 }
 
@@ -89,10 +93,17 @@ impl<'a> StreamCheck<'a> {
             expected,
             limit,
             sha: Sha256Hasher::new(),
+            // A large file's BLAKE2b beside its SHA-256 on another core.
             prehash: minisign
                 .iter()
                 .any(|m| matches!(m, Mini::Prehashed(_)))
-                .then(Prehasher::new),
+                .then(|| {
+                    if limit >= SIDE_PREHASH_MIN {
+                        SidePrehasher::new()
+                    } else {
+                        SidePrehasher::Inline(Prehasher::new())
+                    }
+                }),
             minisign,
             legacy_buf: needs_buf.then(Vec::new),
         })
@@ -152,7 +163,15 @@ impl<'a> StreamCheck<'a> {
             if let Some((d, s)) = &self.expected {
                 crate::digest::check(&self.what, (d, *s), (&digest, size))?;
             }
-            let prehash = self.prehash.map(Prehasher::finish);
+            let prehash = match self.prehash.map(SidePrehasher::finish) {
+                Some(None) => {
+                    return Err(Error::signature(
+                        &self.what,
+                        "the signature-checking thread failed (refused)",
+                    ));
+                }
+                other => other.flatten(),
+            };
             for m in self.minisign {
                 match m {
                     Mini::Prehashed(c) => {
