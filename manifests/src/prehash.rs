@@ -220,19 +220,14 @@ pub(crate) fn invalid(what: &str) -> Error {
 mod tests {
     use super::*;
     use crate::artifact::{MinisignCheck, StreamCheck};
-    use crate::minisig::{Legacy, SecretKey, generate};
+    use crate::minisig::Legacy;
 
     /// A large stream's check (prehash on its own thread) passes the
     /// vendor's signature and refuses one flipped byte, as the inline
     /// check of a small stream does.
     #[test]
     fn a_large_stream_checks_its_signature_on_a_side_thread() {
-        let g = generate(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.key");
-        std::fs::write(&path, &g.secret).unwrap();
-        let sk = SecretKey::from_file(&path, None).unwrap();
-        let pk = PublicKey::from_text(&g.public, "pk").unwrap();
+        let (sk, pk, _dir) = crate::minisig::tests::pair();
         for len in [1000, 6 * 1024 * 1024 + 17] {
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let text = sk.sign(&data[..], "file:x").unwrap();
@@ -271,12 +266,7 @@ mod tests {
 
     #[test]
     fn a_prehash_verifies_exactly_what_the_streaming_check_verifies() {
-        let g = generate(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.key");
-        std::fs::write(&path, &g.secret).unwrap();
-        let sk = SecretKey::from_file(&path, None).unwrap();
-        let pk = PublicKey::from_text(&g.public, "pk").unwrap();
+        let (sk, pk, _dir) = crate::minisig::tests::pair();
         let data = b"artifact bytes".repeat(1000);
         let text = sk.sign(&data[..], "timestamp:1\\tfile:x").unwrap();
         let sig = SignatureFile::parse(text.as_bytes(), "x.minisig").unwrap();

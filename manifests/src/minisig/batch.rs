@@ -242,7 +242,7 @@ fn check_batch(first: usize, items: &[Item]) -> Found {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::minisig::{SecretKey, generate};
+    use crate::minisig::SecretKey;
     use crate::prehash::Prehasher;
 
     struct Signer {
@@ -252,15 +252,8 @@ mod tests {
     }
 
     fn signer() -> Signer {
-        let g = generate(None).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.key");
-        std::fs::write(&path, &g.secret).unwrap();
-        Signer {
-            sk: SecretKey::from_file(&path, None).unwrap(),
-            pk: PublicKey::from_text(&g.public, "pk").unwrap(),
-            _dir: dir,
-        }
+        let (sk, pk, _dir) = crate::minisig::tests::pair();
+        Signer { sk, pk, _dir }
     }
 
     fn prehash(data: &[u8]) -> [u8; 64] {

@@ -386,4 +386,4 @@ pub use threshold::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,6 +1,8 @@
 use super::*;
 
-fn pair() -> (SecretKey, PublicKey, tempfile::TempDir) {
+/// A fresh key pair for tests (the folder holding the secret key lives as
+/// long as the third value).
+pub(crate) fn pair() -> (SecretKey, PublicKey, tempfile::TempDir) {
     let g = generate(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("k.key");
