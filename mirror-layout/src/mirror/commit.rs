@@ -45,13 +45,13 @@ use ferry_manifests::minisig::read_small_bytes;
 use ferry_manifests::path::BundlePath;
 
 use super::failpoint::hit;
-use super::published::{PUBLISHED_FILE, SignedPublish};
+use super::journal::{publish_final_path, staged_publish_path};
+use super::published::PUBLISHED_FILE;
 use super::{AUDIT_FILE, HINTS_FILE, INDEX_FILE, Mirror, MirrorLock};
 use crate::audit::{self, Head};
 use crate::error::{Error, Result};
 use crate::fsutil::{
-    create_dir_all_durable, create_new_public, is_regular_file, sync_dir, sync_filesystem,
-    write_atomic, write_new,
+    create_dir_all_durable, is_regular_file, sync_dir, sync_filesystem, write_atomic, write_new,
 };
 
 /// Schema of the journal.
@@ -107,103 +107,6 @@ pub struct Journal {
     /// `publish/` and moved into place, in this order, before it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<String>,
-}
-
-/// The staged copy of the publish file `rel` (a view, the feed, the index
-/// or `published.json`) of transaction `txn`.
-///
-/// # Errors
-/// [`Error::Refused`] for a path that is not plain.
-pub(super) fn staged_publish_path(root: &Path, txn: &str, rel: &str) -> Result<std::path::PathBuf> {
-    Ok(root
-        .join(STAGING_DIR)
-        .join(txn)
-        .join(PUBLISH_STAGE)
-        .join(BundlePath::new(rel)?.as_str()))
-}
-
-/// Where the publish file `rel` goes: a view under its folder, the feed,
-/// the index and the envelope at their fixed names.
-fn publish_final_path(root: &Path, rel: &str) -> Result<std::path::PathBuf> {
-    if [HINTS_FILE, INDEX_FILE, PUBLISHED_FILE].contains(&rel) {
-        Ok(root.join(rel))
-    } else {
-        view_path(root, rel)
-    }
-}
-
-/// The bytes of an armed journal's publish file `rel`: the staged copy
-/// while it is there, else (already moved: a rename is atomic) the one in
-/// place. Recovery verifies what it reads before acting on it.
-///
-/// # Errors
-/// [`Error::Io`] naming the file.
-pub(super) fn read_publish_file(root: &Path, txn: &str, rel: &str) -> Result<Vec<u8>> {
-    let staged = staged_publish_path(root, txn, rel)?;
-    let p = if is_regular_file(&staged) {
-        staged
-    } else {
-        publish_final_path(root, rel)?
-    };
-    Ok(read_small_bytes(
-        &p,
-        ferry_manifests::json::MAX_DOCUMENT_BYTES,
-    )?)
-}
-
-/// Writes the files of a publish into a change's staging folder (no
-/// `fsync`: [`Mirror::commit`] syncs the filesystem once before arming).
-pub(crate) struct PublishStage<'a> {
-    root: &'a Path,
-    txn: &'a str,
-}
-
-impl<'a> PublishStage<'a> {
-    /// The publish stage of transaction `txn`.
-    pub(crate) fn new(root: &'a Path, txn: &'a str) -> Self {
-        PublishStage { root, txn }
-    }
-
-    /// Stages the publish file `rel`, written by `write`.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the file; `write`'s.
-    fn write_with(
-        &self,
-        rel: &str,
-        write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
-    ) -> Result<()> {
-        use std::io::Write as _;
-        let p = staged_publish_path(self.root, self.txn, rel)?;
-        create_dir_all_durable(p.parent().unwrap_or(self.root))?;
-        let mut f = std::io::BufWriter::new(create_new_public(&p)?);
-        write(&mut f)?;
-        f.flush().map_err(|e| Error::io(&p, "write", e))
-    }
-
-    /// Stages `bytes` as the publish file `rel`.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the file.
-    pub(crate) fn write(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        self.write_with(rel, |f| {
-            f.write_all(bytes)
-                .map_err(|e| Error::io(Path::new(rel), "write", e))
-        })
-    }
-
-    /// Stages the feed, the index and the envelope of `p` (refused, with
-    /// only staging touched, when a reader would refuse it); returns their
-    /// signatures for the journal.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the file; [`Error::Refused`].
-    pub(crate) fn write_signed(&self, p: &SignedPublish) -> Result<(String, String)> {
-        self.write_with(PUBLISHED_FILE, |f| p.write_envelope(f, PUBLISHED_FILE))?;
-        self.write(HINTS_FILE, &p.hints)?;
-        self.write(INDEX_FILE, &p.index)?;
-        Ok((p.hints_sig.clone(), p.index_sig.clone()))
-    }
 }
 
 /// A transaction id unique on this host: time, process id, a counter.

@@ -24,15 +24,15 @@ use ferry_manifests::minisig::SecretKey;
 use ferry_manifests::policy::TrustPolicy;
 use ferry_manifests::time::Timestamp;
 
-use super::commit::{JOURNAL_SCHEMA, Journal, PublishStage, Rename, STAGING_DIR};
+use super::commit::{Rename, STAGING_DIR};
 use super::failpoint::hit;
 use super::index::{ImportedManifest, MirrorIndex, merge};
-use super::published::sign_publish;
+use super::journal::Change;
 use super::stage::{StageSink, keep_manifest, stage_trust};
 
 mod fresh;
 mod trust;
-use super::{AUDIT_FILE, Mirror, MirrorLock};
+use super::{Mirror, MirrorLock};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::fsutil::create_dir_all_durable;
@@ -352,45 +352,6 @@ impl Mirror {
         ))
     }
 
-    /// Builds the journal for a change: sets `next.audit_head`, signs the
-    /// feed and index with `key` (checked by the caller).
-    pub(crate) fn journal(
-        &self,
-        key: &SecretKey,
-        next: &mut MirrorIndex,
-        entry: &audit::Entry,
-        change: Change<'_>,
-    ) -> Result<Journal> {
-        let line = entry.to_line();
-        next.audit_head = audit::Head {
-            seq: entry.seq,
-            sha256: Sha256Digest::of(&line),
-        };
-        // The publish goes to the staging folder as files, one at a time,
-        // so no more than one document is held at once (issue 17).
-        let stage = PublishStage::new(&self.root, change.txn);
-        let mut views = Vec::new();
-        for v in super::views::render(&self.root, next, key)? {
-            stage.write(&v.path, v.content.as_bytes())?;
-            views.push(v.path);
-        }
-        let (hints_sig, index_sig) = stage.write_signed(&sign_publish(next, key)?)?;
-        Ok(Journal {
-            schema: JOURNAL_SCHEMA.into(),
-            txn: change.txn.to_string(),
-            action: change.action.to_string(),
-            renames: change.renames,
-            removes: change.removes,
-            audit_prev: prev_head(entry)?,
-            audit_line: String::from_utf8(line)
-                .map_err(|_| Error::refused(AUDIT_FILE, "not UTF-8 (internal error)"))?,
-            hints_sig,
-            index_sig,
-            new_config: None,
-            views,
-        })
-    }
-
     /// SPEC §5 rule 5: the mirror's channels and profiles (fixed at init)
     /// are a boundary too, on top of the policy's pins.
     fn check_pins(&self, m: &Manifest) -> Result<()> {
@@ -530,18 +491,6 @@ struct ImportJob<'a> {
     places: &'a HashMap<String, String>,
 }
 
-/// The file changes of one journaled transaction.
-pub(crate) struct Change<'a> {
-    /// The transaction id.
-    pub(crate) txn: &'a str,
-    /// `import` or `prune`.
-    pub(crate) action: &'a str,
-    /// Staged files moved into place.
-    pub(crate) renames: Vec<Rename>,
-    /// Files removed after the index is visible.
-    pub(crate) removes: Vec<String>,
-}
-
 impl ImportOutcome {
     fn new(vm: &VerifiedManifest, index: &MirrorIndex, recovered: Option<String>) -> Self {
         ImportOutcome {
@@ -588,19 +537,6 @@ fn next_index(
     next.sequence = job.index.sequence + 1;
     next.generated = job.now;
     (next, yanked)
-}
-
-fn prev_head(entry: &audit::Entry) -> Result<audit::Head> {
-    let seq = entry.seq.checked_sub(1).ok_or_else(|| {
-        Error::refused(
-            AUDIT_FILE,
-            "an import cannot be the first entry (internal error)",
-        )
-    })?;
-    Ok(audit::Head {
-        seq,
-        sha256: entry.prev,
-    })
 }
 
 /// The bundle argument's file name only (for the audit log: no local paths).

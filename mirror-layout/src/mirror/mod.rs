@@ -22,6 +22,7 @@ mod fsck;
 pub mod images;
 pub mod import;
 pub mod index;
+mod journal;
 pub mod prune;
 mod publish_entry;
 pub mod published;

@@ -163,7 +163,7 @@ impl Mirror {
         next.generated = now;
         let entry = prune_audit_entry(&index, &next, &outcome, keep, now);
         let txn = super::commit::new_txn(now);
-        let change = super::import::Change {
+        let change = super::journal::Change {
             txn: &txn,
             action: "prune",
             renames: Vec::new(),

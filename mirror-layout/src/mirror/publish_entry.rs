@@ -49,7 +49,7 @@ impl Mirror {
             details,
         );
         let txn = super::commit::new_txn(now);
-        let change = super::import::Change {
+        let change = super::journal::Change {
             txn: &txn,
             action: "publish",
             renames: Vec::new(),

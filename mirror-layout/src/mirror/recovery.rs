@@ -10,10 +10,10 @@ use ferry_manifests::manifest::FileEntry;
 use ferry_manifests::minisig::{KeySet, read_small_bytes};
 
 use super::commit::{
-    ARMED, COMMIT_DIR, JOURNAL_SCHEMA, Journal, STAGING_DIR, final_path, read_publish_file,
-    remove_any, staged_path,
+    ARMED, COMMIT_DIR, JOURNAL_SCHEMA, Journal, STAGING_DIR, final_path, remove_any, staged_path,
 };
 use super::index::MirrorIndex;
+use super::journal::read_publish_file;
 use super::published::{PUBLISHED_FILE, verify_published};
 use super::{HINTS_FILE, INDEX_FILE, Mirror, MirrorLock, PRIVATE_DIR};
 use crate::audit::Head;
