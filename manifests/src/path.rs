@@ -219,12 +219,12 @@ pub fn check_conflicts<'a, I>(paths: I) -> Result<()>
 where
     I: IntoIterator<Item = &'a BundlePath>,
 {
-    let mut seen: HashMap<String, &BundlePath> = HashMap::new();
-    let mut all = Vec::new();
-    for p in paths {
-        let key = p.case_key();
-        if let Some(prev) = seen.insert(key.clone(), p) {
-            let reason = if prev == p {
+    // Each path's case key once; the map borrows them.
+    let all: Vec<(String, &BundlePath)> = paths.into_iter().map(|p| (p.case_key(), p)).collect();
+    let mut seen: HashMap<&str, &BundlePath> = HashMap::with_capacity(all.len());
+    for (key, p) in &all {
+        if let Some(prev) = seen.insert(key, p) {
+            let reason = if prev == *p {
                 "listed twice".to_string()
             } else {
                 format!("differs from \"{prev}\" only in letter case")
@@ -234,7 +234,6 @@ where
                 reason,
             });
         }
-        all.push((key, p));
     }
     // Each folder once (most files share theirs), looked up by slices of
     // the key rather than a new string an ancestor (issue 17).

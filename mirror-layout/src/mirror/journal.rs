@@ -175,7 +175,7 @@ impl<'a> PublishStage<'a> {
     /// # Errors
     /// [`Error::Io`] naming the file; [`Error::Refused`].
     pub(crate) fn write_signed(&self, p: &SignedPublish) -> Result<(String, String)> {
-        self.write_with(PUBLISHED_FILE, |f| p.write_envelope(f, PUBLISHED_FILE))?;
+        self.write_with(PUBLISHED_FILE, |f| p.write_envelope(f))?;
         self.write(HINTS_FILE, &p.hints)?;
         self.write(INDEX_FILE, &p.index)?;
         Ok((p.hints_sig.clone(), p.index_sig.clone()))

@@ -329,7 +329,7 @@ impl Mirror {
         let p = published::sign_publish(index, key)?;
         // Refused before anything is written when a reader would refuse it.
         let mut envelope = Vec::new();
-        p.write_envelope(&mut envelope, published::PUBLISHED_FILE)?;
+        p.write_envelope(&mut envelope)?;
         write_atomic(&self.root.join(HINTS_FILE), &p.hints)?;
         write_atomic(
             &self.root.join(format!("{HINTS_FILE}.minisig")),

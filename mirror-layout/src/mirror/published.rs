@@ -171,8 +171,8 @@ impl SignedPublish {
     /// reader would refuse ([`write_publishable`]).
     ///
     /// # Errors
-    /// [`Error::Refused`]; [`Error::Io`] naming `what`.
-    pub(crate) fn write_envelope(&self, out: &mut dyn std::io::Write, what: &str) -> Result<()> {
+    /// [`Error::Refused`]; [`Error::Io`] naming `published.json`.
+    pub(crate) fn write_envelope(&self, out: &mut dyn std::io::Write) -> Result<()> {
         write_publishable(
             &PublishedRef::new(
                 utf8(&self.index, super::INDEX_FILE)?,
@@ -181,7 +181,7 @@ impl SignedPublish {
                 &self.hints_sig,
             ),
             out,
-            what,
+            PUBLISHED_FILE,
         )
     }
 }
